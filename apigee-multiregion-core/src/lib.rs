@@ -1,0 +1,19 @@
+//! # apigee-multiregion-core
+//!
+//! Everything that knows Apigee hybrid, Cassandra or Kubernetes lives in this crate; the CLI and
+//! the Python package are thin faces over it.
+//!
+//! Layers (arrows only point down):
+//! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`].
+//! 2. Ports (traits) and 3. adapters (feature `kube`) come on top of these.
+//!
+//! The pure layer never touches the file system except through [`atomic_file`], which the faces
+//! call explicitly to write an edited overrides file.
+#![warn(missing_docs)]
+
+pub mod atomic_file;
+pub mod model;
+pub mod network;
+pub mod nodetool;
+pub mod overrides;
+pub mod seeds;

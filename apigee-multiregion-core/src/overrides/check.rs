@@ -1,0 +1,199 @@
+//! The cross-region pair check: what must agree, and what must differ, between the source
+//! region's overrides and the new region's, before anything is installed.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{OverridesDoc, OverridesError, OverridesView};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; the expansion can go on.
+    Warning,
+    /// The expansion must not go on until this is fixed.
+    Error,
+}
+
+/// Which file a finding points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The existing region's overrides.
+    Source,
+    /// The new region's overrides.
+    Target,
+}
+
+/// One problem found by a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable kebab-case code, e.g. `same-datacenter`.
+    pub code: &'static str,
+    /// What is wrong and what to do; never a secret value.
+    pub message: String,
+    /// The YAML path concerned, e.g. `cassandra.datacenter`.
+    pub path: String,
+    /// The file concerned.
+    pub side: Side,
+    /// 1-based line in that file, when the key is present.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let side = match self.side {
+            Side::Source => "source",
+            Side::Target => "target",
+        };
+        match self.line {
+            Some(l) => write!(f, "{sev}[{}] {side} {} (line {l}): {}", self.code, self.path, self.message),
+            None => write!(f, "{sev}[{}] {side} {}: {}", self.code, self.path, self.message),
+        }
+    }
+}
+
+/// What the pair check assumes about the network.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// Island network mode (AKS, EKS, OpenShift, on-prem): pods of different clusters cannot
+    /// reach each other, so `cassandra.hostNetwork: true` is required on both sides.
+    pub island_network: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self { island_network: true }
+    }
+}
+
+/// [`check_pair_with`] with the default options (island network, as on AKS).
+pub fn check_pair(source: &OverridesDoc, target: &OverridesDoc) -> Result<Vec<Finding>, OverridesError> {
+    check_pair_with(source, target, &CheckOptions::default())
+}
+
+/// Compares the source and target overrides. Errors first, then warnings, each group in a
+/// stable order.
+pub fn check_pair_with(source: &OverridesDoc, target: &OverridesDoc, options: &CheckOptions) -> Result<Vec<Finding>, OverridesError> {
+    let (s, t) = (source.view()?, target.view()?);
+    let mut out = Findings { source, target, list: Vec::new() };
+    let (sc, tc) = (&s.cassandra, &t.cassandra);
+
+    if tc.datacenter.is_none() {
+        out.push(Severity::Error, "missing-datacenter", Side::Target, &["cassandra", "datacenter"],
+            format!("the new region sets no cassandra.datacenter, so it would join as `dc-1`; set a new name such as `dc-2` (the source is `{}`)", sc.effective_datacenter()));
+    } else if sc.effective_datacenter() == tc.effective_datacenter() {
+        out.push(Severity::Error, "same-datacenter", Side::Target, &["cassandra", "datacenter"],
+            format!("both regions use datacenter `{}`; the new region needs a name no existing datacenter has", tc.effective_datacenter()));
+    }
+    if sc.effective_cluster_name() != tc.effective_cluster_name() {
+        out.push(Severity::Error, "cluster-name-mismatch", Side::Target, &["cassandra", "clusterName"],
+            format!("cluster name `{}` differs from the source's `{}`: nodes of different clusters never join; use the same clusterName", tc.effective_cluster_name(), sc.effective_cluster_name()));
+    }
+    if options.island_network {
+        for (side, view) in [(Side::Source, &s), (Side::Target, &t)] {
+            if view.cassandra.host_network != Some(true) {
+                out.push(Severity::Error, "host-network-disabled", side, &["cassandra", "hostNetwork"],
+                    "cassandra.hostNetwork is not true: in island network mode the regions reach each other's Cassandra only on node IPs; set it to true (on the existing region first)".into());
+            }
+        }
+    }
+    if let Some(seed) = &sc.multi_region_seed_host {
+        out.push(Severity::Error, "seed-host-present", Side::Source, &["cassandra", "multiRegionSeedHost"],
+            format!("the source region still carries multiRegionSeedHost `{seed}` from an earlier expansion; remove it and re-apply the source datastore first"));
+    }
+    if let (Some(so), Some(to)) = (&s.org, &t.org)
+        && so != to
+    {
+        out.push(Severity::Error, "org-mismatch", Side::Target, &["org"], format!("org `{to}` differs from the source's `{so}`; both regions serve one organization"));
+    }
+    check_credentials(&s, &t, &mut out);
+    check_tls(&s, &t, &mut out);
+    if let (Some(si), Some(ti)) = (&s.instance_id, &t.instance_id)
+        && si == ti
+    {
+        out.push(Severity::Warning, "instance-id-reused", Side::Target, &["instanceID"],
+            format!("instanceID `{ti}` is the same as the source's; each region's cluster should have its own"));
+    }
+    let mut list = out.list;
+    list.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    Ok(list)
+}
+
+struct Findings<'a> {
+    source: &'a OverridesDoc,
+    target: &'a OverridesDoc,
+    list: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn push(&mut self, severity: Severity, code: &'static str, side: Side, path: &[&str], message: String) {
+        let doc = match side {
+            Side::Source => self.source,
+            Side::Target => self.target,
+        };
+        // Point at the key only when the whole path exists.
+        let present = doc.view().ok().is_some() && path_present(doc, path);
+        let line = if present { doc.location(path).map(|(l, _)| l) } else { None };
+        self.list.push(Finding { severity, code, message, path: path.join("."), side, line });
+    }
+}
+
+fn path_present(doc: &OverridesDoc, path: &[&str]) -> bool {
+    let mut v: yaml_serde::Value = match yaml_serde::from_str(doc.text()) {
+        Ok(v) => v,
+        Err(_) => return false,
+    };
+    for key in path {
+        match v.get(key) {
+            Some(next) => v = next.clone(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Every Cassandra user's password, the JMX user name, and the credentials secret must match:
+/// the new datacenter joins the same `system_auth`. Values are compared, never printed.
+fn check_credentials(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_>) {
+    let (sa, ta) = (&s.cassandra.auth, &t.cassandra.auth);
+    if sa.secret != ta.secret {
+        out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", "secret"],
+            "cassandra.auth.secret differs between the regions; both must use the same credentials".into());
+    }
+    let users: std::collections::BTreeSet<&String> = sa.users.keys().chain(ta.users.keys()).collect();
+    for user in users {
+        let (su, tu) = (sa.users.get(user), ta.users.get(user));
+        let username_differs = su.and_then(|c| c.username.as_ref()) != tu.and_then(|c| c.username.as_ref());
+        let password_differs = su.and_then(|c| c.password.as_ref()) != tu.and_then(|c| c.password.as_ref());
+        if username_differs && (user == "jmx" || user == "jolokia") {
+            out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", user, "username"],
+                format!("the {user} user name differs between the regions; use the source's"));
+        }
+        if password_differs {
+            out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", user, "password"],
+                format!("the {user} password differs between the regions (values not shown); use the source's"));
+        }
+    }
+}
+
+/// Virtual hosts present in both files must use the same certificate and key.
+fn check_tls(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_>) {
+    for th in &t.virtualhosts {
+        let Some(sh) = s.virtualhosts.iter().find(|h| h.name == th.name) else { continue };
+        let name = th.name.as_deref().unwrap_or("(unnamed)");
+        let differs = sh.ssl_cert_path != th.ssl_cert_path || sh.ssl_key_path != th.ssl_key_path || sh.ssl_secret != th.ssl_secret;
+        if differs {
+            out.push(Severity::Warning, "tls-mismatch", Side::Target, &["virtualhosts"],
+                format!("virtual host `{name}` uses a different certificate, key or secret than in the source region; every region must serve the same certificates (ignore this if the files are identical copies)"));
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! [`OverridesDoc`]: the lossless overrides document and its edits.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use yaml_serde::Value;
+
+use super::edit::{self, NewValue, Splice};
+use super::tree::{self, Node, Tree};
+use super::{OverridesError, OverridesView};
+use crate::model::{DatacenterName, RackName};
+
+const CASSANDRA: &str = "cassandra";
+
+/// An overrides file held as its exact text, with edits that change only the edited key.
+///
+/// ```
+/// use apigee_multiregion_core::overrides::OverridesDoc;
+/// let original = "# region 2\ncassandra:\n  hostNetwork: true   # island network\n";
+/// let mut doc = OverridesDoc::parse(original).unwrap();
+/// doc.set_seed_host("10.0.0.4").unwrap();
+/// assert_eq!(doc.text(), "# region 2\ncassandra:\n  hostNetwork: true   # island network\n  multiRegionSeedHost: 10.0.0.4\n");
+/// doc.clear_seed_host().unwrap();
+/// assert_eq!(doc.text(), original);
+/// ```
+pub struct OverridesDoc {
+    text: String,
+    tree: Tree,
+}
+
+impl fmt::Debug for OverridesDoc {
+    // The text may hold passwords: never print it from Debug.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OverridesDoc").field("bytes", &self.text.len()).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for OverridesDoc {
+    /// The document's exact text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl OverridesDoc {
+    /// Parses an overrides file. Refuses invalid YAML, duplicate keys, several documents and
+    /// tabs in indentation, each with line and column; also checks that the keys an expansion
+    /// reads have the right types.
+    pub fn parse(text: &str) -> Result<Self, OverridesError> {
+        let tree = tree::parse(text)?;
+        let doc = Self { text: text.to_owned(), tree };
+        doc.view()?;
+        Ok(doc)
+    }
+
+    /// The exact current text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The typed view of the keys an expansion reads.
+    pub fn view(&self) -> Result<OverridesView, OverridesError> {
+        OverridesView::read(&self.text, &|path| self.location(path).unwrap_or((0, 0)))
+    }
+
+    /// 1-based line and column of the value at a key path (`["cassandra", "datacenter"]`), or of
+    /// the deepest key on that path that exists.
+    pub fn location(&self, path: &[&str]) -> Option<(usize, usize)> {
+        let mut node: &Node = self.tree.root.as_ref()?;
+        let mut found = (node.line, node.col);
+        for key in path {
+            match node.get(key) {
+                Some((k, v)) => {
+                    found = if v.end > v.start { (v.line, v.col) } else { (k.line, k.col) };
+                    node = v;
+                }
+                None => break,
+            }
+        }
+        Some(found)
+    }
+
+    /// Sets `cassandra.multiRegionSeedHost`. The host must be an IP address or a DNS name.
+    pub fn set_seed_host(&mut self, host: &str) -> Result<(), OverridesError> {
+        validate_host(host)?;
+        self.set("multiRegionSeedHost", NewValue::Str(host.to_owned()))
+    }
+
+    /// Removes `cassandra.multiRegionSeedHost`. Returns whether it was there.
+    pub fn clear_seed_host(&mut self) -> Result<bool, OverridesError> {
+        self.remove("multiRegionSeedHost")
+    }
+
+    /// Sets `cassandra.datacenter`.
+    pub fn set_datacenter(&mut self, dc: &DatacenterName) -> Result<(), OverridesError> {
+        self.set("datacenter", NewValue::Str(dc.to_string()))
+    }
+
+    /// Sets `cassandra.rack`.
+    pub fn set_rack(&mut self, rack: &RackName) -> Result<(), OverridesError> {
+        self.set("rack", NewValue::Str(rack.to_string()))
+    }
+
+    /// Sets `cassandra.hostNetwork`.
+    pub fn set_host_network(&mut self, on: bool) -> Result<(), OverridesError> {
+        self.set("hostNetwork", NewValue::Bool(on))
+    }
+
+    fn set(&mut self, key: &str, value: NewValue) -> Result<(), OverridesError> {
+        let splice = edit::set_scalar(&self.text, &self.tree, CASSANDRA, key, &value)?;
+        self.apply(key, splice, Some(value))
+    }
+
+    fn remove(&mut self, key: &str) -> Result<bool, OverridesError> {
+        match edit::remove_key(&self.text, &self.tree, CASSANDRA, key)? {
+            None => Ok(false),
+            Some(splice) => self.apply(key, splice, None).map(|()| true),
+        }
+    }
+
+    /// Applies a splice, then proves it: the new text must parse, and must mean exactly the old
+    /// document with the one key changed. Otherwise the document is left as it was.
+    fn apply(&mut self, key: &str, splice: Splice, value: Option<NewValue>) -> Result<(), OverridesError> {
+        let path = format!("{CASSANDRA}.{key}");
+        let fail = |detail: String| OverridesError::EditVerification { path: path.clone(), detail };
+        let mut text = String::with_capacity(self.text.len() + splice.text.len());
+        text.push_str(&self.text[..splice.start]);
+        text.push_str(&splice.text);
+        text.push_str(&self.text[splice.end..]);
+
+        let tree = tree::parse(&text).map_err(|e| fail(format!("the result does not parse: {e}")))?;
+        let mut expected = meaning(&self.text).map_err(|e| fail(e.to_string()))?;
+        set_path(&mut expected, key, value.map(|v| v.to_yaml()));
+        let actual = meaning(&text).map_err(|e| fail(e.to_string()))?;
+        if normalized(expected) != normalized(actual) {
+            return Err(fail("other keys would have changed".into()));
+        }
+        self.text = text;
+        self.tree = tree;
+        Ok(())
+    }
+}
+
+fn validate_host(host: &str) -> Result<(), OverridesError> {
+    let invalid = |why: &str| OverridesError::InvalidValue { what: "seed host", value: host.to_owned(), why: why.to_owned() };
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if host.is_empty() || host.len() > 253 {
+        return Err(invalid("give an IP address such as 10.0.0.4, or a DNS name"));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if host.split('.').all(label_ok) && !host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        Ok(())
+    } else {
+        Err(invalid("neither an IP address nor a DNS name; give an IP address such as 10.0.0.4"))
+    }
+}
+
+fn meaning(text: &str) -> Result<Value, yaml_serde::Error> {
+    let v: Value = yaml_serde::from_str(text)?;
+    Ok(v)
+}
+
+fn set_path(doc: &mut Value, key: &str, value: Option<Value>) {
+    if doc.is_null() {
+        *doc = Value::Mapping(Default::default());
+    }
+    let Some(root) = doc.as_mapping_mut() else { return };
+    let section = root.entry(Value::String(CASSANDRA.into())).or_insert(Value::Null);
+    if section.is_null() {
+        *section = Value::Mapping(Default::default());
+    }
+    if let Some(m) = section.as_mapping_mut() {
+        match value {
+            Some(v) => {
+                m.insert(Value::String(key.into()), v);
+            }
+            None => {
+                m.remove(key);
+            }
+        }
+    }
+}
+
+/// `cassandra:` absent, null or empty all mean the same to Apigee; key order is not meaning.
+fn normalized(mut doc: Value) -> Value {
+    if let Some(root) = doc.as_mapping_mut() {
+        let empty = root.get(CASSANDRA).is_some_and(|s| s.is_null() || s.as_mapping().is_some_and(|m| m.is_empty()));
+        if empty {
+            root.remove(CASSANDRA);
+        }
+    }
+    if doc.as_mapping().is_some_and(|m| m.is_empty()) {
+        return Value::Null;
+    }
+    doc
+}

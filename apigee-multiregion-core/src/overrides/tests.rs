@@ -1,0 +1,275 @@
+use super::*;
+use crate::model::{DatacenterName, RackName};
+
+const REGION1: &str = "\
+# Apigee hybrid overrides, region 1
+gcp:
+  region: us-east1
+  projectID: my-project
+
+k8sCluster:
+  name: aks-east        # the AKS cluster
+  region: eastus
+
+instanceID: \"hybrid-east\"
+org: my-org
+
+cassandra:
+  hostNetwork: true     # island network (AKS)
+  replicaCount: 3
+  datacenter: \"dc-1\"
+  rack: 'ra-1'
+  auth:
+    default:
+      password: \"s3cret-default\"
+    jmx:
+      username: jmxuser
+      password: \"s3cret-jmx\"
+
+virtualhosts:
+  - name: default
+    sslCertPath: ./certs/keystore.pem
+    sslKeyPath: ./certs/keystore.key
+";
+
+fn doc(text: &str) -> OverridesDoc {
+    OverridesDoc::parse(text).unwrap()
+}
+
+/// A unified-ish diff: only changed lines, for snapshot assertions.
+fn changed_lines(before: &str, after: &str) -> Vec<String> {
+    let b: Vec<&str> = before.lines().collect();
+    let a: Vec<&str> = after.lines().collect();
+    let prefix = b.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    let suffix = b[prefix..].iter().rev().zip(a[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let mut out: Vec<String> = b[prefix..b.len() - suffix].iter().map(|l| format!("-{l}")).collect();
+    out.extend(a[prefix..a.len() - suffix].iter().map(|l| format!("+{l}")));
+    out
+}
+
+#[test]
+fn set_seed_host_adds_one_line_after_the_last_cassandra_key() {
+    let mut d = doc(REGION1);
+    d.set_seed_host("10.1.0.4").unwrap();
+    assert_eq!(changed_lines(REGION1, d.text()), ["+  multiRegionSeedHost: 10.1.0.4"]);
+    assert_eq!(d.view().unwrap().cassandra.multi_region_seed_host.as_deref(), Some("10.1.0.4"));
+}
+
+#[test]
+fn set_then_clear_seed_host_gives_back_the_original_bytes() {
+    let mut d = doc(REGION1);
+    d.set_seed_host("10.1.0.4").unwrap();
+    assert!(d.clear_seed_host().unwrap());
+    assert_eq!(d.text(), REGION1);
+    assert!(!d.clear_seed_host().unwrap(), "a second clear finds nothing");
+}
+
+#[test]
+fn set_datacenter_keeps_the_double_quotes_and_rack_keeps_single_quotes() {
+    let mut d = doc(REGION1);
+    d.set_datacenter(&DatacenterName::new("dc-2").unwrap()).unwrap();
+    d.set_rack(&RackName::new("ra-2").unwrap()).unwrap();
+    assert_eq!(
+        changed_lines(REGION1, d.text()),
+        ["-  datacenter: \"dc-1\"", "-  rack: 'ra-1'", "+  datacenter: \"dc-2\"", "+  rack: 'ra-2'"]
+    );
+}
+
+#[test]
+fn set_host_network_replaces_the_value_and_keeps_the_comment() {
+    let mut d = doc(REGION1);
+    d.set_host_network(false).unwrap();
+    assert_eq!(
+        changed_lines(REGION1, d.text()),
+        ["-  hostNetwork: true     # island network (AKS)", "+  hostNetwork: false     # island network (AKS)"]
+    );
+}
+
+#[test]
+fn crlf_files_stay_crlf() {
+    let text = "cassandra:\r\n  datacenter: dc-1\r\n# end\r\n";
+    let mut d = doc(text);
+    d.set_seed_host("10.0.0.1").unwrap();
+    assert_eq!(d.text(), "cassandra:\r\n  datacenter: dc-1\r\n  multiRegionSeedHost: 10.0.0.1\r\n# end\r\n");
+    d.clear_seed_host().unwrap();
+    assert_eq!(d.text(), text);
+}
+
+#[test]
+fn a_missing_cassandra_section_is_added_with_the_file_s_indentation() {
+    let text = "org: my-org\nk8sCluster:\n    name: aks\n";
+    let mut d = doc(text);
+    d.set_seed_host("10.0.0.1").unwrap();
+    assert_eq!(d.text(), "org: my-org\nk8sCluster:\n    name: aks\ncassandra:\n    multiRegionSeedHost: 10.0.0.1\n");
+    d.clear_seed_host().unwrap();
+    assert_eq!(d.text(), text, "set then clear restores the bytes");
+}
+
+#[test]
+fn an_empty_file_gets_a_cassandra_section() {
+    let mut d = doc("# only a comment\n");
+    d.set_datacenter(&DatacenterName::new("dc-2").unwrap()).unwrap();
+    assert_eq!(d.text(), "# only a comment\ncassandra:\n  datacenter: dc-2\n");
+}
+
+#[test]
+fn a_null_cassandra_section_becomes_a_mapping_and_keeps_its_comment() {
+    let mut d = doc("cassandra: # to fill\norg: x\n");
+    d.set_rack(&RackName::new("ra-1").unwrap()).unwrap();
+    assert_eq!(d.text(), "cassandra: # to fill\n  rack: ra-1\norg: x\n");
+}
+
+#[test]
+fn flow_mappings_are_edited_in_place() {
+    let mut d = doc("cassandra: {datacenter: dc-1, hostNetwork: true}\n");
+    d.set_seed_host("10.0.0.1").unwrap();
+    assert_eq!(d.text(), "cassandra: {datacenter: dc-1, hostNetwork: true, multiRegionSeedHost: 10.0.0.1}\n");
+    d.clear_seed_host().unwrap();
+    assert_eq!(d.text(), "cassandra: {datacenter: dc-1, hostNetwork: true}\n");
+    let mut e = doc("cassandra: {}\n");
+    e.set_host_network(true).unwrap();
+    assert_eq!(e.text(), "cassandra: {hostNetwork: true}\n");
+}
+
+#[test]
+fn a_block_scalar_as_last_value_does_not_swallow_the_new_key() {
+    let text = "cassandra:\n  datacenter: dc-1\n  note: |\n    line one\n    line two\norg: x\n";
+    let mut d = doc(text);
+    d.set_seed_host("10.0.0.1").unwrap();
+    assert_eq!(d.text(), "cassandra:\n  datacenter: dc-1\n  note: |\n    line one\n    line two\n  multiRegionSeedHost: 10.0.0.1\norg: x\n");
+    d.clear_seed_host().unwrap();
+    assert_eq!(d.text(), text);
+}
+
+#[test]
+fn a_value_that_comes_through_an_alias_is_refused() {
+    let text = "base: &dc dc-1\ncassandra:\n  datacenter: *dc\n";
+    let mut d = doc(text);
+    let err = d.set_datacenter(&DatacenterName::new("dc-2").unwrap()).unwrap_err();
+    assert!(matches!(err, OverridesError::SharedValue { line: 3, .. }), "{err}");
+    assert_eq!(d.text(), text, "nothing changed");
+}
+
+#[test]
+fn a_merged_value_is_overridden_explicitly_without_touching_the_anchor() {
+    let text = "defaults: &c\n  datacenter: dc-1\n  rack: ra-1\ncassandra:\n  <<: *c\n  hostNetwork: true\n";
+    let mut d = doc(text);
+    assert_eq!(d.view().unwrap().cassandra.datacenter.as_deref(), Some("dc-1"), "merge keys are applied when reading");
+    d.set_datacenter(&DatacenterName::new("dc-2").unwrap()).unwrap();
+    assert_eq!(changed_lines(text, d.text()), ["+  datacenter: dc-2"]);
+    assert_eq!(d.view().unwrap().cassandra.datacenter.as_deref(), Some("dc-2"));
+}
+
+#[test]
+fn an_anchored_cassandra_section_is_refused() {
+    let mut d = doc("cassandra: &c\n  datacenter: dc-1\nother:\n  <<: *c\n");
+    assert!(matches!(d.set_seed_host("10.0.0.1"), Err(OverridesError::SharedValue { .. })));
+}
+
+#[test]
+fn duplicate_keys_are_refused_with_both_lines() {
+    let err = OverridesDoc::parse("cassandra:\n  datacenter: dc-1\n  datacenter: dc-2\n").unwrap_err();
+    assert_eq!(err, OverridesError::DuplicateKey { key: "datacenter".into(), line: 3, column: 3, first_line: 2 });
+}
+
+#[test]
+fn several_documents_are_refused() {
+    let err = OverridesDoc::parse("a: 1\n---\nb: 2\n").unwrap_err();
+    assert!(matches!(err, OverridesError::MultipleDocuments { line: 2 }), "{err}");
+}
+
+#[test]
+fn tabs_in_indentation_are_refused_with_line_and_column() {
+    let err = OverridesDoc::parse("cassandra:\n\tdatacenter: dc-1\n").unwrap_err();
+    assert_eq!(err.location().map(|l| l.0), Some(2), "{err}");
+}
+
+#[test]
+fn invalid_yaml_says_where() {
+    let err = OverridesDoc::parse("cassandra:\n  datacenter: [dc-1\n").unwrap_err();
+    assert!(matches!(err, OverridesError::Syntax { .. }), "{err}");
+    assert!(err.location().is_some());
+}
+
+#[test]
+fn a_wrong_type_names_the_key_and_line() {
+    let err = OverridesDoc::parse("cassandra:\n  hostNetwork: maybe\n").unwrap_err();
+    assert_eq!(err.to_string(), "line 2, column 16: `cassandra.hostNetwork` must be true or false");
+}
+
+#[test]
+fn seed_host_must_be_an_address_or_a_name() {
+    let mut d = doc(REGION1);
+    assert!(d.set_seed_host("10.0.0.1; rm -rf /").is_err());
+    assert!(d.set_seed_host("").is_err());
+    assert!(d.set_seed_host("cassandra-0.region1.example.com").is_ok());
+    assert!(d.set_seed_host("fd00::4").is_ok());
+    assert!(d.text().contains("multiRegionSeedHost: \"fd00::4\""), "an IPv6 address is quoted");
+}
+
+#[test]
+fn values_that_yaml_would_misread_are_quoted() {
+    let mut d = doc("cassandra:\n  rack: r\n");
+    d.set_rack(&RackName::new("1").unwrap()).unwrap();
+    assert_eq!(d.view().unwrap().cassandra.rack.as_deref(), Some("1"));
+    d.set_rack(&RackName::new("no").unwrap()).unwrap();
+    assert!(d.text().contains("rack: r") || d.text().contains("\"no\"") || d.text().contains("'no'"));
+    assert_eq!(d.view().unwrap().cassandra.rack.as_deref(), Some("no"));
+}
+
+#[test]
+fn debug_output_never_shows_the_text() {
+    let d = doc(REGION1);
+    let dbg = format!("{d:?} {:?}", d.view().unwrap());
+    assert!(!dbg.contains("s3cret"), "{dbg}");
+}
+
+fn target_for(source: &str) -> String {
+    source.replace("\"dc-1\"", "\"dc-2\"").replace("hybrid-east", "hybrid-west").replace("aks-east", "aks-west")
+}
+
+#[test]
+fn a_correct_pair_has_no_findings() {
+    let t = target_for(REGION1);
+    assert_eq!(check_pair(&doc(REGION1), &doc(&t)).unwrap(), vec![]);
+}
+
+#[test]
+fn refuses_when_new_dc_name_equals_the_source() {
+    let f = check_pair(&doc(REGION1), &doc(REGION1)).unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["same-datacenter", "instance-id-reused"]);
+    assert_eq!(f[0].line, Some(16));
+}
+
+#[test]
+fn a_target_without_datacenter_would_join_as_dc_1() {
+    let t = target_for(REGION1).replace("  datacenter: \"dc-2\"\n", "");
+    let f = check_pair(&doc(REGION1), &doc(&t)).unwrap();
+    assert_eq!(f[0].code, "missing-datacenter");
+}
+
+#[test]
+fn credentials_mismatch_never_shows_the_passwords() {
+    let t = target_for(REGION1).replace("s3cret-jmx", "other-jmx").replace("username: jmxuser", "username: admin");
+    let f = check_pair(&doc(REGION1), &doc(&t)).unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["credentials-mismatch", "credentials-mismatch"]);
+    let all = format!("{f:?} {}", f.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    assert!(!all.contains("s3cret") && !all.contains("other-jmx"), "{all}");
+}
+
+#[test]
+fn cluster_name_host_network_seed_and_tls_are_checked() {
+    let s = REGION1.replace("  replicaCount: 3\n", "  replicaCount: 3\n  multiRegionSeedHost: 10.9.9.9\n");
+    let t = target_for(REGION1)
+        .replace("  hostNetwork: true     # island network (AKS)\n", "  clusterName: other\n")
+        .replace("./certs/keystore.pem", "./certs/west.pem");
+    let f = check_pair(&doc(&s), &doc(&t)).unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["cluster-name-mismatch", "host-network-disabled", "seed-host-present", "tls-mismatch"]);
+    assert_eq!(f[1].side, Side::Target);
+    assert_eq!(f[1].line, None, "hostNetwork is absent in the target");
+    let flat = check_pair_with(&doc(&s), &doc(&t), &CheckOptions { island_network: false }).unwrap();
+    assert!(flat.iter().all(|f| f.code != "host-network-disabled"));
+}
