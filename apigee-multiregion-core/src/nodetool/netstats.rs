@@ -104,9 +104,12 @@ pub fn parse_netstats(text: &str) -> Result<NetStats, ParseError> {
         let Some(plan) = streams.last_mut() else {
             return Err(ParseError::new(WHAT, n, format!("expected a plan line such as `Rebuild <plan id>`, found `{line}`")));
         };
+        // A peer line is `/10.0.0.1[:7000][ (using /10.0.0.1)]`; per-file lines also start with `/`.
         if line.starts_with('/') {
             let (address, _) = split_address(words.first().copied().unwrap_or(""));
-            plan.peers.push(StreamPeer { address, receiving: None, sending: None });
+            if address.parse::<std::net::IpAddr>().is_ok() {
+                plan.peers.push(StreamPeer { address, receiving: None, sending: None });
+            }
             continue;
         }
         let direction = if line.starts_with("Receiving ") {

@@ -46,6 +46,31 @@ def cmd_status(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from . import data, region1
+    import json
+    if args.action == "load":
+        s = region1.settings()
+        n = data.load(env.node_ip(1, 0), s["datacenter"], min(3, s["replicas"]), region1.org())
+        print(f"{n} rows loaded")
+        return 0
+    region = int(args.dc.rsplit("-", 1)[-1]) if args.region is None else args.region
+    report = data.check([env.node_ip(region, i) for i in range(env.MAX_NODES)], args.dc, region1.org())
+    print(json.dumps(report, indent=2))
+    return 0 if data.all_present(report) else 1
+
+
+def cmd_reset_region_2(_: argparse.Namespace) -> int:
+    from . import region2
+    region2.reset()
+    return 0
+
+
+def cmd_apigeectl(args: argparse.Namespace) -> int:
+    from . import apigeectl
+    return apigeectl.main(args.rest)
+
+
 def cmd_kubeconfig(_: argparse.Namespace) -> int:
     print(env.kubeconfig_path())
     return 0
@@ -63,5 +88,14 @@ def main(argv: list[str]) -> int:
     down.set_defaults(fn=cmd_down)
     sub.add_parser("status", help="list the sandbox's processes").set_defaults(fn=cmd_status)
     sub.add_parser("kubeconfig", help="print the path of the two-context kubeconfig").set_defaults(fn=cmd_kubeconfig)
+    d = sub.add_parser("data", help="load region-1's data, or check every row from one datacenter")
+    d.add_argument("action", choices=["load", "check"])
+    d.add_argument("--dc", default="dc-2", help="datacenter to read from (check)")
+    d.add_argument("--region", type=int, default=None, help="region whose node addresses to contact (default: from --dc)")
+    d.set_defaults(fn=cmd_data)
+    sub.add_parser("reset-region-2", help="empty region-2 and remove its datacenter from region-1's ring").set_defaults(fn=cmd_reset_region_2)
+    a = sub.add_parser("apigeectl", help="run the apigeectl stand-in (same as sandbox/bin/apigeectl)")
+    a.add_argument("rest", nargs=argparse.REMAINDER)
+    a.set_defaults(fn=cmd_apigeectl)
     args = p.parse_args(argv)
     return args.fn(args)

@@ -1,0 +1,72 @@
+"""Putting region-2 back to empty (a cluster with only its cert-manager namespace), and taking
+its datacenter out of region-1's ring, so that each expansion test starts from the same state."""
+import json
+import shutil
+import subprocess
+import sys
+
+from . import cassandra, cql, env, kube, proc, region1
+
+
+def _nodetool_r1(*args: str) -> str:
+    s = region1.settings()
+    r = kube.kubectl(1, "exec", "-n", env.NAMESPACE, env.pod_name(0), "--", "nodetool",
+                     "-u", s["jmx_user"], "-pw", s["jmx_password"], *args, check=False, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"nodetool {args[0]} on region-1 failed: {r.stderr.strip()[-500:]}")
+    return r.stdout
+
+
+def _forget_datacenters(keep: str) -> None:
+    """Drops every datacenter but `keep` from keyspace replication, then removes its nodes."""
+    cluster, s = cql.session([env.node_ip(1, 0)])
+    try:
+        for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
+            repl = dict(row.replication)
+            if not repl.get("class", "").endswith("NetworkTopologyStrategy"):
+                continue
+            others = [dc for dc in repl if dc not in ("class", keep)]
+            if others:
+                new = {k: v for k, v in repl.items() if k not in others}
+                body = "{" + ", ".join(f"'{k}': '{v}'" for k, v in new.items()) + "}"
+                s.execute(f"ALTER KEYSPACE {row.keyspace_name} WITH replication = {body}")
+    finally:
+        cluster.shutdown()
+    status = _nodetool_r1("status")
+    dc = None
+    for line in status.splitlines():
+        if line.startswith("Datacenter:"):
+            dc = line.split(":", 1)[1].strip()
+        elif dc and dc != keep and line[:2] in ("DN", "UN", "DJ", "UJ", "DL", "UL"):
+            host_id = [w for w in line.split() if w.count("-") == 4][0]
+            print(f"removing {line.split()[1]} ({dc}) from region-1's ring", file=sys.stderr)
+            try:
+                _nodetool_r1("removenode", host_id)
+            except RuntimeError:
+                _nodetool_r1("removenode", "force")
+
+
+def reset() -> None:
+    for n in range(env.MAX_NODES):
+        cassandra.stop(2, n)
+    for n in range(env.MAX_NODES):
+        d = env.cassandra_dir(2, n)
+        if d.exists():
+            shutil.rmtree(d)
+        (d / "logs").mkdir(parents=True)
+        (d / "logs" / "pod-cri.log").touch()
+    if proc.running("kube-apiserver-r2"):
+        for kind in ("statefulsets", "pods", "secrets", "configmaps", "leases"):
+            kube.kubectl(2, "delete", kind, "--all", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false",
+                         "--grace-period=0", "--force", check=False)
+        kube.kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
+        # No controller-manager runs, so finish the namespace deletion by hand once it is empty.
+        if kube.get_json(2, "namespace", env.NAMESPACE) is not None:
+            kube.kubectl(2, "delete", "namespace", env.NAMESPACE, "--wait=false", check=False)
+            ns = kube.get_json(2, "namespace", env.NAMESPACE)
+            if ns is not None:
+                ns["spec"]["finalizers"] = []
+                kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{env.NAMESPACE}/finalize", "-f", "-",
+                             input=json.dumps(ns), check=False)
+    if proc.running("cassandra-r1-n0"):
+        _forget_datacenters(region1.settings()["datacenter"])
