@@ -18,32 +18,29 @@ def _nodetool_r1(*args: str) -> str:
 
 
 def _forget_datacenters(keep: str) -> None:
-    """Drops every datacenter but `keep` from keyspace replication, then removes its nodes."""
+    """Removes every node of another datacenter from region-1's ring (they are stopped, so
+    `assassinate`: no streaming), then drops those datacenters from keyspace replication."""
+    dc = None
+    for line in _nodetool_r1("status").splitlines():
+        if line.startswith("Datacenter:"):
+            dc = line.split(":", 1)[1].strip()
+        elif dc and dc != keep and line[:2] in ("DN", "UN", "DJ", "UJ", "DL", "UL"):
+            address = line.split()[1]
+            print(f"removing {address} ({dc}) from region-1's ring", file=sys.stderr)
+            _nodetool_r1("assassinate", address)
     cluster, s = cql.session([env.node_ip(1, 0)])
     try:
         for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
             repl = dict(row.replication)
             if not repl.get("class", "").endswith("NetworkTopologyStrategy"):
                 continue
-            others = [dc for dc in repl if dc not in ("class", keep)]
+            others = [d for d in repl if d not in ("class", keep)]
             if others:
                 new = {k: v for k, v in repl.items() if k not in others}
                 body = "{" + ", ".join(f"'{k}': '{v}'" for k, v in new.items()) + "}"
                 s.execute(f"ALTER KEYSPACE {row.keyspace_name} WITH replication = {body}")
     finally:
         cluster.shutdown()
-    status = _nodetool_r1("status")
-    dc = None
-    for line in status.splitlines():
-        if line.startswith("Datacenter:"):
-            dc = line.split(":", 1)[1].strip()
-        elif dc and dc != keep and line[:2] in ("DN", "UN", "DJ", "UJ", "DL", "UL"):
-            host_id = [w for w in line.split() if w.count("-") == 4][0]
-            print(f"removing {line.split()[1]} ({dc}) from region-1's ring", file=sys.stderr)
-            try:
-                _nodetool_r1("removenode", host_id)
-            except RuntimeError:
-                _nodetool_r1("removenode", "force")
 
 
 def reset() -> None:
