@@ -1,1 +1,65 @@
-fn main() {}
+//! `apigee-multiregion`: the reference CLI over `apigee-multiregion-core`. Argument parsing,
+//! rendering and exit codes only; everything about Apigee, Cassandra or Kubernetes is in core.
+
+mod commands;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// Expand Apigee hybrid to a new region: safe, resumable, verifiable.
+#[derive(Debug, Parser)]
+#[command(name = "apigee-multiregion", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Less output (errors only).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Edit or check overrides files.
+    Overrides(commands::overrides::Args),
+    /// Parse nodetool output (stdin) into JSON.
+    Parse(commands::parse::Args),
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Overrides(a) => commands::overrides::run(&a),
+        Command::Parse(a) => commands::parse::run(&a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "apigee-multiregion", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
