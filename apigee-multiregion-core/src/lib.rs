@@ -5,15 +5,21 @@
 //!
 //! Layers (arrows only point down):
 //! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`].
-//! 2. Ports (traits) and 3. adapters (feature `kube`) come on top of these.
+//! 2. **Ports** ([`ports`]): the traits the engine reaches the world through.
+//! 3. **Adapters** ([`adapters`], feature `kube`, on by default): kube-rs, nodetool over exec,
+//!    apigeectl and Helm.
 //!
 //! The pure layer never touches the file system except through [`atomic_file`], which the faces
 //! call explicitly to write an edited overrides file.
 #![warn(missing_docs)]
 
+#[cfg(feature = "kube")]
+pub mod adapters;
 pub mod atomic_file;
+pub mod copy;
 pub mod model;
 pub mod network;
 pub mod nodetool;
 pub mod overrides;
+pub mod ports;
 pub mod seeds;

@@ -1,0 +1,325 @@
+//! [`Apigeectl`] and [`Helm`]: [`HybridInstaller`] as subprocesses.
+//!
+//! Every argv comes from a pure function ([`apigeectl_argv`], [`helm_releases`]) that is
+//! unit-tested. The kubeconfig context is pinned without touching the user's kubeconfig: the
+//! child gets `KUBECONFIG=<a file that only selects the context>:<the user's kubeconfig>`
+//! (kubectl merges the list, and the first file's `current-context` wins). That file holds no
+//! credentials.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::redact::Redactor;
+use crate::ports::{HybridInstaller, InstallerError};
+
+/// The apigeectl operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `init`
+    Init,
+    /// `apply`
+    Apply,
+    /// `apply --datastore`
+    ApplyDatastore,
+    /// `check-ready`
+    CheckReady,
+    /// `delete`
+    Delete,
+}
+
+/// The apigeectl arguments for an operation.
+pub fn apigeectl_argv(op: Operation, overrides: &Path) -> Vec<String> {
+    let f = overrides.display().to_string();
+    let words: &[&str] = match op {
+        Operation::Init => &["init"],
+        Operation::Apply => &["apply"],
+        Operation::ApplyDatastore => &["apply", "--datastore"],
+        Operation::CheckReady => &["check-ready"],
+        Operation::Delete => &["delete"],
+    };
+    words.iter().map(|w| (*w).to_owned()).chain(["-f".to_owned(), f]).collect()
+}
+
+/// Runs a program with the context pinned; returns combined output, or an error with the last
+/// lines, redacted.
+async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Option<&Path>, context: &str, redactor: &Redactor, timeout: Duration) -> Result<String, InstallerError> {
+    let shown = format!("{} {}", program.display(), args.join(" "));
+    let fail = |message: String| InstallerError { command: redactor.redact(&shown), context: Some(context.to_owned()), message: redactor.redact(&message) };
+    let selector = std::env::temp_dir().join(format!("apigee-multiregion-context-{}-{}.yaml", std::process::id(), context.replace(['/', ' '], "_")));
+    std::fs::write(&selector, format!("apiVersion: v1\nkind: Config\ncurrent-context: {context:?}\n")).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
+    let base = kubeconfig.map(Path::to_path_buf).or_else(super::default_kubeconfig).unwrap_or_default();
+    let chain = std::env::join_paths([selector.clone(), base]).map_err(|e| fail(e.to_string()))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env("KUBECONFIG", chain).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let result = tokio::time::timeout(timeout, cmd.output()).await;
+    let _ = std::fs::remove_file(&selector);
+    let output = result
+        .map_err(|_| fail(format!("did not finish within {}s", timeout.as_secs())))?
+        .map_err(|e| fail(format!("cannot run: {e}")))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() {
+        Ok(redactor.redact(&text))
+    } else {
+        let tail: Vec<&str> = text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+        Err(fail(format!("exit status {}: {}", output.status.code().map_or("signal".into(), |c| c.to_string()), tail.join("\n"))))
+    }
+}
+
+/// apigeectl (hybrid 1.11 and older).
+#[derive(Debug, Clone)]
+pub struct Apigeectl {
+    /// The apigeectl program.
+    pub program: PathBuf,
+    /// The directory apigeectl runs in (its install directory, where `overrides/` usually is).
+    pub workdir: Option<PathBuf>,
+    /// The kubeconfig (default: `$KUBECONFIG` or `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// The context to act on.
+    pub context: String,
+    /// Secrets to remove from anything shown (the overrides' passwords).
+    pub redactor: Redactor,
+    /// Time limit of one command.
+    pub command_timeout: Duration,
+    /// Pause between `check-ready` polls.
+    pub poll_interval: Duration,
+}
+
+impl Apigeectl {
+    /// apigeectl for a context, with defaults for the rest.
+    pub fn new(program: PathBuf, context: &str) -> Self {
+        Self {
+            program,
+            workdir: None,
+            kubeconfig: None,
+            context: context.to_owned(),
+            redactor: Redactor::default(),
+            command_timeout: Duration::from_secs(1800),
+            poll_interval: Duration::from_secs(10),
+        }
+    }
+
+    async fn op(&self, op: Operation, overrides: &Path) -> Result<String, InstallerError> {
+        run(&self.program, &apigeectl_argv(op, overrides), self.workdir.as_deref(), self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout).await
+    }
+}
+
+#[async_trait]
+impl HybridInstaller for Apigeectl {
+    fn name(&self) -> &'static str {
+        "apigeectl"
+    }
+
+    fn describe(&self, operation: &str, overrides: &Path) -> Vec<String> {
+        let op = match operation {
+            "init" => Operation::Init,
+            "apply-datastore" => Operation::ApplyDatastore,
+            "check-ready" => Operation::CheckReady,
+            "delete" => Operation::Delete,
+            _ => Operation::Apply,
+        };
+        vec![format!("kubectl config use-context {} && apigeectl {}", self.context, apigeectl_argv(op, overrides).join(" "))]
+    }
+
+    async fn init(&self, overrides: &Path) -> Result<(), InstallerError> {
+        self.op(Operation::Init, overrides).await.map(|_| ())
+    }
+
+    async fn apply(&self, overrides: &Path) -> Result<(), InstallerError> {
+        self.op(Operation::Apply, overrides).await.map(|_| ())
+    }
+
+    async fn apply_datastore(&self, overrides: &Path) -> Result<(), InstallerError> {
+        self.op(Operation::ApplyDatastore, overrides).await.map(|_| ())
+    }
+
+    async fn wait_ready(&self, overrides: &Path, timeout: Duration) -> Result<(), InstallerError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.op(Operation::CheckReady, overrides).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() + self.poll_interval >= deadline => {
+                    return Err(InstallerError { message: format!("not ready after {}s: {}", timeout.as_secs(), e.message), ..e });
+                }
+                Err(_) => tokio::time::sleep(self.poll_interval).await,
+            }
+        }
+    }
+
+    async fn delete(&self, overrides: &Path) -> Result<(), InstallerError> {
+        self.op(Operation::Delete, overrides).await.map(|_| ())
+    }
+}
+
+/// Helm (hybrid 1.11 and newer): one release per chart, in install order.
+#[derive(Debug, Clone)]
+pub struct Helm {
+    /// The helm program.
+    pub program: PathBuf,
+    /// The folder holding the Apigee charts (`apigee-operator/`, `apigee-datastore/`, ...).
+    pub charts_dir: PathBuf,
+    /// Apigee's namespace.
+    pub namespace: String,
+    /// The organization release name (chart `apigee-org`).
+    pub org_release: String,
+    /// Environments (`apigee-env`, one release each).
+    pub environments: Vec<String>,
+    /// Environment groups (`apigee-virtualhost`, one release each).
+    pub env_groups: Vec<String>,
+    /// The kubeconfig.
+    pub kubeconfig: Option<PathBuf>,
+    /// The context.
+    pub context: String,
+    /// Secrets to remove from output.
+    pub redactor: Redactor,
+    /// Time limit of one command.
+    pub command_timeout: Duration,
+}
+
+/// One `helm upgrade --install`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Release name.
+    pub name: String,
+    /// Chart folder name.
+    pub chart: String,
+    /// Extra `--set` values.
+    pub set: Vec<String>,
+}
+
+/// The releases of a full install, in order (DOMAIN: operator, datastore, redis, telemetry,
+/// ingress-manager, org, one env per environment, one virtualhost per group).
+pub fn helm_releases(org_release: &str, environments: &[String], env_groups: &[String]) -> Vec<Release> {
+    let r = |name: &str, chart: &str, set: Vec<String>| Release { name: name.into(), chart: chart.into(), set };
+    let mut v = vec![
+        r("operator", "apigee-operator", vec![]),
+        r("datastore", "apigee-datastore", vec![]),
+        r("redis", "apigee-redis", vec![]),
+        r("telemetry", "apigee-telemetry", vec![]),
+        r("ingress-manager", "apigee-ingress-manager", vec![]),
+        r(org_release, "apigee-org", vec![]),
+    ];
+    v.extend(environments.iter().map(|e| r(e, "apigee-env", vec![format!("env={e}")])));
+    v.extend(env_groups.iter().map(|g| r(g, "apigee-virtualhost", vec![format!("envgroup={g}")])));
+    v
+}
+
+impl Helm {
+    /// The argv of one release's upgrade.
+    pub fn upgrade_argv(&self, release: &Release, overrides: &Path) -> Vec<String> {
+        let mut a = vec![
+            "upgrade".to_owned(),
+            release.name.clone(),
+            format!("{}/", self.charts_dir.join(&release.chart).display()),
+            "--install".to_owned(),
+            "--namespace".to_owned(),
+            self.namespace.clone(),
+            "--atomic".to_owned(),
+            "--wait".to_owned(),
+            "-f".to_owned(),
+            overrides.display().to_string(),
+        ];
+        for s in &release.set {
+            a.push("--set".into());
+            a.push(s.clone());
+        }
+        a
+    }
+
+    async fn helm(&self, args: &[String]) -> Result<String, InstallerError> {
+        run(&self.program, args, None, self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout).await
+    }
+}
+
+#[async_trait]
+impl HybridInstaller for Helm {
+    fn name(&self) -> &'static str {
+        "helm"
+    }
+
+    fn describe(&self, operation: &str, overrides: &Path) -> Vec<String> {
+        let releases = helm_releases(&self.org_release, &self.environments, &self.env_groups);
+        let chosen: Vec<&Release> = match operation {
+            "init" => releases.iter().filter(|r| r.name == "operator").collect(),
+            "apply-datastore" => releases.iter().filter(|r| r.name == "datastore").collect(),
+            _ => releases.iter().collect(),
+        };
+        chosen.iter().map(|r| format!("helm --kube-context {} {}", self.context, self.upgrade_argv(r, overrides).join(" "))).collect()
+    }
+
+    async fn init(&self, overrides: &Path) -> Result<(), InstallerError> {
+        // CRDs come with the operator chart's `etc/crds`; the operator release installs the rest.
+        for r in helm_releases(&self.org_release, &[], &[]).iter().filter(|r| r.name == "operator") {
+            self.helm(&self.upgrade_argv(r, overrides)).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, overrides: &Path) -> Result<(), InstallerError> {
+        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups) {
+            self.helm(&self.upgrade_argv(&r, overrides)).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_datastore(&self, overrides: &Path) -> Result<(), InstallerError> {
+        for r in helm_releases(&self.org_release, &[], &[]).iter().filter(|r| r.name == "datastore") {
+            self.helm(&self.upgrade_argv(r, overrides)).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_ready(&self, _overrides: &Path, _timeout: Duration) -> Result<(), InstallerError> {
+        // Every release is installed with `--wait --atomic`: done means ready.
+        Ok(())
+    }
+
+    async fn delete(&self, _overrides: &Path) -> Result<(), InstallerError> {
+        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups).iter().rev() {
+            self.helm(&["uninstall".into(), r.name.clone(), "--namespace".into(), self.namespace.clone()]).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apigeectl_argv_matches_the_runbook() {
+        let p = Path::new("overrides/overrides-west.yaml");
+        assert_eq!(apigeectl_argv(Operation::Init, p), ["init", "-f", "overrides/overrides-west.yaml"]);
+        assert_eq!(apigeectl_argv(Operation::ApplyDatastore, p), ["apply", "--datastore", "-f", "overrides/overrides-west.yaml"]);
+        assert_eq!(apigeectl_argv(Operation::CheckReady, p), ["check-ready", "-f", "overrides/overrides-west.yaml"]);
+    }
+
+    #[test]
+    fn helm_installs_charts_in_the_documented_order() {
+        let r = helm_releases("my-org", &["test".into()], &["default-group".into()]);
+        let names: Vec<&str> = r.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org", "test", "default-group"]);
+        assert_eq!(r[6].set, ["env=test"]);
+        let h = Helm {
+            program: "helm".into(),
+            charts_dir: "/charts".into(),
+            namespace: "apigee".into(),
+            org_release: "my-org".into(),
+            environments: vec![],
+            env_groups: vec![],
+            kubeconfig: None,
+            context: "west".into(),
+            redactor: Redactor::default(),
+            command_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(
+            h.upgrade_argv(&r[1], Path::new("o.yaml")).join(" "),
+            "upgrade datastore /charts/apigee-datastore/ --install --namespace apigee --atomic --wait -f o.yaml"
+        );
+        assert_eq!(h.describe("apply-datastore", Path::new("o.yaml")).len(), 1);
+    }
+}

@@ -1,0 +1,454 @@
+//! [`KubeCluster`]: [`ClusterOps`] on kube-rs, for one kubeconfig context.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret as KubeSecret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::ByteString;
+use kube::api::{Api, AttachParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use kube::{Client, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::redact::Redactor;
+use crate::model::{CassandraPod, PodPhase, Secret};
+use crate::ports::{ClusterError, ClusterOps, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject};
+
+/// The field manager of every server-side apply this tool makes.
+pub const FIELD_MANAGER: &str = "apigee-multiregion";
+
+/// Annotations that only describe the exported object, never copied to another cluster.
+const DROPPED_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "kubernetes.io/service-account.uid",
+];
+
+/// One Kubernetes cluster reached through a kubeconfig context.
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    context: String,
+}
+
+impl KubeCluster {
+    /// Connects as `kubectl --kubeconfig <path> --context <context>` would. `path` `None` means
+    /// `$KUBECONFIG` or `~/.kube/config`; `context` `None` means the current context.
+    pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Self, ClusterError> {
+        let kc = match kubeconfig {
+            Some(p) => Kubeconfig::read_from(p).map_err(|e| ClusterError::Config(format!("{}: {e}", p.display())))?,
+            None => Kubeconfig::read().map_err(|e| ClusterError::Config(format!("$KUBECONFIG or ~/.kube/config: {e}")))?,
+        };
+        let name = match context {
+            Some(c) => c.to_owned(),
+            None => kc.current_context.clone().ok_or_else(|| ClusterError::Config("no current context; pass a context".into()))?,
+        };
+        if !kc.contexts.iter().any(|c| c.name == name) {
+            let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+            return Err(ClusterError::Config(format!("context `{name}` is not in the kubeconfig (it has: {})", known.join(", "))));
+        }
+        let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
+        let config = Config::from_custom_kubeconfig(kc, &options)
+            .await
+            .map_err(|e| ClusterError::Config(format!("context `{name}`: {e}")))?;
+        let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("context `{name}`: {e}")))?;
+        Ok(Self { client, context: name })
+    }
+
+    /// Wraps an existing client (tests use a mocked service).
+    pub fn from_client(client: Client, context: impl Into<String>) -> Self {
+        Self { client, context: context.into() }
+    }
+
+    fn api_err(&self, what: &str, e: kube::Error) -> ClusterError {
+        ClusterError::Api { context: self.context.clone(), message: format!("{what}: {}", describe(&e)) }
+    }
+}
+
+fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
+        other => other.to_string(),
+    }
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// The Cassandra-relevant facts of a pod.
+pub fn pod_facts(p: &Pod) -> CassandraPod {
+    let name = p.metadata.name.clone().unwrap_or_default();
+    let status = p.status.as_ref();
+    let spec = p.spec.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let labels = p.metadata.labels.as_ref();
+    let rack = labels
+        .and_then(|l| l.get("apigee.cloud.google.com/rack").or_else(|| l.get("topology.kubernetes.io/zone")))
+        .cloned();
+    CassandraPod {
+        ordinal: CassandraPod::ordinal_of(&name),
+        name,
+        pod_ip: status.and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok()),
+        host_ip: status.and_then(|s| s.host_ip.as_deref()).and_then(|ip| ip.parse().ok()),
+        node_name: spec.and_then(|s| s.node_name.clone()),
+        phase: PodPhase::parse(status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown")),
+        ready,
+        host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+        rack,
+    }
+}
+
+fn keep_annotations(a: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    a.map(|a| a.iter().filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Sanitizes a namespace for another cluster: name, labels and kept annotations only.
+pub fn sanitize_namespace(ns: &Namespace) -> SanitizedObject {
+    let mut labels = ns.metadata.labels.clone().unwrap_or_default();
+    labels.remove("kubernetes.io/metadata.name"); // set by the API server itself
+    SanitizedObject {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        name: ns.metadata.name.clone().unwrap_or_default(),
+        namespace: None,
+        labels,
+        annotations: keep_annotations(ns.metadata.annotations.as_ref()),
+        secret_type: None,
+        data: BTreeMap::new(),
+    }
+}
+
+/// Sanitizes a secret for another cluster: data decoded into memory, identity dropped.
+pub fn sanitize_secret(s: &KubeSecret) -> SanitizedObject {
+    let data = s
+        .data
+        .as_ref()
+        .map(|d| d.iter().map(|(k, v)| (k.clone(), Secret::new(String::from_utf8_lossy(&v.0).into_owned()))).collect())
+        .unwrap_or_default();
+    SanitizedObject {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        name: s.metadata.name.clone().unwrap_or_default(),
+        namespace: s.metadata.namespace.clone(),
+        labels: s.metadata.labels.clone().unwrap_or_default(),
+        annotations: keep_annotations(s.metadata.annotations.as_ref()),
+        secret_type: s.type_.clone(),
+        data,
+    }
+}
+
+fn meta(o: &SanitizedObject) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(o.name.clone()),
+        namespace: o.namespace.clone(),
+        labels: (!o.labels.is_empty()).then(|| o.labels.clone()),
+        annotations: (!o.annotations.is_empty()).then(|| o.annotations.clone()),
+        ..Default::default()
+    }
+}
+
+/// The body of the server-side apply for a sanitized object.
+pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
+    if o.kind == "Secret" {
+        let data: BTreeMap<String, ByteString> =
+            o.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().as_bytes().to_vec()))).collect();
+        let s = KubeSecret { metadata: meta(o), type_: o.secret_type.clone(), data: Some(data), ..Default::default() };
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["apiVersion"] = "v1".into();
+        v["kind"] = "Secret".into();
+        v
+    } else {
+        let n = Namespace { metadata: meta(o), ..Default::default() };
+        let mut v = serde_json::to_value(&n).unwrap_or_default();
+        v["apiVersion"] = "v1".into();
+        v["kind"] = "Namespace".into();
+        v
+    }
+}
+
+/// Builds the command actually sent: secrets are read from stdin by a tiny `sh` prologue, so
+/// they never appear in the exec request. Returns the argv and the stdin payload.
+pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), String> {
+    let secrets: Vec<&Secret> = command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
+    if secrets.is_empty() {
+        return Ok((command.iter().map(|a| a.shown().to_owned()).collect(), None));
+    }
+    if secrets.iter().any(|s| s.expose().contains('\n')) {
+        return Err("a secret argument contains a line break, which cannot be passed on stdin".into());
+    }
+    // sh -c 'IFS= read -r s0 && exec "$1" "$2" "$s0" ...' sh arg1 arg2 - ...
+    let mut script = String::new();
+    for i in 0..secrets.len() {
+        script.push_str(&format!("IFS= read -r s{i} && "));
+    }
+    script.push_str("exec");
+    let mut argv = vec!["sh".to_owned(), "-c".to_owned(), String::new(), "sh".to_owned()];
+    let mut k = 0;
+    for (i, a) in command.iter().enumerate() {
+        match a {
+            ExecArg::Plain(s) => {
+                script.push_str(&format!(" \"${{{}}}\"", i + 1));
+                argv.push(s.clone());
+            }
+            ExecArg::Secret(_) => {
+                script.push_str(&format!(" \"$s{k}\""));
+                argv.push("-".to_owned());
+                k += 1;
+            }
+        }
+    }
+    argv[2] = script;
+    let stdin: String = secrets.iter().map(|s| format!("{}\n", s.expose())).collect();
+    Ok((argv, Some(stdin)))
+}
+
+#[async_trait]
+impl ClusterOps for KubeCluster {
+    fn context(&self) -> &str {
+        &self.context
+    }
+
+    async fn list_cassandra_pods(&self, namespace: &str, selector: &str) -> Result<Vec<CassandraPod>, ClusterError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let list = pods
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(|e| self.api_err(&format!("list pods -l {selector} in namespace {namespace}"), e))?;
+        let mut out: Vec<CassandraPod> = list.items.iter().map(pod_facts).collect();
+        out.sort_by(|a, b| (a.ordinal, &a.name).cmp(&(b.ordinal, &b.name)));
+        Ok(out)
+    }
+
+    async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = nodes.list(&ListParams::default()).await.map_err(|e| self.api_err("list nodes", e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|n| {
+                let status = n.status.as_ref();
+                let spec = n.spec.as_ref();
+                NodeFacts {
+                    name: n.metadata.name.clone().unwrap_or_default(),
+                    internal_ips: status
+                        .and_then(|s| s.addresses.as_ref())
+                        .map(|a| a.iter().filter(|a| a.type_ == "InternalIP").map(|a| a.address.clone()).collect())
+                        .unwrap_or_default(),
+                    pod_cidrs: spec
+                        .and_then(|s| s.pod_cidrs.clone().or_else(|| s.pod_cidr.clone().map(|c| vec![c])))
+                        .unwrap_or_default(),
+                    ready: status
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+                    unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+                }
+            })
+            .collect())
+    }
+
+    async fn service_cidr(&self) -> Result<Option<String>, ClusterError> {
+        // The `kubernetes` Service's ClusterIP is the first address of the service range; the
+        // range itself is not exposed by older clusters. Report the /24 around it as a hint
+        // only when nothing better exists: here, report nothing rather than guess.
+        Ok(None)
+    }
+
+    async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api.get_opt(name).await {
+            Ok(ns) => Ok(ns.as_ref().map(sanitize_namespace)),
+            Err(e) => Err(self.api_err(&format!("get namespace {name}"), e)),
+        }
+    }
+
+    async fn export_secret(&self, namespace: &str, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
+        let api: Api<KubeSecret> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(s) => Ok(s.as_ref().map(sanitize_secret)),
+            Err(e) => Err(self.api_err(&format!("get secret {namespace}/{name}"), e)),
+        }
+    }
+
+    async fn apply(&self, object: &SanitizedObject) -> Result<(), ClusterError> {
+        let body = apply_body(object);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let what = format!("apply {} {}", object.kind.to_lowercase(), object.namespace.as_ref().map_or(object.name.clone(), |ns| format!("{ns}/{}", object.name)));
+        let result = if object.kind == "Secret" {
+            let ns = object.namespace.as_deref().unwrap_or("default");
+            Api::<KubeSecret>::namespaced(self.client.clone(), ns).patch(&object.name, &params, &Patch::Apply(&body)).await.map(|_| ())
+        } else {
+            Api::<Namespace>::all(self.client.clone()).patch(&object.name, &params, &Patch::Apply(&body)).await.map(|_| ())
+        };
+        result.map_err(|e| self.api_err(&what, e))
+    }
+
+    async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[ExecArg], timeout: Duration) -> Result<ExecOutput, ClusterError> {
+        let redactor = Redactor::from_args(command);
+        let shown: Vec<&str> = command.iter().map(ExecArg::shown).collect();
+        let err = |message: String| ClusterError::Exec {
+            context: self.context.clone(),
+            pod: format!("{namespace}/{pod}"),
+            message: redactor.redact(&message),
+        };
+        let (argv, stdin) = exec_argv(command).map_err(err)?;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let mut params = AttachParams::default().stdout(true).stderr(true).stdin(stdin.is_some());
+        if let Some(c) = container {
+            params = params.container(c);
+        }
+        let run = async {
+            let mut attached = api.exec(pod, argv, &params).await.map_err(|e| err(format!("`{}`: {}", shown.join(" "), describe(&e))))?;
+            if let (Some(payload), Some(mut w)) = (stdin, attached.stdin()) {
+                w.write_all(payload.as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
+                w.shutdown().await.map_err(|e| err(format!("closing stdin: {e}")))?;
+            }
+            let mut stdout = attached.stdout();
+            let mut stderr = attached.stderr();
+            let status = attached.take_status();
+            let read_out = async {
+                let mut s = Vec::new();
+                if let Some(r) = stdout.as_mut() {
+                    let _ = r.read_to_end(&mut s).await;
+                }
+                s
+            };
+            let read_err = async {
+                let mut s = Vec::new();
+                if let Some(r) = stderr.as_mut() {
+                    let _ = r.read_to_end(&mut s).await;
+                }
+                s
+            };
+            let (out, errs) = tokio::join!(read_out, read_err);
+            let status = match status {
+                Some(f) => f.await,
+                None => None,
+            };
+            let _ = attached.join().await;
+            Ok::<_, ClusterError>((out, errs, status))
+        };
+        let (out, errs, status) = tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| err(format!("`{}` did not finish within {}s", shown.join(" "), timeout.as_secs())))??;
+        let success = status.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"));
+        let message = if success { None } else { Some(status.map_or_else(|| "no status reported".to_owned(), |s| s.message.unwrap_or_default())) };
+        Ok(ExecOutput {
+            stdout: redactor.redact(&String::from_utf8_lossy(&out)),
+            stderr: redactor.redact(&String::from_utf8_lossy(&errs)),
+            success,
+            message: message.map(|m| redactor.redact(&m)),
+        })
+    }
+
+    async fn logs(&self, namespace: &str, pod: &str, container: Option<&str>, tail_lines: Option<i64>) -> Result<String, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = LogParams { container: container.map(str::to_owned), tail_lines, ..Default::default() };
+        api.logs(pod, &params).await.map_err(|e| self.api_err(&format!("logs of pod {namespace}/{pod}"), e))
+    }
+
+    async fn wait_pods_ready(&self, namespace: &str, selector: &str, count: usize, timeout: Duration) -> Result<Vec<CassandraPod>, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = watcher(api, watcher::Config::default().labels(selector)).boxed();
+        loop {
+            let pods = self.list_cassandra_pods(namespace, selector).await?;
+            let ready = pods.iter().filter(|p| p.phase == PodPhase::Running && p.ready).count();
+            if ready >= count {
+                return Ok(pods);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(ClusterError::Timeout {
+                    context: self.context.clone(),
+                    what: format!("{count} Running and Ready pods -l {selector} in {namespace} ({ready} are)"),
+                    seconds: timeout.as_secs(),
+                });
+            }
+            // Wake on the next change, or re-check every 5 s in case the watch stalls.
+            let wait = (deadline - now).min(Duration::from_secs(5));
+            let _ = tokio::time::timeout(wait, changes.try_next()).await;
+        }
+    }
+
+    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration) -> Result<(), ClusterError> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let spec = k8s_openapi::api::coordination::v1::LeaseSpec {
+            holder_identity: Some(holder.to_owned()),
+            lease_duration_seconds: Some(ttl.as_secs() as i32),
+            renew_time: Some(MicroTime(now)),
+            ..Default::default()
+        };
+        match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
+            None => {
+                let lease = Lease { metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() }, spec: Some(spec) };
+                match api.create(&PostParams::default(), &lease).await {
+                    Ok(_) => Ok(()),
+                    // Someone created it between our get and create: report their hold.
+                    Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 409) => {
+                        let state = self.lease(namespace, name).await?.unwrap_or(LeaseState { holder: "?".into(), remaining_seconds: 0 });
+                        Err(ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: state.holder, remaining_seconds: state.remaining_seconds })
+                    }
+                    Err(e) => Err(self.api_err(&format!("create lease {namespace}/{name}"), e)),
+                }
+            }
+            Some(mut existing) => {
+                let state = lease_state(&existing);
+                if state.holder != holder && state.remaining_seconds > 0 {
+                    return Err(ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: state.holder, remaining_seconds: state.remaining_seconds });
+                }
+                existing.spec = Some(spec);
+                // `replace` carries the resourceVersion: a concurrent taker makes this fail.
+                api.replace(name, &PostParams::default(), &existing).await.map(|_| ()).map_err(|e| match &e {
+                    kube::Error::Api(s) if s.code == 409 => ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: "another run".into(), remaining_seconds: ttl.as_secs() },
+                    _ => self.api_err(&format!("renew lease {namespace}/{name}"), e),
+                })
+            }
+        }
+    }
+
+    async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
+            Some(l) if lease_state(&l).holder == holder => match api.delete(name, &Default::default()).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(self.api_err(&format!("delete lease {namespace}/{name}"), e)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        let l = api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?;
+        Ok(l.as_ref().map(lease_state))
+    }
+}
+
+fn lease_state(l: &Lease) -> LeaseState {
+    let spec = l.spec.as_ref();
+    let holder = spec.and_then(|s| s.holder_identity.clone()).unwrap_or_default();
+    let duration = spec.and_then(|s| s.lease_duration_seconds).unwrap_or(0).max(0) as i64;
+    let renewed = spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0.as_second());
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let remaining = renewed.map_or(0, |r| (r + duration - now).max(0)) as u64;
+    LeaseState { holder, remaining_seconds: remaining }
+}
+
+/// The default kubeconfig path, as kubectl resolves it (first of `$KUBECONFIG`, else `~/.kube/config`).
+pub fn default_kubeconfig() -> Option<PathBuf> {
+    std::env::var_os("KUBECONFIG")
+        .and_then(|v| std::env::split_paths(&v).next())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config")))
+}

@@ -1,0 +1,186 @@
+//! [`NodetoolOverExec`]: [`CassandraAdmin`] by running `nodetool` in the Cassandra container.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::nodetool::{DescribeCluster, NetStats, StatusReport, parse_describecluster, parse_netstats, parse_status};
+use crate::ports::{AdminError, CassandraAdmin, ClusterOps, ExecArg, ExecOutput, JmxCredentials};
+
+/// nodetool on one pod, through [`ClusterOps::exec`].
+pub struct NodetoolOverExec {
+    cluster: Arc<dyn ClusterOps>,
+    namespace: String,
+    pod: String,
+    container: Option<String>,
+    credentials: JmxCredentials,
+    /// For quick commands (status, netstats, ...).
+    pub command_timeout: Duration,
+    /// For `rebuild`, which returns only when streaming is over.
+    pub rebuild_timeout: Duration,
+}
+
+impl NodetoolOverExec {
+    /// nodetool on `namespace/pod` (container `apigee-cassandra` unless given).
+    pub fn new(cluster: Arc<dyn ClusterOps>, namespace: &str, pod: &str, container: Option<&str>, credentials: JmxCredentials) -> Self {
+        Self {
+            cluster,
+            namespace: namespace.to_owned(),
+            pod: pod.to_owned(),
+            container: container.map(str::to_owned),
+            credentials,
+            command_timeout: Duration::from_secs(120),
+            rebuild_timeout: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    async fn run(&self, args: &[&str], timeout: Duration) -> Result<ExecOutput, AdminError> {
+        let command = nodetool_command(&self.credentials, args);
+        let out = self.cluster.exec(&self.namespace, &self.pod, self.container.as_deref(), &command, timeout).await?;
+        if out.success {
+            Ok(out)
+        } else {
+            Err(classify_failure(&self.pod, args, &out))
+        }
+    }
+}
+
+/// The exec command for a nodetool call with these credentials.
+pub fn nodetool_command(credentials: &JmxCredentials, args: &[&str]) -> Vec<ExecArg> {
+    let mut cmd: Vec<ExecArg> = match credentials {
+        JmxCredentials::Given { username, password } => vec![
+            "nodetool".into(),
+            "-u".into(),
+            ExecArg::Plain(username.clone()),
+            "-pw".into(),
+            ExecArg::Secret(password.clone()),
+        ],
+        JmxCredentials::PodEnvironment => vec![
+            "sh".into(),
+            "-c".into(),
+            r#"exec nodetool -u "$APIGEE_JMX_USER" -pw "$APIGEE_JMX_PASSWORD" "$@""#.into(),
+            "sh".into(),
+        ],
+        JmxCredentials::None => vec!["nodetool".into()],
+    };
+    cmd.extend(args.iter().map(|a| ExecArg::from(*a)));
+    cmd
+}
+
+/// Maps a failed nodetool run to its cause, from what nodetool and the runtime printed.
+pub fn classify_failure(pod: &str, args: &[&str], out: &ExecOutput) -> AdminError {
+    let all = format!("{}\n{}\n{}", out.stdout, out.stderr, out.message.as_deref().unwrap_or(""));
+    let pod = pod.to_owned();
+    let first_line = |needle: &str| {
+        all.lines().find(|l| l.contains(needle)).map(|l| l.trim().trim_start_matches("nodetool: ").trim_start_matches("error: ").to_owned())
+    };
+    if all.contains("Invalid username or password") || all.contains("Authentication failed") || all.contains("FailedLoginException") {
+        return AdminError::JmxAuthentication { pod };
+    }
+    if all.contains("Node is still rebuilding") {
+        return AdminError::RebuildAlreadyRunning { pod };
+    }
+    if let Some(m) = first_line("is not a valid datacenter").or_else(|| first_line("Unable to find sufficient sources")) {
+        let source_dc = args.last().copied().unwrap_or("").to_owned();
+        return AdminError::InvalidSourceDatacenter { pod, source_dc, message: m };
+    }
+    if let Some(m) = first_line("Failed to connect").or_else(|| first_line("Connection refused")) {
+        return AdminError::JmxUnreachable { pod, message: m };
+    }
+    if let Some(m) = first_line("Error while rebuilding node").or_else(|| first_line("Stream failed")) {
+        return AdminError::StreamFailed { pod, reason: m };
+    }
+    let message = all
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("at ") && !l.starts_with("-- StackTrace"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" / ");
+    AdminError::Other { pod, command: args.first().copied().unwrap_or("").to_owned(), message }
+}
+
+#[async_trait]
+impl CassandraAdmin for NodetoolOverExec {
+    fn pod(&self) -> &str {
+        &self.pod
+    }
+
+    async fn status(&self) -> Result<StatusReport, AdminError> {
+        let out = self.run(&["status"], self.command_timeout).await?;
+        parse_status(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
+        let out = self.run(&["describecluster"], self.command_timeout).await?;
+        parse_describecluster(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn netstats(&self) -> Result<NetStats, AdminError> {
+        let out = self.run(&["netstats"], self.command_timeout).await?;
+        parse_netstats(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn rebuild(&self, source_dc: &str) -> Result<(), AdminError> {
+        self.run(&["rebuild", "--", source_dc], self.rebuild_timeout).await.map(|_| ())
+    }
+
+    async fn log(&self, tail_lines: Option<i64>) -> Result<String, AdminError> {
+        Ok(self.cluster.logs(&self.namespace, &self.pod, self.container.as_deref(), tail_lines).await?)
+    }
+
+    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
+        let out = self.run(&["getinterdcstreamthroughput"], self.command_timeout).await?;
+        // "Current inter-datacenter stream throughput: 200 Mb/s" (wording varies by version).
+        out.stdout
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| !w.is_empty())
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| AdminError::Other { pod: self.pod.clone(), command: "getinterdcstreamthroughput".into(), message: out.stdout.trim().to_owned() })
+    }
+
+    async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError> {
+        self.run(&["setinterdcstreamthroughput", &megabits.to_string()], self.command_timeout).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Secret;
+
+    fn failed(stdout: &str, message: &str) -> ExecOutput {
+        ExecOutput { stdout: stdout.into(), stderr: String::new(), success: false, message: Some(message.into()) }
+    }
+
+    #[test]
+    fn the_password_is_a_secret_argument() {
+        let c = JmxCredentials::Given { username: "jmxuser".into(), password: Secret::new("pw") };
+        let cmd = nodetool_command(&c, &["status"]);
+        assert_eq!(format!("{cmd:?}"), r#"["nodetool", "-u", "jmxuser", "-pw", <redacted>, "status"]"#);
+    }
+
+    #[test]
+    fn still_rebuilding_means_running_not_failed() {
+        let e = classify_failure("p", &["rebuild", "--", "dc-1"], &failed("nodetool: Node is still rebuilding. Check nodetool netstats.", "exit 1"));
+        assert!(matches!(e, AdminError::RebuildAlreadyRunning { .. }));
+    }
+
+    #[test]
+    fn an_unknown_source_dc_is_named() {
+        let text = "nodetool: Provided datacenter 'dc-9' is not a valid datacenter, available datacenters are: dc-1,dc-2";
+        let e = classify_failure("p", &["rebuild", "--", "dc-9"], &failed(text, "exit 1"));
+        assert!(matches!(&e, AdminError::InvalidSourceDatacenter { source_dc, .. } if source_dc == "dc-9"), "{e}");
+    }
+
+    #[test]
+    fn authentication_and_connection_failures_are_told_apart() {
+        let auth = classify_failure("p", &["status"], &failed("error: Invalid username or password", "exit 2"));
+        assert!(matches!(auth, AdminError::JmxAuthentication { .. }));
+        let conn = classify_failure("p", &["status"], &failed("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.", "exit 1"));
+        assert!(matches!(conn, AdminError::JmxUnreachable { .. }));
+        let stream = classify_failure("p", &["rebuild"], &failed("error: Error while rebuilding node: Stream failed", "exit 2"));
+        assert!(matches!(stream, AdminError::StreamFailed { .. }));
+    }
+}

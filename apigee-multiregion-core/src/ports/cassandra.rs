@@ -1,0 +1,123 @@
+//! `CassandraAdmin`: nodetool operations on one Cassandra node.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::model::Secret;
+use crate::nodetool::{DescribeCluster, NetStats, ParseError, StatusReport};
+
+use super::ClusterError;
+
+/// JMX credentials for nodetool. The password never prints (`Debug`/`Display` redact it).
+#[derive(Clone, PartialEq, Eq)]
+pub enum JmxCredentials {
+    /// Use these.
+    Given {
+        /// JMX user.
+        username: String,
+        /// JMX password.
+        password: Secret,
+    },
+    /// Use the pod's own `APIGEE_JMX_USER` / `APIGEE_JMX_PASSWORD` environment variables (Apigee
+    /// sets them in its Cassandra containers): the password never leaves the cluster.
+    PodEnvironment,
+    /// JMX without authentication.
+    None,
+}
+
+impl fmt::Debug for JmxCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Given { username, .. } => write!(f, "JmxCredentials::Given {{ username: {username:?}, password: <redacted> }}"),
+            Self::PodEnvironment => f.write_str("JmxCredentials::PodEnvironment"),
+            Self::None => f.write_str("JmxCredentials::None"),
+        }
+    }
+}
+
+/// A nodetool operation failed, by cause. Messages never hold the password.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdminError {
+    /// JMX refused the user or password.
+    #[error("pod {pod}: JMX authentication failed: check the JMX user and password (cassandra.auth.jmx in the overrides)")]
+    JmxAuthentication {
+        /// The pod.
+        pod: String,
+    },
+    /// nodetool could not connect to JMX.
+    #[error("pod {pod}: cannot connect to Cassandra's JMX: {message}")]
+    JmxUnreachable {
+        /// The pod.
+        pod: String,
+        /// What nodetool said.
+        message: String,
+    },
+    /// The rebuild source is not a datacenter of the ring.
+    #[error("pod {pod}: `{source_dc}` is not a datacenter this node can stream from: {message}")]
+    InvalidSourceDatacenter {
+        /// The pod.
+        pod: String,
+        /// The requested source.
+        source_dc: String,
+        /// What Cassandra said.
+        message: String,
+    },
+    /// A rebuild is already running on the node ("Node is still rebuilding"): running, not failed.
+    #[error("pod {pod}: a rebuild is already running on this node")]
+    RebuildAlreadyRunning {
+        /// The pod.
+        pod: String,
+    },
+    /// Streaming failed.
+    #[error("pod {pod}: rebuild streaming failed: {reason}")]
+    StreamFailed {
+        /// The pod.
+        pod: String,
+        /// What Cassandra said.
+        reason: String,
+    },
+    /// nodetool printed something the parser does not recognise.
+    #[error("pod {pod}: {source}")]
+    Parse {
+        /// The pod.
+        pod: String,
+        /// The parse error.
+        #[source]
+        source: ParseError,
+    },
+    /// The exec itself failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// Any other failure.
+    #[error("pod {pod}: nodetool {command} failed: {message}")]
+    Other {
+        /// The pod.
+        pod: String,
+        /// The nodetool command.
+        command: String,
+        /// What it said.
+        message: String,
+    },
+}
+
+/// nodetool on one Cassandra node.
+#[async_trait]
+pub trait CassandraAdmin: Send + Sync {
+    /// The pod this admin talks to.
+    fn pod(&self) -> &str;
+    /// `nodetool status`.
+    async fn status(&self) -> Result<StatusReport, AdminError>;
+    /// `nodetool describecluster`.
+    async fn describecluster(&self) -> Result<DescribeCluster, AdminError>;
+    /// `nodetool netstats`.
+    async fn netstats(&self) -> Result<NetStats, AdminError>;
+    /// `nodetool rebuild -- <source_dc>`; returns when the rebuild finished (minutes to hours).
+    async fn rebuild(&self, source_dc: &str) -> Result<(), AdminError>;
+    /// The node's log, last `tail_lines` lines.
+    async fn log(&self, tail_lines: Option<i64>) -> Result<String, AdminError>;
+    /// `nodetool getinterdcstreamthroughput` in megabits per second (0 = unlimited).
+    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError>;
+    /// `nodetool setinterdcstreamthroughput`.
+    async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError>;
+}

@@ -1,0 +1,220 @@
+//! `ClusterOps`: one Kubernetes cluster, as one kubeconfig context sees it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::model::{CassandraPod, Secret};
+
+/// A Kubernetes operation failed. Messages name the context and the object; they never carry a
+/// secret value (secret exec arguments are replaced by `<redacted>`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig or its context could not be used.
+    #[error("kubeconfig: {0}")]
+    Config(String),
+    /// The API server could not be reached or answered with an error.
+    #[error("context `{context}`: {message}")]
+    Api {
+        /// The kubeconfig context.
+        context: String,
+        /// What failed, with the object concerned.
+        message: String,
+    },
+    /// An object does not exist.
+    #[error("context `{context}`: {kind} {name} not found")]
+    NotFound {
+        /// The kubeconfig context.
+        context: String,
+        /// Object kind.
+        kind: &'static str,
+        /// `namespace/name` or `name`.
+        name: String,
+    },
+    /// An exec could not be started or did not finish in time.
+    #[error("context `{context}`: exec in pod {pod}: {message}")]
+    Exec {
+        /// The kubeconfig context.
+        context: String,
+        /// `namespace/pod`.
+        pod: String,
+        /// What happened.
+        message: String,
+    },
+    /// Waiting for a condition timed out.
+    #[error("context `{context}`: timed out after {seconds}s waiting for {what}")]
+    Timeout {
+        /// The kubeconfig context.
+        context: String,
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
+    /// Another holder has the lock.
+    #[error("context `{context}`: another run holds the lock `{name}` (holder `{holder}`, valid for {remaining_seconds}s more); wait for it to finish, or for the lease to expire if that run crashed")]
+    Locked {
+        /// The kubeconfig context.
+        context: String,
+        /// The Lease name.
+        name: String,
+        /// Who holds it.
+        holder: String,
+        /// Seconds before it expires.
+        remaining_seconds: u64,
+    },
+}
+
+/// One argument of a command run in a container. A `Secret` argument is passed to the container
+/// through its standard input, never in the exec request (whose URL the API server may log), and
+/// is redacted from every message.
+#[derive(Clone)]
+pub enum ExecArg {
+    /// Shown as is.
+    Plain(String),
+    /// Never shown.
+    Secret(Secret),
+}
+
+impl fmt::Debug for ExecArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plain(s) => write!(f, "{s:?}"),
+            Self::Secret(_) => f.write_str("<redacted>"),
+        }
+    }
+}
+
+impl From<&str> for ExecArg {
+    fn from(s: &str) -> Self {
+        Self::Plain(s.to_owned())
+    }
+}
+
+impl ExecArg {
+    /// The argument for display: secrets as `<redacted>`.
+    pub fn shown(&self) -> &str {
+        match self {
+            Self::Plain(s) => s,
+            Self::Secret(_) => "<redacted>",
+        }
+    }
+}
+
+/// What a command run in a container produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// Standard output (secrets redacted).
+    pub stdout: String,
+    /// Standard error (secrets redacted).
+    pub stderr: String,
+    /// The command succeeded. Some runtimes do not report a numeric exit code, so only this is
+    /// reliable.
+    pub success: bool,
+    /// The failure message the runtime reported, when it failed (secrets redacted).
+    pub message: Option<String>,
+}
+
+/// Facts about a node that the checks need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFacts {
+    /// Node name.
+    pub name: String,
+    /// InternalIP addresses.
+    pub internal_ips: Vec<String>,
+    /// `spec.podCIDR(s)`.
+    pub pod_cidrs: Vec<String>,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// `spec.unschedulable`.
+    pub unschedulable: bool,
+}
+
+/// A Kubernetes object exported for copying to another cluster: identity and state of the old
+/// object (uid, resourceVersion, managedFields, status, ...) removed. Secret data never prints.
+#[derive(Clone, PartialEq)]
+pub struct SanitizedObject {
+    /// `v1`.
+    pub api_version: String,
+    /// `Namespace`, `Secret`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace, for namespaced objects.
+    pub namespace: Option<String>,
+    /// Labels kept.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations kept (the ones that describe the old object are dropped).
+    pub annotations: BTreeMap<String, String>,
+    /// Secret type, for secrets.
+    pub secret_type: Option<String>,
+    /// Secret data (decoded), for secrets. Held in memory only.
+    pub data: BTreeMap<String, Secret>,
+}
+
+impl fmt::Debug for SanitizedObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SanitizedObject")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The lock as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseState {
+    /// Who holds it.
+    pub holder: String,
+    /// Seconds before it expires (0 when expired).
+    pub remaining_seconds: u64,
+}
+
+/// One Kubernetes cluster (one kubeconfig context).
+#[async_trait]
+pub trait ClusterOps: Send + Sync {
+    /// The kubeconfig context name, for messages.
+    fn context(&self) -> &str;
+
+    /// Pods matching `selector` in `namespace`, with the facts seed selection needs.
+    async fn list_cassandra_pods(&self, namespace: &str, selector: &str) -> Result<Vec<CassandraPod>, ClusterError>;
+
+    /// Every node's addresses, pod CIDRs and readiness.
+    async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError>;
+
+    /// The service cluster IP range, when the cluster reveals it (`None` when it does not).
+    async fn service_cidr(&self) -> Result<Option<String>, ClusterError>;
+
+    /// A namespace, sanitized; `None` when absent.
+    async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError>;
+
+    /// A secret, sanitized, data in memory; `None` when absent.
+    async fn export_secret(&self, namespace: &str, name: &str) -> Result<Option<SanitizedObject>, ClusterError>;
+
+    /// Creates or updates the object with server-side apply (field manager `apigee-multiregion`).
+    async fn apply(&self, object: &SanitizedObject) -> Result<(), ClusterError>;
+
+    /// Runs a command in a container and captures its output. Secret arguments go through stdin.
+    async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[ExecArg], timeout: Duration) -> Result<ExecOutput, ClusterError>;
+
+    /// The last `tail_lines` lines of a container's log (all when `None`).
+    async fn logs(&self, namespace: &str, pod: &str, container: Option<&str>, tail_lines: Option<i64>) -> Result<String, ClusterError>;
+
+    /// Waits until `count` pods matching `selector` are Running and Ready.
+    async fn wait_pods_ready(&self, namespace: &str, selector: &str, count: usize, timeout: Duration) -> Result<Vec<CassandraPod>, ClusterError>;
+
+    /// Takes (or renews) the Lease `name` for `holder`, refusing when another holder's lease is
+    /// still valid. An expired lease is taken over.
+    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration) -> Result<(), ClusterError>;
+
+    /// Releases the Lease if `holder` holds it.
+    async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError>;
+
+    /// The Lease as it is, `None` when absent.
+    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError>;
+}
