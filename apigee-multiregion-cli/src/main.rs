@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod output;
+mod render;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run or resume the expansion described by a plan file.
+    Expand(commands::expand::Args),
     /// Edit or check overrides files.
     Overrides(commands::overrides::Args),
     /// Parse nodetool output (stdin) into JSON.
@@ -37,6 +40,7 @@ enum Command {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Expand(a) => commands::expand::run(&a, cli.quiet),
         Command::Overrides(a) => commands::overrides::run(&a),
         Command::Parse(a) => commands::parse::run(&a),
         Command::Completions { shell } => {

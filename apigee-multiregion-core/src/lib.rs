@@ -4,10 +4,11 @@
 //! the Python package are thin faces over it.
 //!
 //! Layers (arrows only point down):
-//! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`].
+//! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`], [`verify`].
 //! 2. **Ports** ([`ports`]): the traits the engine reaches the world through.
 //! 3. **Adapters** ([`adapters`], feature `kube`, on by default): kube-rs, nodetool over exec,
 //!    apigeectl and Helm.
+//! 4. **Engine** ([`expansion`]): the steps, the journal, the lock, events and the report.
 //!
 //! The pure layer never touches the file system except through [`atomic_file`], which the faces
 //! call explicitly to write an edited overrides file.
@@ -17,9 +18,11 @@
 pub mod adapters;
 pub mod atomic_file;
 pub mod copy;
+pub mod expansion;
 pub mod model;
 pub mod network;
 pub mod nodetool;
 pub mod overrides;
 pub mod ports;
 pub mod seeds;
+pub mod verify;

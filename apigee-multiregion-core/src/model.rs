@@ -125,6 +125,13 @@ name_type!(
     "ra-1"
 );
 
+impl Default for RackName {
+    /// Apigee's default rack, `ra-1`.
+    fn default() -> Self {
+        Self("ra-1".to_owned())
+    }
+}
+
 /// The phase Kubernetes reports for a pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

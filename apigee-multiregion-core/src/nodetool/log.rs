@@ -153,6 +153,41 @@ pub fn scan_rebuild_log(text: &str) -> Vec<LogEvent> {
     events
 }
 
+/// How the last rebuild from a source datacenter went, as the log tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebuildOutcome {
+    /// The Rebuild stream plan id, once the plan started.
+    pub plan_id: Option<String>,
+    /// `All sessions completed` for that plan.
+    pub completed: bool,
+    /// The failure, when the plan or the rebuild failed.
+    pub failure: Option<String>,
+}
+
+/// The outcome of the last `rebuild from dc: <source_dc>` in the events, or `None` when the log
+/// shows no rebuild from that datacenter.
+pub fn last_rebuild_outcome(events: &[LogEvent], source_dc: &str) -> Option<RebuildOutcome> {
+    let start = events.iter().rposition(|e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), .. } if dc == source_dc))?;
+    let mut out = RebuildOutcome { plan_id: None, completed: false, failure: None };
+    for e in &events[start + 1..] {
+        match e {
+            LogEvent::RebuildStarted { .. } => break, // another rebuild began
+            LogEvent::StreamPlanStarted { plan_id, operation, .. } if operation == "Rebuild" && out.plan_id.is_none() => {
+                out.plan_id = Some(plan_id.clone());
+            }
+            LogEvent::AllSessionsCompleted { plan_id, .. } if out.plan_id.as_ref() == Some(plan_id) => out.completed = true,
+            LogEvent::StreamFailed { plan_id, reason, .. } if out.plan_id.as_ref() == Some(plan_id) => {
+                out.failure = Some(reason.clone().unwrap_or_else(|| "stream failed".into()));
+            }
+            LogEvent::RebuildError { message, .. } => {
+                out.failure.get_or_insert_with(|| message.clone().unwrap_or_else(|| "error while rebuilding node".into()));
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +214,21 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
         let ev = scan_rebuild_log(text);
         assert!(matches!(&ev[0], LogEvent::StreamFailed { reason: Some(r), .. } if r.starts_with("Session peer /127.0.1.1")));
         assert!(matches!(&ev[1], LogEvent::RebuildError { message: Some(m), .. } if m == "Stream failed"));
+    }
+
+    #[test]
+    fn the_last_rebuild_from_the_source_decides() {
+        let ev = scan_rebuild_log(SUCCESS);
+        let o = last_rebuild_outcome(&ev, "dc-1").unwrap();
+        assert!(o.completed && o.failure.is_none());
+        assert_eq!(o.plan_id.as_deref(), Some("5b6e3f10-ac3c-11f0-8b5c-4f5a0d3c1e21"));
+        assert_eq!(last_rebuild_outcome(&ev, "dc-9"), None);
+        let failed = format!("{SUCCESS}rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p2] Executing streaming plan for Rebuild\n[Stream #p2] Stream failed\n");
+        let o = last_rebuild_outcome(&scan_rebuild_log(&failed), "dc-1").unwrap();
+        assert_eq!((o.plan_id.as_deref(), o.completed, o.failure.as_deref()), (Some("p2"), false, Some("stream failed")));
+        let started = "rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p3] Executing streaming plan for Rebuild\n";
+        let o = last_rebuild_outcome(&scan_rebuild_log(started), "dc-1").unwrap();
+        assert!(!o.completed && o.failure.is_none(), "still running");
     }
 
     #[test]

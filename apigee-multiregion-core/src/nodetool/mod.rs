@@ -16,7 +16,7 @@ mod size;
 mod status;
 
 pub use describecluster::{DescribeCluster, KeyspaceReplication, parse_describecluster};
-pub use log::{LogEvent, scan_rebuild_log};
+pub use log::{LogEvent, RebuildOutcome, last_rebuild_outcome, scan_rebuild_log};
 pub use netstats::{NetStats, StreamDirection, StreamPeer, StreamPlan, parse_netstats};
 pub use size::parse_size;
 pub use status::{DatacenterStatus, NodeState, NodeStatus, StatusReport, UpDown, parse_status};

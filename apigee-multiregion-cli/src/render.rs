@@ -1,0 +1,133 @@
+//! Rendering engine events: readable lines on a terminal, one JSON object per line otherwise
+//! (`-o json`, or stdout not a terminal), so CI logs and scripts can follow an expansion.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use apigee_multiregion_core::expansion::{Event, EventSink, ExpansionReport};
+use apigee_multiregion_core::overrides::Severity;
+
+use crate::output::Format;
+
+/// Prints events as they come.
+pub struct Renderer {
+    json: bool,
+    color: bool,
+    quiet: bool,
+    started: Instant,
+    last_progress: Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl Renderer {
+    /// JSON when asked, or when stdout is not a terminal and text was not asked explicitly.
+    pub fn new(format: Option<Format>, quiet: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let json = match format {
+            Some(Format::Json) => true,
+            Some(Format::Text) => false,
+            None => !tty,
+        };
+        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        Self { json, color, quiet, started: Instant::now(), last_progress: Mutex::new(Default::default()) }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
+    }
+
+    fn line(&self, s: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{s}");
+        let _ = out.flush();
+    }
+
+    /// The final report.
+    pub fn report(&self, report: &ExpansionReport) {
+        if self.json {
+            let mut v = serde_json::to_value(report).unwrap_or_default();
+            v["event"] = "report".into();
+            self.line(&v.to_string());
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        self.line("");
+        self.line(&format!("{} {}", self.paint("1", "plan"), report.plan));
+        for s in &report.steps {
+            let mark = match s.outcome {
+                "done" => self.paint("32", "done   "),
+                "skipped" => self.paint("36", "skipped"),
+                "planned" => self.paint("33", "planned"),
+                "failed" => self.paint("31", "FAILED "),
+                _ => "-      ".to_owned(),
+            };
+            self.line(&format!("  {mark} {:<18} {:>8.1}s", s.id, s.duration_ms as f64 / 1000.0));
+        }
+        if let Some(seed) = &report.seed_host {
+            self.line(&format!("  seed host {seed} (alternates: {})", if report.seed_alternates.is_empty() { "none".into() } else { report.seed_alternates.join(", ") }));
+        }
+        if let Some(v) = &report.verify {
+            for c in &v.checks {
+                self.line(&format!("  {} {}: {}", if c.passed { self.paint("32", "ok  ") } else { self.paint("31", "FAIL") }, c.name, c.detail));
+            }
+        }
+        self.line(&format!("  journal {}", report.journal.display()));
+        self.line(&format!("  total {:.1}s", report.total_ms as f64 / 1000.0));
+    }
+}
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", units[i])
+}
+
+impl EventSink for Renderer {
+    fn emit(&self, event: Event) {
+        if self.json {
+            self.line(&serde_json::to_string(&event).unwrap_or_default());
+            return;
+        }
+        if self.quiet && !matches!(event, Event::StepFailed { .. }) {
+            return;
+        }
+        let t = format!("[{:>6.1}s]", self.started.elapsed().as_secs_f64());
+        match event {
+            Event::StepStarted { step } => self.line(&format!("{t} {} {step}", self.paint("1", "▶"))),
+            Event::StepSkipped { step, reason } => self.line(&format!("{t} {} {step}: already done ({reason})", self.paint("36", "↷"))),
+            Event::StepFinished { step, duration_ms } => self.line(&format!("{t} {} {step} ({:.1}s)", self.paint("32", "✓"), duration_ms as f64 / 1000.0)),
+            Event::StepFailed { step, error } => self.line(&format!("{t} {} {step}: {error}", self.paint("31", "✗"))),
+            Event::RebuildProgress { pod, received, total } => {
+                // At most one line per pod per 5%.
+                let pct = if total == 0 { 0 } else { received * 100 / total };
+                let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
+                if last.get(&pod).is_none_or(|p| pct >= p + 5 || pct == 100 && *p != 100) {
+                    last.insert(pod.clone(), pct);
+                    self.line(&format!("{t}   rebuild {pod}: {} / {} ({pct}%)", human(received), human(total)));
+                }
+            }
+            Event::RebuildNode { pod, state, attempt, message } => {
+                let extra = message.map(|m| format!(": {m}")).unwrap_or_default();
+                self.line(&format!("{t}   rebuild {pod}: {state} (attempt {attempt}){extra}"));
+            }
+            Event::Warning { step, message } => self.line(&format!("{t} {} {step}: {message}", self.paint("33", "!"))),
+            Event::Finding { finding } => {
+                let sev = if finding.severity == Severity::Error { self.paint("31", "error") } else { self.paint("33", "warning") };
+                self.line(&format!("{t}   {sev}[{}] {}", finding.code, finding.message));
+            }
+            Event::Action { step, description, commands } => {
+                self.line(&format!("{t} {} {step}: {description}", self.paint("33", "•")));
+                for c in commands {
+                    self.line(&format!("           {c}"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The journal: what an expansion has done, so that a second run continues where the first
+//! stopped. JSON, mode 0600, written atomically after every change, and never holds a secret.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic_file::{WriteError, write_atomic};
+
+/// Format version of the journal file.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// The state of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Started and not finished (a crash leaves this).
+    Running,
+    /// Finished.
+    Done,
+    /// Failed; a new run retries it.
+    Failed,
+}
+
+/// One step's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepRecord {
+    /// State.
+    pub state: StepState,
+    /// Milliseconds the step took in the run that finished it.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// The failure, for a failed step.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One target node's rebuild.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RebuildRecord {
+    /// State.
+    pub state: StepState,
+    /// Rebuild attempts made.
+    pub attempts: u32,
+    /// The Rebuild stream plan id of the attempt that completed.
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    /// Bytes received, as last read.
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Last failure.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// The whole journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Format version.
+    pub version: u32,
+    /// The plan's name.
+    pub plan_name: String,
+    /// The plan's hash: a journal is only used with the same plan.
+    pub plan_hash: String,
+    /// The chosen seed host and alternates.
+    #[serde(default)]
+    pub seed_host: Option<String>,
+    /// Alternates.
+    #[serde(default)]
+    pub seed_alternates: Vec<String>,
+    /// Step id -> record.
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepRecord>,
+    /// Target pod -> rebuild record.
+    #[serde(default)]
+    pub rebuild: BTreeMap<String, RebuildRecord>,
+    /// The datastore was re-applied without the seed host (finalize).
+    #[serde(default)]
+    pub datastore_reapplied: bool,
+    /// Backups of files we changed.
+    #[serde(default)]
+    pub backups: Vec<PathBuf>,
+    /// Where this journal lives (not stored).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// A journal that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Cannot read or parse it.
+    #[error("journal {}: {message}", path.display())]
+    Read {
+        /// Its path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// It belongs to another plan.
+    #[error("journal {} was written for a different plan (plan hash {found}, this plan {expected}); the plan changed since that run. Run with --restart to start over (the old journal is kept as .prev), or restore the plan", path.display())]
+    PlanChanged {
+        /// Its path.
+        path: PathBuf,
+        /// This plan's hash.
+        expected: String,
+        /// The journal's.
+        found: String,
+    },
+    /// Cannot write it.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl Journal {
+    /// A fresh journal for a plan.
+    pub fn new(path: PathBuf, plan_name: &str, plan_hash: &str) -> Self {
+        Self {
+            version: JOURNAL_VERSION,
+            plan_name: plan_name.into(),
+            plan_hash: plan_hash.into(),
+            seed_host: None,
+            seed_alternates: Vec::new(),
+            steps: BTreeMap::new(),
+            rebuild: BTreeMap::new(),
+            datastore_reapplied: false,
+            backups: Vec::new(),
+            path,
+        }
+    }
+
+    /// Opens the journal at `path` for this plan: a new one when absent; the existing one when it
+    /// is for the same plan; with `restart`, the existing one is moved to `.prev` first.
+    pub fn open(path: &Path, plan_name: &str, plan_hash: &str, restart: bool) -> Result<Self, JournalError> {
+        if !path.exists() {
+            return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
+        }
+        if restart {
+            let prev = PathBuf::from(format!("{}.prev", path.display()));
+            std::fs::rename(path, &prev).map_err(|e| JournalError::Read { path: path.into(), message: format!("cannot move it to {}: {e}", prev.display()) })?;
+            return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| JournalError::Read { path: path.into(), message: e.to_string() })?;
+        let mut j: Journal = serde_json::from_str(&text).map_err(|e| JournalError::Read { path: path.into(), message: format!("not a journal: {e}; move it away or use --restart") })?;
+        if j.plan_hash != plan_hash {
+            return Err(JournalError::PlanChanged { path: path.into(), expected: plan_hash.into(), found: j.plan_hash });
+        }
+        j.path = path.to_path_buf();
+        Ok(j)
+    }
+
+    /// Writes the journal (atomically, mode 0600).
+    pub fn save(&self) -> Result<(), JournalError> {
+        if let Some(dir) = self.path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| JournalError::Write(WriteError { path: dir.into(), source: e }))?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| JournalError::Read { path: self.path.clone(), message: e.to_string() })?;
+        write_atomic(&self.path, format!("{text}\n").as_bytes(), Some(0o600))?;
+        Ok(())
+    }
+
+    /// A step's state.
+    pub fn step(&self, id: &str) -> StepState {
+        self.steps.get(id).map(|r| r.state).unwrap_or_default()
+    }
+
+    /// Sets a step's record.
+    pub fn set_step(&mut self, id: &str, state: StepState, duration_ms: Option<u64>, error: Option<String>) {
+        self.steps.insert(id.into(), StepRecord { state, duration_ms, error });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j").join("plan.journal.json");
+        let mut j = Journal::open(&p, "demo", "abc", false).unwrap();
+        j.set_step("preflight", StepState::Done, Some(12), None);
+        j.save().unwrap();
+        let again = Journal::open(&p, "demo", "abc", false).unwrap();
+        assert_eq!(again.step("preflight"), StepState::Done);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_journal_of_another_plan_is_refused_unless_restarting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.journal.json");
+        Journal::new(p.clone(), "demo", "abc").save().unwrap();
+        let err = Journal::open(&p, "demo", "xyz", false).unwrap_err();
+        assert!(err.to_string().contains("--restart"), "{err}");
+        let fresh = Journal::open(&p, "demo", "xyz", true).unwrap();
+        assert_eq!(fresh.plan_hash, "xyz");
+        assert!(dir.path().join("plan.journal.json.prev").exists());
+    }
+}

@@ -1,0 +1,528 @@
+//! The plan file: which two regions, which installer, how to rebuild, how long to wait.
+//!
+//! Read with `yaml_serde` into typed structs; unknown keys are refused (a typo must not be
+//! silently ignored at 3 a.m.), errors carry line and column. Paths are relative to the plan
+//! file's folder. Secrets are never inline: JMX credentials come from the overrides file, from
+//! environment variables, or from the pod's own environment.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{DatacenterName, RackName};
+
+/// A plan that cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    /// The file could not be read.
+    #[error("cannot read plan {path}: {message}")]
+    Read {
+        /// The plan path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The YAML is invalid or does not match the plan's shape.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The plan path.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{path}: {message}")]
+    Value {
+        /// The plan path.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// One region of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSpec {
+    /// kubeconfig context.
+    pub context: String,
+    /// kubeconfig file (default: `$KUBECONFIG` or `~/.kube/config`).
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Apigee's namespace.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The region's overrides file.
+    pub overrides: PathBuf,
+    /// The region's Cassandra datacenter name.
+    pub datacenter: DatacenterName,
+    /// The region's rack (target only; default `ra-1`).
+    #[serde(default)]
+    pub rack: Option<RackName>,
+    /// Label selector of the Cassandra pods.
+    #[serde(default = "default_selector")]
+    pub selector: String,
+    /// Container name of Cassandra in its pods.
+    #[serde(default = "default_container")]
+    pub container: String,
+}
+
+fn default_namespace() -> String {
+    "apigee".into()
+}
+fn default_selector() -> String {
+    "app=apigee-cassandra".into()
+}
+fn default_container() -> String {
+    "apigee-cassandra".into()
+}
+
+/// How Apigee is installed in the new region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum InstallerSpec {
+    /// apigeectl (hybrid 1.11 and older).
+    Apigeectl {
+        /// The apigeectl program (default: `apigeectl` on PATH).
+        #[serde(default)]
+        program: Option<PathBuf>,
+        /// The folder apigeectl runs in.
+        #[serde(default)]
+        workdir: Option<PathBuf>,
+    },
+    /// Helm charts (hybrid 1.11 and newer).
+    Helm {
+        /// The helm program (default: `helm` on PATH).
+        #[serde(default)]
+        program: Option<PathBuf>,
+        /// The folder with the Apigee charts.
+        charts: PathBuf,
+        /// The org release name.
+        org_release: String,
+        /// Environments.
+        #[serde(default)]
+        environments: Vec<String>,
+        /// Environment groups.
+        #[serde(default)]
+        env_groups: Vec<String>,
+    },
+}
+
+/// Where nodetool's JMX credentials come from. Never inline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum JmxSpec {
+    /// `cassandra.auth.jmx.username/password` of the source overrides file.
+    Overrides,
+    /// Environment variables of this process.
+    Env {
+        /// Variable holding the user.
+        username_env: String,
+        /// Variable holding the password.
+        password_env: String,
+    },
+    /// `APIGEE_JMX_USER`/`APIGEE_JMX_PASSWORD` inside the Cassandra containers.
+    PodEnv,
+    /// JMX without authentication.
+    None,
+}
+
+/// How many nodes rebuild at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// At most this many (at least 1).
+    Limit(usize),
+    /// Every node at once.
+    All,
+}
+
+impl Serialize for Concurrency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Limit(n) => s.serialize_u64(*n as u64),
+            Self::All => s.serialize_str("all"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(0) => Err(serde::de::Error::custom("rebuild concurrency must be at least 1 (or `all`)")),
+            Raw::N(n) => Ok(Self::Limit(n as usize)),
+            Raw::S(s) if s == "all" => Ok(Self::All),
+            Raw::S(s) => Err(serde::de::Error::custom(format!("rebuild concurrency `{s}`: use a number or `all`"))),
+        }
+    }
+}
+
+impl Concurrency {
+    /// As a number of concurrent rebuilds.
+    pub fn limit(self) -> usize {
+        match self {
+            Self::Limit(n) => n.max(1),
+            Self::All => usize::MAX,
+        }
+    }
+}
+
+/// A duration written as `90s`, `10m`, `2h`, `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}s", self.0.as_secs()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map(Span).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`")))
+    }
+}
+
+/// Parses `90s`, `10m`, `2h`, `1h30m`, `500ms`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut number = String::new();
+    let mut chars = s.trim().chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'h' => Duration::from_secs(n * 3600),
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                Duration::from_millis(n)
+            }
+            'm' => Duration::from_secs(n * 60),
+            's' => Duration::from_secs(n),
+            _ => return None,
+        };
+        total += unit;
+        any = true;
+    }
+    (number.is_empty() && any).then_some(total)
+}
+
+/// Rebuild settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildSpec {
+    /// How many nodes rebuild at once (default 1, like the most careful peer).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: Concurrency,
+    /// How many times a failed rebuild is retried (a retry resumes where it stopped).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// How long one node's rebuild may take.
+    #[serde(default = "default_rebuild_timeout")]
+    pub timeout: Span,
+    /// How often progress is read from `nodetool netstats`.
+    #[serde(default = "default_progress_interval")]
+    pub progress_interval: Span,
+}
+
+fn default_concurrency() -> Concurrency {
+    Concurrency::Limit(1)
+}
+fn default_retries() -> u32 {
+    2
+}
+fn default_rebuild_timeout() -> Span {
+    Span(Duration::from_secs(24 * 3600))
+}
+fn default_progress_interval() -> Span {
+    Span(Duration::from_secs(10))
+}
+
+impl Default for RebuildSpec {
+    fn default() -> Self {
+        Self { concurrency: default_concurrency(), retries: default_retries(), timeout: default_rebuild_timeout(), progress_interval: default_progress_interval() }
+    }
+}
+
+/// How long to wait for things.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Install until the installer says ready.
+    #[serde(default = "t30m")]
+    pub install: Span,
+    /// New nodes Ready and UN from both sides.
+    #[serde(default = "t20m")]
+    pub join: Span,
+    /// Apigee's setup jobs extending keyspace replication to the new datacenter.
+    #[serde(default = "t10m")]
+    pub replication: Span,
+    /// Pause between polls.
+    #[serde(default = "t5s")]
+    pub poll: Span,
+}
+
+fn t30m() -> Span {
+    Span(Duration::from_secs(1800))
+}
+fn t20m() -> Span {
+    Span(Duration::from_secs(1200))
+}
+fn t10m() -> Span {
+    Span(Duration::from_secs(600))
+}
+fn t5s() -> Span {
+    Span(Duration::from_secs(5))
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { install: t30m(), join: t20m(), replication: t10m(), poll: t5s() }
+    }
+}
+
+/// Network mode and extra ranges for the overlap check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// `island` (default; AKS, EKS, OpenShift) requires hostNetwork; `flat` does not.
+    #[serde(default)]
+    pub mode: NetworkMode,
+    /// Extra CIDR blocks of the source region (VNet, service range) to check for overlap.
+    #[serde(default)]
+    pub source_ranges: Vec<String>,
+    /// Extra CIDR blocks of the target region.
+    #[serde(default)]
+    pub target_ranges: Vec<String>,
+}
+
+/// Whether pods of the two clusters can reach each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// They cannot: Cassandra must use node IPs (hostNetwork).
+    #[default]
+    Island,
+    /// They can.
+    Flat,
+}
+
+/// Verification thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    /// The target datacenter's total Load must be at least this fraction of the source's.
+    #[serde(default = "default_fraction")]
+    pub min_load_fraction: f64,
+}
+
+fn default_fraction() -> f64 {
+    0.5
+}
+
+impl Default for VerifySpec {
+    fn default() -> Self {
+        Self { min_load_fraction: default_fraction() }
+    }
+}
+
+/// Where the CA secret is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSpec {
+    /// Namespace of the CA secret.
+    #[serde(default = "default_ca_ns")]
+    pub namespace: String,
+    /// Name of the CA secret.
+    #[serde(default = "default_ca_name")]
+    pub secret: String,
+}
+
+fn default_ca_ns() -> String {
+    "cert-manager".into()
+}
+fn default_ca_name() -> String {
+    "apigee-ca".into()
+}
+
+impl Default for CaSpec {
+    fn default() -> Self {
+        Self { namespace: default_ca_ns(), secret: default_ca_name() }
+    }
+}
+
+/// How data reaches the new datacenter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationMethod {
+    /// `nodetool rebuild -- <source dc>` on every new node.
+    #[default]
+    Nodetool,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpansionPlan {
+    /// A name for messages and the journal file.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The existing region.
+    pub source: RegionSpec,
+    /// The new region.
+    pub target: RegionSpec,
+    /// How to install in the new region.
+    pub installer: InstallerSpec,
+    /// How data is replicated.
+    #[serde(default)]
+    pub replication: ReplicationMethod,
+    /// JMX credentials.
+    #[serde(default = "default_jmx")]
+    pub jmx: JmxSpec,
+    /// Rebuild settings.
+    #[serde(default)]
+    pub rebuild: RebuildSpec,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Network.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Verification.
+    #[serde(default)]
+    pub verify: VerifySpec,
+    /// The CA secret.
+    #[serde(default)]
+    pub ca: CaSpec,
+    /// The folder paths are relative to (the plan file's folder). Not part of the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_name() -> String {
+    "expansion".into()
+}
+fn default_jmx() -> JmxSpec {
+    JmxSpec::Overrides
+}
+
+impl ExpansionPlan {
+    /// Reads and validates a plan file.
+    pub fn from_file(path: &Path) -> Result<Self, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_str_at(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses plan text; `shown` names it in errors, `base_dir` anchors relative paths.
+    pub fn from_str_at(text: &str, shown: &str, base_dir: PathBuf) -> Result<Self, PlanError> {
+        let mut plan: Self = yaml_serde::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            PlanError::Invalid { path: shown.into(), line, column, message: e.to_string() }
+        })?;
+        plan.base_dir = base_dir;
+        let value = |message: String| PlanError::Value { path: shown.into(), message };
+        if plan.source.datacenter == plan.target.datacenter {
+            return Err(value(format!("source and target datacenter are both `{}`: the new region needs a new datacenter name", plan.target.datacenter)));
+        }
+        if plan.source.context == plan.target.context && plan.source.kubeconfig == plan.target.kubeconfig {
+            return Err(value(format!("source and target use the same context `{}`: the new region is another cluster", plan.source.context)));
+        }
+        if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
+            return Err(value("verify.min_load_fraction must be between 0 and 1".into()));
+        }
+        for r in plan.network.source_ranges.iter().chain(&plan.network.target_ranges) {
+            r.parse::<crate::network::Cidr>().map_err(|e| value(format!("network: {e}")))?;
+        }
+        Ok(plan)
+    }
+
+    /// A path from the plan, made absolute against the plan's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+
+    /// The target rack (default `ra-1`).
+    pub fn target_rack(&self) -> RackName {
+        self.target.rack.clone().unwrap_or_default()
+    }
+
+    /// A hash of everything that defines the plan (not its folder): a journal from another plan
+    /// is refused.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let digest = Sha256::digest(json.as_bytes());
+        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = "\
+name: demo
+source: {context: east, overrides: east.yaml, datacenter: dc-1}
+target: {context: west, overrides: west.yaml, datacenter: dc-2, rack: ra-1}
+installer: {kind: apigeectl, program: ./apigeectl}
+rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
+";
+
+    #[test]
+    fn reads_a_plan_with_defaults() {
+        let p = ExpansionPlan::from_str_at(PLAN, "plan.yaml", "/plans".into()).unwrap();
+        assert_eq!(p.source.namespace, "apigee");
+        assert_eq!(p.rebuild.concurrency, Concurrency::All);
+        assert_eq!(p.rebuild.timeout.0, Duration::from_secs(9000));
+        assert_eq!(p.jmx, JmxSpec::Overrides);
+        assert_eq!(p.resolve(Path::new("west.yaml")), PathBuf::from("/plans/west.yaml"));
+        assert_eq!(p.hash().len(), 24);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_line_and_column() {
+        let err = ExpansionPlan::from_str_at(&PLAN.replace("retries: 3", "retires: 3"), "plan.yaml", "".into()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("plan.yaml:5:"), "{msg}");
+        assert!(msg.contains("retires"), "{msg}");
+    }
+
+    #[test]
+    fn the_same_datacenter_twice_is_refused() {
+        let err = ExpansionPlan::from_str_at(&PLAN.replace("dc-2", "dc-1"), "plan.yaml", "".into()).unwrap_err();
+        assert!(err.to_string().contains("needs a new datacenter name"));
+    }
+
+    #[test]
+    fn bad_names_and_durations_say_what_is_wrong() {
+        assert!(ExpansionPlan::from_str_at(&PLAN.replace("dc-2", "dc 2"), "p", "".into()).unwrap_err().to_string().contains("' '"));
+        assert!(ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "forever"), "p", "".into()).unwrap_err().to_string().contains("not a duration"));
+        assert!(ExpansionPlan::from_str_at(&PLAN.replace("concurrency: all", "concurrency: 0"), "p", "".into()).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}
