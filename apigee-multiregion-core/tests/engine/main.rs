@@ -1,0 +1,318 @@
+//! The expansion engine driven by in-memory fakes through the failure modes of DOMAIN.md,
+//! crash-and-resume at every step boundary, and retried rebuilds. (The same engine runs on the
+//! real sandbox in sandbox/tests/test_expand.py.)
+
+mod world;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use apigee_multiregion_core::expansion::{self, Event, ExpansionError, ExpansionPlan, Journal, RunOptions, STEPS, StepState};
+use apigee_multiregion_core::overrides::OverridesDoc;
+use world::{Script, Shared, deps, healthy, other_ca};
+
+const SOURCE: &str = "\
+# region 1
+org: org
+instanceID: east
+cassandra:
+  hostNetwork: true
+  replicaCount: 2
+  datacenter: dc-1
+  auth:
+    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}
+";
+
+const TARGET: &str = "\
+# region 2: copied from region 1
+org: org
+instanceID: west
+cassandra:
+  hostNetwork: true    # island network
+  replicaCount: 2
+  auth:
+    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}
+";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    plan: ExpansionPlan,
+    target: PathBuf,
+}
+
+fn setup(extra: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("east.yaml"), SOURCE).unwrap();
+    std::fs::write(dir.path().join("west.yaml"), TARGET).unwrap();
+    let text = format!(
+        "name: t\nsource: {{context: region-1, overrides: east.yaml, datacenter: dc-1}}\ntarget: {{context: region-2, overrides: west.yaml, datacenter: dc-2}}\ninstaller: {{kind: apigeectl}}\nrebuild: {{progress_interval: 10ms}}\ntimeouts: {{poll: 10ms, join: 1s, replication: 200ms}}\n{extra}"
+    );
+    let plan = ExpansionPlan::from_str_at(&text, "plan.yaml", dir.path().to_path_buf()).unwrap();
+    let target = dir.path().join("west.yaml");
+    Setup { _dir: dir, plan, target }
+}
+
+#[derive(Default, Clone)]
+struct Recorder(Arc<Mutex<Vec<Event>>>);
+
+impl Recorder {
+    fn sink(&self) -> impl Fn(Event) + Send + Sync + use<> {
+        let events = self.0.clone();
+        move |e| events.lock().unwrap().push(e)
+    }
+    fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+    fn json(&self) -> String {
+        self.events().iter().map(|e| serde_json::to_string(e).unwrap()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+async fn run(s: &Setup, w: &Shared, options: RunOptions) -> (Result<expansion::ExpansionReport, ExpansionError>, Recorder) {
+    let rec = Recorder::default();
+    let sink = rec.sink();
+    let r = expansion::run(&s.plan, &deps(w), &options, &sink).await;
+    (r, rec)
+}
+
+fn calls(w: &Shared, prefix: &str) -> usize {
+    w.lock().unwrap().calls.iter().filter(|c| c.starts_with(prefix)).count()
+}
+
+fn journal(s: &Setup) -> Journal {
+    let p = s.plan.base_dir.join(".apigee-multiregion/t.journal.json");
+    Journal::open(&p, "t", &s.plan.hash(), false).unwrap()
+}
+
+#[tokio::test]
+async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
+    let s = setup("");
+    let w = healthy();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let report = r.unwrap();
+    assert!(report.steps.iter().all(|st| st.outcome == "done" || st.outcome == "skipped"), "{:?}", report.steps);
+    assert_eq!(report.seed_host.as_deref(), Some("10.1.0.1"));
+    assert_eq!(report.seed_alternates, ["10.1.0.2"]);
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1);
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 1, "EVERY node of the new DC is rebuilt");
+    assert!(report.verify.unwrap().passed());
+    // The target overrides: datacenter and rack added, seed host set then removed, comments kept.
+    let final_text = std::fs::read_to_string(&s.target).unwrap();
+    assert_eq!(final_text, TARGET.replace("# island network\n  replicaCount: 2\n", "# island network\n  replicaCount: 2\n").replace("    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n", "    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n  datacenter: dc-2\n  rack: ra-1\n"));
+    assert_eq!(OverridesDoc::parse(&final_text).unwrap().view().unwrap().cassandra.multi_region_seed_host, None);
+    assert!(Path::new(&format!("{}.orig", s.target.display())).exists(), "the original is kept");
+    assert_eq!(calls(&w, "installer apply-datastore"), 1);
+    {
+        let w = w.lock().unwrap();
+        assert_eq!(w.secrets[1].get("cert-manager/apigee-ca"), w.secrets[0].get("cert-manager/apigee-ca"));
+        assert!(w.leases.is_empty(), "the lock is released");
+    }
+    // No secret in events or the journal.
+    let journal_text = std::fs::read_to_string(s.plan.base_dir.join(".apigee-multiregion/t.journal.json")).unwrap();
+    for text in [rec.json(), journal_text] {
+        assert!(!text.contains("s3cret-jmx-pw") && !text.contains("PRIVATE KEY"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn refuses_when_a_source_node_is_down_and_changes_nothing() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().ring[1].code = "DN";
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    match r {
+        Err(ExpansionError::Refused { findings }) => assert!(findings.iter().any(|f| f.code == "source-node-not-up")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(&s.target).unwrap(), TARGET, "target overrides untouched");
+    let w = w.lock().unwrap();
+    assert!(w.calls.is_empty(), "no change in either cluster: {:?}", w.calls);
+    assert!(!w.namespaces[1].contains("apigee"));
+}
+
+#[tokio::test]
+async fn refuses_when_the_new_dc_name_already_exists_in_the_ring() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().ring.push(world::RingNode { dc: "dc-2".into(), address: "10.9.0.1".into(), code: "DN", load_kib: 5 });
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused") };
+    assert!(findings.iter().any(|f| f.code == "target-datacenter-exists"));
+    assert!(w.lock().unwrap().calls.is_empty());
+}
+
+#[tokio::test]
+async fn refuses_a_different_ca_in_the_target_unless_forced() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().secrets[1].insert("cert-manager/apigee-ca".into(), other_ca());
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused") };
+    assert!(findings.iter().any(|f| f.code == "target-ca-differs"));
+    let (r, _) = run(&s, &w, RunOptions { force_ca: true, ..Default::default() }).await;
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[tokio::test]
+async fn refuses_a_simple_strategy_keyspace() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().simple_strategy.insert("system_auth".into());
+    let Err(ExpansionError::Refused { findings }) = run(&s, &w, RunOptions::default()).await.0 else { panic!() };
+    assert!(findings.iter().any(|f| f.code == "simple-strategy-keyspace"));
+}
+
+#[tokio::test]
+async fn a_rebuild_is_never_run_while_replication_to_the_new_dc_is_missing() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().schema_setup = false;
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let err = r.unwrap_err();
+    assert_eq!(err.step(), Some("check-replication"));
+    assert!(err.to_string().contains("kvm_org_hybrid"), "{err}");
+    assert_eq!(calls(&w, "rebuild"), 0);
+    assert!(rec.events().iter().any(|e| matches!(e, Event::Warning { step: "check-replication", .. })));
+}
+
+#[tokio::test]
+async fn a_node_that_joins_under_another_dc_name_stops_the_expansion_before_rebuild() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().join_as = Some("dc-3".into());
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some("wait-joined"));
+    assert!(err.to_string().contains("joined as datacenter `dc-3`"), "{err}");
+    assert_eq!(calls(&w, "rebuild"), 0);
+}
+
+#[tokio::test]
+async fn a_failed_rebuild_is_retried_and_then_counted_done() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-1".into(), Script::FailTimes(1));
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 2);
+    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildNode { state, attempt: 1, .. } if state == "failed-attempt")));
+    assert_eq!(journal(&s).rebuild["apigee-cassandra-default-1"].attempts, 2);
+}
+
+#[tokio::test]
+async fn a_rebuild_that_keeps_failing_fails_the_step_naming_the_node_and_is_never_done() {
+    let mut s = setup("");
+    s.plan.rebuild.retries = 1;
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::FailTimes(5));
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some("rebuild"));
+    assert!(err.to_string().contains("apigee-cassandra-default-0: rebuild failed after 2 attempt(s)"), "{err}");
+    let j = journal(&s);
+    assert_eq!(j.rebuild["apigee-cassandra-default-0"].state, StepState::Failed);
+    assert_eq!(j.step("rebuild"), StepState::Failed);
+    assert_eq!(j.step("verify"), StepState::Pending, "nothing after a failed rebuild ran");
+}
+
+#[tokio::test]
+async fn still_rebuilding_means_running_and_is_waited_for() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(3));
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "not retried: it was running");
+    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildProgress { received: 500, total: 1000, .. })));
+}
+
+#[tokio::test]
+async fn rebuild_concurrency_is_respected() {
+    for (setting, expected) in [("1", 1), ("all", 2)] {
+        let s = setup("");
+        let mut plan = s.plan.clone();
+        plan.rebuild.concurrency = if setting == "all" { expansion::Concurrency::All } else { expansion::Concurrency::Limit(1) };
+        let s = Setup { plan, ..s };
+        let w = healthy();
+        run(&s, &w, RunOptions::default()).await.0.unwrap();
+        assert_eq!(w.lock().unwrap().max_concurrent, expected, "concurrency {setting}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_step_boundary_resumes_without_redoing_finished_work() {
+    for step in STEPS.iter() {
+        let s = setup("");
+        let w = healthy();
+        // First run stops right after `step`...
+        let (r, _) = run(&s, &w, RunOptions { until: Some((*step).into()), ..Default::default() }).await;
+        r.unwrap_or_else(|e| panic!("until {step}: {e}"));
+        // ...and, as if it crashed before writing the journal, the step is not recorded.
+        let mut j = journal(&s);
+        j.set_step(step, StepState::Running, None, None);
+        j.save().unwrap();
+        let (r, rec) = run(&s, &w, RunOptions::default()).await;
+        let report = r.unwrap_or_else(|e| panic!("resume after {step}: {e}"));
+        assert!(report.verify.unwrap().passed());
+        assert_eq!(calls(&w, "installer apply seed"), 1, "after {step}");
+        assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "rebuild redone after crash at {step}");
+        assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 1);
+        let skipped: Vec<&str> = rec.events().iter().filter_map(|e| if let Event::StepSkipped { step, .. } = e { Some(*step) } else { None }).collect();
+        if !matches!(*step, "preflight" | "verify") {
+            assert!(skipped.contains(step), "{step} finished in the world but not journaled must be skipped: {skipped:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_changed_plan_is_refused_with_an_existing_journal_unless_restarted() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions { until: Some("copy-ca".into()), ..Default::default() }).await.0.unwrap();
+    let mut plan = s.plan.clone();
+    plan.rebuild.retries = 7;
+    let s2 = Setup { plan, ..s };
+    let err = run(&s2, &w, RunOptions::default()).await.0.unwrap_err();
+    assert!(matches!(err, ExpansionError::Journal(_)), "{err}");
+    assert!(err.to_string().contains("--restart"));
+    run(&s2, &w, RunOptions { restart: true, ..Default::default() }).await.0.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_concurrent_run_is_refused_by_the_lock() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().leases.insert("apigee-multiregion-apigee".into(), ("someone-else".into(), 42));
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert!(matches!(err, ExpansionError::Locked(_)));
+    assert!(err.to_string().contains("someone-else") && err.to_string().contains("42s"), "{err}");
+    assert!(w.lock().unwrap().calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing_and_shows_every_action() {
+    let s = setup("");
+    let w = healthy();
+    let (r, rec) = run(&s, &w, RunOptions { dry_run: true, ..Default::default() }).await;
+    let report = r.unwrap();
+    assert!(report.dry_run);
+    assert_eq!(std::fs::read_to_string(&s.target).unwrap(), TARGET);
+    assert!(w.lock().unwrap().calls.is_empty());
+    assert!(!s.plan.base_dir.join(".apigee-multiregion").exists(), "no journal written");
+    let actions: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::Action { step, .. } = e { Some(*step) } else { None }).collect();
+    assert_eq!(actions, ["prepare-overrides", "copy-namespace", "copy-ca", "install", "wait-joined", "check-replication", "rebuild", "verify", "finalize"]);
+    let json = rec.json();
+    assert!(json.contains("+  multiRegionSeedHost: 10.1.0.1") && json.contains("rebuild -- dc-1"), "{json}");
+    assert!(!json.contains("s3cret-jmx-pw"), "{json}");
+}
+
+#[tokio::test]
+async fn a_second_run_after_success_skips_every_step() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    let before = w.lock().unwrap().calls.len();
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let report = r.unwrap();
+    let redone: Vec<&str> = report.steps.iter().filter(|s| s.outcome == "done" && !matches!(s.id, "preflight" | "verify")).map(|s| s.id).collect();
+    assert!(redone.is_empty(), "{redone:?}");
+    assert_eq!(w.lock().unwrap().calls.len(), before, "nothing was changed again");
+}

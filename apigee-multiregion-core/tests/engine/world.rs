@@ -1,0 +1,391 @@
+//! An in-memory world for the engine: two clusters, a ring, keyspaces, CA secrets, an installer
+//! that reads the target overrides like the real one, and nodetool that can be told to fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
+use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
+use apigee_multiregion_core::nodetool::{DescribeCluster, NetStats, StatusReport, parse_describecluster, parse_netstats, parse_status};
+use apigee_multiregion_core::overrides::OverridesDoc;
+use apigee_multiregion_core::ports::{
+    AdminError, CassandraAdmin, ClusterError, ClusterOps, ExecArg, ExecOutput, HybridInstaller, InstallerError, LeaseState, NodeFacts, SanitizedObject,
+};
+use async_trait::async_trait;
+
+#[derive(Debug, Clone)]
+pub struct RingNode {
+    pub dc: String,
+    pub address: String,
+    pub code: &'static str,
+    pub load_kib: u64,
+}
+
+/// How a target node's `nodetool rebuild` behaves.
+#[derive(Debug, Clone)]
+pub enum Script {
+    Succeed,
+    /// Fails this many times with a stream failure, then succeeds.
+    FailTimes(u32),
+    /// Answers "still rebuilding" while a rebuild runs for `polls` netstats reads, then completes.
+    AlreadyRunning(u32),
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub source_pods: Vec<CassandraPod>,
+    pub target_pods: Vec<CassandraPod>,
+    pub ring: Vec<RingNode>,
+    pub keyspaces: BTreeMap<String, BTreeMap<String, u32>>,
+    pub simple_strategy: BTreeSet<String>,
+    pub namespaces: [BTreeSet<String>; 2],
+    pub secrets: [BTreeMap<String, SanitizedObject>; 2],
+    pub leases: BTreeMap<String, (String, u64)>,
+    pub logs: BTreeMap<String, String>,
+    pub scripts: BTreeMap<String, Script>,
+    pub running_rebuild: BTreeMap<String, u32>,
+    pub calls: Vec<String>,
+    pub schema_setup: bool,
+    pub join_as: Option<String>,
+    pub concurrent: usize,
+    pub max_concurrent: usize,
+    pub plan_counter: u32,
+}
+
+pub type Shared = Arc<Mutex<World>>;
+
+fn pod(i: u32, ip: &str) -> CassandraPod {
+    CassandraPod {
+        name: format!("apigee-cassandra-default-{i}"),
+        ordinal: Some(i),
+        pod_ip: ip.parse().ok(),
+        host_ip: ip.parse().ok(),
+        node_name: Some(format!("node-{ip}")),
+        phase: PodPhase::Running,
+        ready: true,
+        host_network: true,
+        rack: None,
+    }
+}
+
+fn ca(data: &str) -> SanitizedObject {
+    SanitizedObject {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        name: "apigee-ca".into(),
+        namespace: Some("cert-manager".into()),
+        labels: Default::default(),
+        annotations: Default::default(),
+        secret_type: Some("kubernetes.io/tls".into()),
+        data: [("tls.key".to_owned(), Secret::new(data))].into(),
+    }
+}
+
+/// A healthy region-1 (dc-1, two nodes, data) and an empty region-2.
+pub fn healthy() -> Shared {
+    let mut w = World { schema_setup: true, ..Default::default() };
+    w.source_pods = vec![pod(0, "10.1.0.1"), pod(1, "10.1.0.2")];
+    w.ring = vec![
+        RingNode { dc: "dc-1".into(), address: "10.1.0.1".into(), code: "UN", load_kib: 1000 },
+        RingNode { dc: "dc-1".into(), address: "10.1.0.2".into(), code: "UN", load_kib: 1000 },
+    ];
+    for ks in ["system_auth", "system_distributed", "system_traces", "kvm_org_hybrid", "perses"] {
+        w.keyspaces.insert(ks.into(), [("dc-1".to_owned(), 2)].into());
+    }
+    w.namespaces[0].insert("apigee".into());
+    w.namespaces[0].insert("cert-manager".into());
+    w.namespaces[1].insert("cert-manager".into());
+    w.secrets[0].insert("cert-manager/apigee-ca".into(), ca("-----BEGIN PRIVATE KEY-----region1"));
+    for p in &w.source_pods {
+        w.logs.insert(format!("s/{}", p.name), "INFO Starting listening for CQL clients\n".into());
+    }
+    Arc::new(Mutex::new(w))
+}
+
+pub fn other_ca() -> SanitizedObject {
+    ca("-----BEGIN PRIVATE KEY-----another")
+}
+
+fn status_text(ring: &[RingNode]) -> String {
+    let mut t = String::new();
+    let mut dcs: Vec<&str> = ring.iter().map(|n| n.dc.as_str()).collect();
+    dcs.dedup();
+    for dc in dcs {
+        t.push_str(&format!("Datacenter: {dc}\n=====\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\n"));
+        for (i, n) in ring.iter().enumerate().filter(|(_, n)| n.dc == dc) {
+            t.push_str(&format!("{}  {}  {} KiB  16  50%  00000000-0000-0000-0000-{i:012}  ra-1\n", n.code, n.address, n.load_kib));
+        }
+    }
+    t
+}
+
+pub struct FakeCluster {
+    pub world: Shared,
+    pub index: usize,
+}
+
+#[async_trait]
+impl ClusterOps for FakeCluster {
+    fn context(&self) -> &str {
+        if self.index == 0 { "region-1" } else { "region-2" }
+    }
+    async fn list_cassandra_pods(&self, _: &str, _: &str) -> Result<Vec<CassandraPod>, ClusterError> {
+        let w = self.world.lock().unwrap();
+        Ok(if self.index == 0 { w.source_pods.clone() } else { w.target_pods.clone() })
+    }
+    async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {
+        let prefix = if self.index == 0 { "10.1.0." } else { "10.2.0." };
+        Ok((1..=3).map(|i| NodeFacts { name: format!("n{i}"), internal_ips: vec![format!("{prefix}{i}")], pod_cidrs: vec![], ready: true, unschedulable: false }).collect())
+    }
+    async fn service_cidr(&self) -> Result<Option<String>, ClusterError> {
+        Ok(None)
+    }
+    async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
+        let w = self.world.lock().unwrap();
+        Ok(w.namespaces[self.index].contains(name).then(|| SanitizedObject {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            name: name.into(),
+            namespace: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+            secret_type: None,
+            data: Default::default(),
+        }))
+    }
+    async fn export_secret(&self, ns: &str, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
+        Ok(self.world.lock().unwrap().secrets[self.index].get(&format!("{ns}/{name}")).cloned())
+    }
+    async fn apply(&self, o: &SanitizedObject) -> Result<(), ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("apply {} {} in {}", o.kind, o.name, self.index));
+        if o.kind == "Namespace" {
+            w.namespaces[self.index].insert(o.name.clone());
+        } else {
+            let key = format!("{}/{}", o.namespace.clone().unwrap_or_default(), o.name);
+            w.secrets[self.index].insert(key, o.clone());
+        }
+        Ok(())
+    }
+    async fn exec(&self, _: &str, _: &str, _: Option<&str>, _: &[ExecArg], _: Duration) -> Result<ExecOutput, ClusterError> {
+        Ok(ExecOutput::default())
+    }
+    async fn logs(&self, _: &str, pod: &str, _: Option<&str>, _: Option<i64>) -> Result<String, ClusterError> {
+        let side = if self.index == 0 { "s" } else { "t" };
+        Ok(self.world.lock().unwrap().logs.get(&format!("{side}/{pod}")).cloned().unwrap_or_default())
+    }
+    async fn wait_pods_ready(&self, ns: &str, sel: &str, _: usize, _: Duration) -> Result<Vec<CassandraPod>, ClusterError> {
+        self.list_cassandra_pods(ns, sel).await
+    }
+    async fn acquire_lease(&self, _: &str, name: &str, holder: &str, _: Duration) -> Result<(), ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        match w.leases.get(name) {
+            Some((h, remaining)) if h != holder && *remaining > 0 => {
+                Err(ClusterError::Locked { context: "region-2".into(), name: name.into(), holder: h.clone(), remaining_seconds: *remaining })
+            }
+            _ => {
+                w.leases.insert(name.into(), (holder.into(), 60));
+                Ok(())
+            }
+        }
+    }
+    async fn release_lease(&self, _: &str, name: &str, holder: &str) -> Result<(), ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        if w.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            w.leases.remove(name);
+        }
+        Ok(())
+    }
+    async fn lease(&self, _: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
+        Ok(self.world.lock().unwrap().leases.get(name).map(|(h, r)| LeaseState { holder: h.clone(), remaining_seconds: *r }))
+    }
+}
+
+/// The installer: reads the target overrides and creates pods that join the ring.
+pub struct FakeInstaller {
+    pub world: Shared,
+}
+
+#[async_trait]
+impl HybridInstaller for FakeInstaller {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn describe(&self, op: &str, p: &Path) -> Vec<String> {
+        vec![format!("fake {op} {}", p.display())]
+    }
+    async fn init(&self, _: &Path) -> Result<(), InstallerError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push("installer init".into());
+        w.namespaces[1].insert("apigee".into());
+        Ok(())
+    }
+    async fn apply(&self, overrides: &Path) -> Result<(), InstallerError> {
+        let view = OverridesDoc::parse(&std::fs::read_to_string(overrides).unwrap()).unwrap().view().unwrap();
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("installer apply seed={:?}", view.cassandra.multi_region_seed_host));
+        let same_ca = w.secrets[0].get("cert-manager/apigee-ca") == w.secrets[1].get("cert-manager/apigee-ca");
+        let dc = w.join_as.clone().unwrap_or_else(|| view.cassandra.effective_datacenter().to_owned());
+        let n = view.cassandra.replica_count.unwrap_or(3) as u32;
+        for i in 0..n {
+            let ip = format!("10.2.0.{}", i + 1);
+            if !w.target_pods.iter().any(|p| p.name.ends_with(&format!("-{i}"))) {
+                w.target_pods.push(pod(i, &ip));
+                w.logs.insert(format!("t/apigee-cassandra-default-{i}"), "INFO Starting listening for CQL clients\n".into());
+            }
+            if same_ca && view.cassandra.multi_region_seed_host.is_some() && !w.ring.iter().any(|r| r.address == ip) {
+                w.ring.push(RingNode { dc: dc.clone(), address: ip, code: "UN", load_kib: 10 });
+            }
+        }
+        if w.schema_setup {
+            for r in w.keyspaces.values_mut() {
+                r.entry(dc.clone()).or_insert(2);
+            }
+        }
+        Ok(())
+    }
+    async fn apply_datastore(&self, o: &Path) -> Result<(), InstallerError> {
+        self.world.lock().unwrap().calls.push("installer apply-datastore".into());
+        let _ = o;
+        Ok(())
+    }
+    async fn wait_ready(&self, _: &Path, _: Duration) -> Result<(), InstallerError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &Path) -> Result<(), InstallerError> {
+        Ok(())
+    }
+}
+
+pub struct FakeAdmin {
+    pub world: Shared,
+    pub region: Region,
+    pub pod: String,
+}
+
+impl FakeAdmin {
+    fn log_key(&self) -> String {
+        format!("{}/{}", if self.region == Region::Source { "s" } else { "t" }, self.pod)
+    }
+    fn append(w: &mut World, key: &str, text: &str) {
+        w.logs.entry(key.into()).or_default().push_str(text);
+    }
+}
+
+#[async_trait]
+impl CassandraAdmin for FakeAdmin {
+    fn pod(&self) -> &str {
+        &self.pod
+    }
+    async fn status(&self) -> Result<StatusReport, AdminError> {
+        let w = self.world.lock().unwrap();
+        Ok(parse_status(&status_text(&w.ring)).unwrap())
+    }
+    async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
+        let w = self.world.lock().unwrap();
+        let mut t = String::from("Cluster Information:\n\tName: apigeecluster\n\tSchema versions:\n\t\tv1: [10.1.0.1]\nKeyspaces:\n");
+        for (ks, r) in &w.keyspaces {
+            if w.simple_strategy.contains(ks) {
+                t.push_str(&format!("\t{ks} -> Replication class: SimpleStrategy {{replication_factor=1}}\n"));
+            } else {
+                let m: Vec<String> = r.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                t.push_str(&format!("\t{ks} -> Replication class: NetworkTopologyStrategy {{{}}}\n", m.join(", ")));
+            }
+        }
+        Ok(parse_describecluster(&t).unwrap())
+    }
+    async fn netstats(&self) -> Result<NetStats, AdminError> {
+        let mut w = self.world.lock().unwrap();
+        let mut t = String::from("Mode: NORMAL\n");
+        if let Some(left) = w.running_rebuild.get_mut(&self.pod) {
+            if *left == 0 {
+                w.running_rebuild.remove(&self.pod);
+                let key = self.log_key();
+                Self::append(&mut w, &key, "[Stream #00000000-0000-0000-0000-00000000bbbb] All sessions completed\n");
+                let address = w.target_pods.iter().find(|p| p.name == self.pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
+                if let Some(n) = w.ring.iter_mut().find(|r| Some(&r.address) == address.as_ref()) {
+                    n.load_kib = 900;
+                }
+            } else {
+                *left -= 1;
+                t.push_str("Rebuild 00000000-0000-0000-0000-00000000bbbb\n    /10.1.0.1\n        Receiving 2 files, 1000 bytes total. Already received 1 files, 500 bytes total\n");
+            }
+        } else {
+            t.push_str("Not sending any streams.\n");
+        }
+        Ok(parse_netstats(&t).unwrap())
+    }
+    async fn rebuild(&self, source_dc: &str) -> Result<(), AdminError> {
+        {
+            let mut w = self.world.lock().unwrap();
+            w.calls.push(format!("rebuild {}", self.pod));
+            w.concurrent += 1;
+            w.max_concurrent = w.max_concurrent.max(w.concurrent);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut w = self.world.lock().unwrap();
+        w.concurrent -= 1;
+        if !w.ring.iter().any(|r| r.dc == source_dc) {
+            return Err(AdminError::InvalidSourceDatacenter { pod: self.pod.clone(), source_dc: source_dc.into(), message: "not a valid datacenter".into() });
+        }
+        w.plan_counter += 1;
+        let script = w.scripts.get(&self.pod).cloned().unwrap_or(Script::Succeed);
+        // A rebuild that "was already running" has the plan id netstats shows.
+        let id = if matches!(script, Script::AlreadyRunning(_)) { "00000000-0000-0000-0000-00000000bbbb".to_owned() } else { format!("00000000-0000-0000-0000-{:012}", w.plan_counter) };
+        let key = self.log_key();
+        Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #{id}] Executing streaming plan for Rebuild\n"));
+        match script {
+            Script::FailTimes(n) if n > 0 => {
+                w.scripts.insert(self.pod.clone(), Script::FailTimes(n - 1));
+                Self::append(&mut w, &key, &format!("WARN [Stream #{id}] Stream failed\nERROR Error while rebuilding node: Stream failed\n"));
+                Err(AdminError::StreamFailed { pod: self.pod.clone(), reason: "Stream failed".into() })
+            }
+            Script::AlreadyRunning(polls) => {
+                // The log gets `All sessions completed` when netstats shows the plan ended.
+                w.scripts.insert(self.pod.clone(), Script::Succeed);
+                w.running_rebuild.insert(self.pod.clone(), polls);
+                Err(AdminError::RebuildAlreadyRunning { pod: self.pod.clone() })
+            }
+            _ => {
+                Self::append(&mut w, &key, &format!("INFO [Stream #{id}] Session with /10.1.0.1:7000 is complete\nINFO [Stream #{id}] All sessions completed\n"));
+                let address = w.target_pods.iter().find(|p| p.name == self.pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
+                if let Some(a) = address
+                    && let Some(n) = w.ring.iter_mut().find(|r| r.address == a)
+                {
+                    n.load_kib = 900;
+                }
+                Ok(())
+            }
+        }
+    }
+    async fn log(&self, _: Option<i64>) -> Result<String, AdminError> {
+        Ok(self.world.lock().unwrap().logs.get(&self.log_key()).cloned().unwrap_or_default())
+    }
+    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
+        Ok(0)
+    }
+    async fn set_inter_dc_stream_throughput(&self, _: u64) -> Result<(), AdminError> {
+        Ok(())
+    }
+}
+
+pub struct FakeAdmins {
+    pub world: Shared,
+}
+
+impl AdminFactory for FakeAdmins {
+    fn admin(&self, region: Region, pod: &str) -> Arc<dyn CassandraAdmin> {
+        Arc::new(FakeAdmin { world: self.world.clone(), region, pod: pod.into() })
+    }
+}
+
+pub fn deps(world: &Shared) -> Deps {
+    Deps {
+        source: Arc::new(FakeCluster { world: world.clone(), index: 0 }),
+        target: Arc::new(FakeCluster { world: world.clone(), index: 1 }),
+        installer: Arc::new(FakeInstaller { world: world.clone() }),
+        admins: Arc::new(FakeAdmins { world: world.clone() }),
+    }
+}
