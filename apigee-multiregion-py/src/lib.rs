@@ -1,1 +1,315 @@
+//! `apigee_multiregion._native`: the Python face of `apigee-multiregion-core`.
+//!
+//! Results cross the boundary as JSON text (the same shapes the CLI prints); the pure-Python
+//! package turns them into typed objects and raises the exceptions of
+//! `apigee_multiregion.errors`. No domain logic lives here: every `if` about Apigee or Cassandra
+//! is in core.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apigee_multiregion_core::expansion::{self, Event, EventSink, ExpansionError, RunOptions};
+use apigee_multiregion_core::model::{CassandraPod, DatacenterName, PodPhase, RackName};
+use apigee_multiregion_core::nodetool;
+use apigee_multiregion_core::overrides::{self, CheckOptions, OverridesError};
+use apigee_multiregion_core::seeds::{SeedPolicy, select_seeds as core_select_seeds};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Raises `apigee_multiregion.errors.<class>(message, **attributes)`.
+fn raise(py: Python<'_>, class: &str, message: String, attrs: &[(&str, Py<PyAny>)]) -> PyErr {
+    let built = (|| -> PyResult<PyErr> {
+        let module = py.import("apigee_multiregion.errors")?;
+        let cls = module.getattr(class)?;
+        let kwargs = PyDict::new(py);
+        for (k, v) in attrs {
+            kwargs.set_item(*k, v)?;
+        }
+        let exc = cls.call((message.clone(),), Some(&kwargs))?;
+        Ok(PyErr::from_value(exc))
+    })();
+    built.unwrap_or_else(|e| e)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
+    serde_json::to_string(v).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+fn overrides_err(py: Python<'_>, e: &OverridesError) -> PyErr {
+    let (line, column) = e.location().unwrap_or((0, 0));
+    raise(py, "OverridesError", e.to_string(), &[("line", line.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())), ("column", column.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()))])
+}
+
+fn parse_err(py: Python<'_>, e: &nodetool::ParseError) -> PyErr {
+    let line = e.line.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None());
+    raise(py, "NodetoolError", e.to_string(), &[("line", line)])
+}
+
+/// `nodetool status` text -> JSON.
+#[pyfunction]
+fn parse_nodetool_status(py: Python<'_>, text: &str) -> PyResult<String> {
+    nodetool::parse_status(text).map_err(|e| parse_err(py, &e)).and_then(|v| to_json(&v))
+}
+
+/// `nodetool netstats` text -> JSON.
+#[pyfunction]
+fn parse_nodetool_netstats(py: Python<'_>, text: &str) -> PyResult<String> {
+    nodetool::parse_netstats(text).map_err(|e| parse_err(py, &e)).and_then(|v| to_json(&v))
+}
+
+/// `nodetool describecluster` text -> JSON.
+#[pyfunction]
+fn parse_nodetool_describecluster(py: Python<'_>, text: &str) -> PyResult<String> {
+    nodetool::parse_describecluster(text).map_err(|e| parse_err(py, &e)).and_then(|v| to_json(&v))
+}
+
+/// A Cassandra log -> JSON list of rebuild events.
+#[pyfunction]
+fn scan_rebuild_log(text: &str) -> PyResult<String> {
+    to_json(&nodetool::scan_rebuild_log(text))
+}
+
+#[derive(serde::Deserialize)]
+struct PodIn {
+    name: String,
+    #[serde(default)]
+    pod_ip: Option<String>,
+    #[serde(default)]
+    host_ip: Option<String>,
+    #[serde(default)]
+    node_name: Option<String>,
+    #[serde(default = "running")]
+    phase: String,
+    #[serde(default)]
+    ready: bool,
+    #[serde(default)]
+    host_network: bool,
+    #[serde(default)]
+    rack: Option<String>,
+}
+
+fn running() -> String {
+    "Running".into()
+}
+
+/// Seed selection: pods as JSON list of objects, the ring as `nodetool status` text.
+#[pyfunction]
+#[pyo3(signature = (pods_json, ring_text=None, source_dc=None, count=3))]
+fn select_seeds(py: Python<'_>, pods_json: &str, ring_text: Option<&str>, source_dc: Option<&str>, count: usize) -> PyResult<String> {
+    let input: Vec<PodIn> = serde_json::from_str(pods_json).map_err(|e| raise(py, "SeedSelectionError", format!("pods: {e}"), &[]))?;
+    let pods: Vec<CassandraPod> = input
+        .into_iter()
+        .map(|p| CassandraPod {
+            ordinal: CassandraPod::ordinal_of(&p.name),
+            pod_ip: p.pod_ip.and_then(|ip| ip.parse().ok()),
+            host_ip: p.host_ip.and_then(|ip| ip.parse().ok()),
+            node_name: p.node_name,
+            phase: PodPhase::parse(&p.phase),
+            ready: p.ready,
+            host_network: p.host_network,
+            rack: p.rack,
+            name: p.name,
+        })
+        .collect();
+    let ring = match ring_text {
+        Some(t) => Some(nodetool::parse_status(t).map_err(|e| parse_err(py, &e))?),
+        None => None,
+    };
+    let source_dc = match source_dc {
+        Some(d) => Some(DatacenterName::new(d).map_err(|e| raise(py, "SeedSelectionError", e.to_string(), &[]))?),
+        None => None,
+    };
+    let chosen = core_select_seeds(&pods, ring.as_ref(), &SeedPolicy { source_dc, count }).map_err(|e| raise(py, "SeedSelectionError", e.to_string(), &[]))?;
+    to_json(&chosen)
+}
+
+/// An overrides file, edited without losing a byte of what was not edited.
+#[pyclass(module = "apigee_multiregion._native")]
+struct OverridesDoc {
+    inner: overrides::OverridesDoc,
+}
+
+#[pymethods]
+impl OverridesDoc {
+    #[new]
+    fn new(py: Python<'_>, text: &str) -> PyResult<Self> {
+        overrides::OverridesDoc::parse(text).map(|inner| Self { inner }).map_err(|e| overrides_err(py, &e))
+    }
+
+    fn text(&self) -> String {
+        self.inner.text().to_owned()
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.text().to_owned()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("OverridesDoc(<{} bytes>)", self.inner.text().len())
+    }
+
+    fn view_json(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner.view().map_err(|e| overrides_err(py, &e)).and_then(|v| to_json(&v))
+    }
+
+    fn set_seed_host(&mut self, py: Python<'_>, host: &str) -> PyResult<()> {
+        self.inner.set_seed_host(host).map_err(|e| overrides_err(py, &e))
+    }
+
+    fn clear_seed_host(&mut self, py: Python<'_>) -> PyResult<bool> {
+        self.inner.clear_seed_host().map_err(|e| overrides_err(py, &e))
+    }
+
+    fn set_datacenter(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let dc = DatacenterName::new(name).map_err(|e| raise(py, "OverridesError", e.to_string(), &[]))?;
+        self.inner.set_datacenter(&dc).map_err(|e| overrides_err(py, &e))
+    }
+
+    fn set_rack(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let rack = RackName::new(name).map_err(|e| raise(py, "OverridesError", e.to_string(), &[]))?;
+        self.inner.set_rack(&rack).map_err(|e| overrides_err(py, &e))
+    }
+
+    fn set_host_network(&mut self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.inner.set_host_network(on).map_err(|e| overrides_err(py, &e))
+    }
+
+    #[pyo3(signature = (target, island_network=true))]
+    fn check_pair_json(&self, py: Python<'_>, target: &OverridesDoc, island_network: bool) -> PyResult<String> {
+        overrides::check_pair_with(&self.inner, &target.inner, &CheckOptions { island_network }).map_err(|e| overrides_err(py, &e)).and_then(|f| to_json(&f))
+    }
+}
+
+/// A validated plan file.
+#[pyclass(module = "apigee_multiregion._native", frozen)]
+struct Plan {
+    inner: expansion::ExpansionPlan,
+}
+
+#[pymethods]
+impl Plan {
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        expansion::ExpansionPlan::from_file(&path).map(|inner| Self { inner }).map_err(|e| raise(py, "PlanError", e.to_string(), &[]))
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    #[getter]
+    fn hash(&self) -> String {
+        self.inner.hash()
+    }
+
+    fn to_json(&self) -> PyResult<String> {
+        to_json(&self.inner)
+    }
+}
+
+/// Forwards events to a Python callable as JSON text.
+struct PySink(Option<Py<PyAny>>);
+
+impl EventSink for PySink {
+    fn emit(&self, event: Event) {
+        let Some(cb) = &self.0 else { return };
+        let Ok(json) = serde_json::to_string(&event) else { return };
+        Python::attach(|py| {
+            if let Err(e) = cb.call1(py, (json,)) {
+                // A failing callback must not stop an expansion; Python sees the traceback.
+                e.print(py);
+            }
+        });
+    }
+}
+
+fn expansion_err(py: Python<'_>, e: ExpansionError) -> PyErr {
+    match e {
+        ExpansionError::Refused { findings } => {
+            let json = serde_json::to_string(&findings).unwrap_or_default();
+            let msg = ExpansionError::Refused { findings }.to_string();
+            raise(py, "PreflightRefused", msg, &[("findings_json", json.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()))])
+        }
+        ExpansionError::Step { step, message, journal } => {
+            let msg = ExpansionError::Step { step, message, journal: journal.clone() }.to_string();
+            let attrs = [
+                ("step", step.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
+                ("journal", journal.display().to_string().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
+            ];
+            raise(py, "ExpansionFailed", msg, &attrs)
+        }
+        ExpansionError::Plan(p) => raise(py, "PlanError", p.to_string(), &[]),
+        ExpansionError::Journal(j) => raise(py, "ExpansionFailed", j.to_string(), &[]),
+        ExpansionError::Locked(c) => raise(py, "ClusterError", c.to_string(), &[]),
+    }
+}
+
+/// Runs (or resumes) an expansion. Blocks with the GIL released; Ctrl-C stops it cleanly.
+#[pyfunction]
+#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, force_ca=false, until=None, journal=None, lock_wait_seconds=0.0))]
+#[allow(clippy::too_many_arguments)]
+fn expand(py: Python<'_>, plan: &Plan, on_event: Option<Py<PyAny>>, dry_run: bool, restart: bool, force_ca: bool, until: Option<String>, journal: Option<PathBuf>, lock_wait_seconds: f64) -> PyResult<String> {
+    if let Some(u) = &until
+        && !expansion::STEPS.contains(&u.as_str())
+    {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!("until: `{u}` is not a step; steps are {}", expansion::STEPS.join(", "))));
+    }
+    let options = RunOptions { dry_run, restart, force_ca, journal, until, lock_wait: Duration::from_secs_f64(lock_wait_seconds.max(0.0)) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
+    let plan_owned = plan.inner.clone();
+    let sink = Arc::new(PySink(on_event));
+    let deps = py.detach(|| runtime.block_on(expansion::connect(&plan_owned))).map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
+    let (p, d, o, s) = (plan_owned.clone(), deps.clone(), options.clone(), sink.clone());
+    let task = runtime.spawn(async move { expansion::run(&p, &d, &o, &*s).await });
+    let (tx, rx) = std::sync::mpsc::channel();
+    // `detach` needs `Sync` captures; the receiver is only used from this thread.
+    let rx = std::sync::Mutex::new(rx);
+    let waiter = runtime.spawn(async move {
+        let _ = tx.send(task.await);
+    });
+    loop {
+        let next = py.detach(|| match rx.lock() {
+            Ok(r) => r.recv_timeout(Duration::from_millis(100)),
+            Err(_) => Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+        });
+        match next {
+            Ok(Ok(Ok(report))) => return to_json(&report),
+            Ok(Ok(Err(e))) => return Err(expansion_err(py, e)),
+            Ok(Err(join)) => return Err(raise(py, "ExpansionFailed", format!("the expansion task ended abnormally: {join}"), &[])),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    waiter.abort();
+                    py.detach(|| runtime.block_on(async {
+                        let _ = expansion::release_lock(&*deps.target, &plan_owned).await;
+                    }));
+                    runtime.shutdown_background();
+                    return Err(interrupt);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(raise(py, "ExpansionFailed", "the expansion task disappeared".into(), &[])),
+        }
+    }
+}
+
+/// The step ids, in order.
+#[pyfunction]
+fn steps() -> Vec<&'static str> {
+    expansion::STEPS.to_vec()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse_nodetool_status, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_nodetool_netstats, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_nodetool_describecluster, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_rebuild_log, m)?)?;
+    m.add_function(wrap_pyfunction!(select_seeds, m)?)?;
+    m.add_function(wrap_pyfunction!(expand, m)?)?;
+    m.add_function(wrap_pyfunction!(steps, m)?)?;
+    m.add_class::<OverridesDoc>()?;
+    m.add_class::<Plan>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -32,6 +32,9 @@ pub struct Args {
     /// Journal file (default: .apigee-multiregion/<plan name>.journal.json next to the plan).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Wait this long for another run's lock to be released or to expire (e.g. `90s`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "0s")]
+    pub wait_for_lock: std::time::Duration,
     /// Stop after this step.
     #[arg(long, value_name = "STEP", value_parser = clap::builder::PossibleValuesParser::new(expansion::STEPS))]
     pub until: Option<String>,
@@ -48,6 +51,7 @@ pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
         force_ca: args.force_ca,
         journal: args.journal.clone(),
         until: args.until.clone(),
+        lock_wait: args.wait_for_lock,
     };
     let renderer = Renderer::new(args.output, quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
@@ -56,8 +60,9 @@ pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
         let result = tokio::select! {
             r = expansion::run(&plan, &deps, &options, &renderer) => r,
             _ = tokio::signal::ctrl_c() => {
+                let _ = expansion::release_lock(&*deps.target, &plan).await;
                 return Err(CliError::Failed(
-                    "interrupted. Every finished action is in the journal; run the same command again to continue (a rebuild that was running goes on in Cassandra and is picked up). The lock expires within 60s.".into(),
+                    "interrupted. Every finished action is in the journal; run the same command again to continue (a rebuild that was running goes on in Cassandra and is picked up).".into(),
                 ));
             }
         };
@@ -71,4 +76,8 @@ pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
             Err(e) => Err(CliError::Failed(e.to_string())),
         }
     })
+}
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    expansion::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration such as 90s or 5m"))
 }

@@ -31,6 +31,7 @@ pub use plan::{
     ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
 };
 pub use preflight::{PreflightFacts, judge_preflight};
+pub use steps::{lock_identity, release_lock};
 
 use crate::overrides::{Finding, OverridesError};
 use crate::ports::{AdminError, CassandraAdmin, ClusterError, ClusterOps, HybridInstaller, InstallerError};
@@ -93,6 +94,8 @@ pub struct RunOptions {
     pub journal: Option<PathBuf>,
     /// Stop after this step (for running the expansion in stages: `preflight`, `rebuild`, ...).
     pub until: Option<String>,
+    /// How long to wait for another run's lock (a crashed run's lease expires within 60 s).
+    pub lock_wait: std::time::Duration,
 }
 
 /// Why an expansion stopped.
@@ -233,7 +236,7 @@ pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events
     };
     let ctx = Ctx { plan, deps, events, journal: Mutex::new(journal), options, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
 
-    let lock = if options.dry_run { None } else { Some(steps::Lock::acquire(deps.target.clone(), plan).await.map_err(ExpansionError::Locked)?) };
+    let lock = if options.dry_run { None } else { Some(steps::Lock::acquire(deps.target.clone(), plan, options.lock_wait).await.map_err(ExpansionError::Locked)?) };
     let mut reports = Vec::new();
     let mut failure = None;
     for id in STEPS {

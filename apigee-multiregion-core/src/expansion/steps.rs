@@ -526,6 +526,21 @@ async fn describe(ctx: &Ctx<'_>, id: &'static str) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Where the lock lives and who this process is: `(namespace, lease name, holder)`. The holder
+/// is fixed for the life of the process, so a face can release the lock after an interrupt.
+pub fn lock_identity(plan: &ExpansionPlan) -> (String, String, String) {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0));
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    ("default".to_owned(), format!("apigee-multiregion-{}", plan.target.namespace), format!("{host}/{}/{nonce:08x}", std::process::id()))
+}
+
+/// Releases this process's lock, if it holds it (after an interrupt).
+pub async fn release_lock(cluster: &dyn ClusterOps, plan: &ExpansionPlan) -> Result<(), ClusterError> {
+    let (namespace, name, holder) = lock_identity(plan);
+    cluster.release_lease(&namespace, &name, &holder).await
+}
+
 /// The run's lock: a Lease in the target cluster, renewed in the background, released at the end.
 pub(crate) struct Lock {
     cluster: Arc<dyn ClusterOps>,
@@ -538,13 +553,19 @@ pub(crate) struct Lock {
 const LEASE_TTL: Duration = Duration::from_secs(60);
 
 impl Lock {
-    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan) -> Result<Self, ClusterError> {
-        let namespace = "default".to_owned();
-        let name = format!("apigee-multiregion-{}", plan.target.namespace);
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let holder = format!("{host}/{}/{nonce:08x}", std::process::id());
-        cluster.acquire_lease(&namespace, &name, &holder, LEASE_TTL).await?;
+    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration) -> Result<Self, ClusterError> {
+        let (namespace, name, holder) = lock_identity(plan);
+        let deadline = Instant::now() + wait;
+        loop {
+            match cluster.acquire_lease(&namespace, &name, &holder, LEASE_TTL).await {
+                Ok(()) => break,
+                Err(ClusterError::Locked { remaining_seconds, .. }) if Instant::now() < deadline => {
+                    let pause = Duration::from_secs(remaining_seconds.clamp(1, 5));
+                    tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let (c, ns, n, h) = (cluster.clone(), namespace.clone(), name.clone(), holder.clone());
         let renew = tokio::spawn(async move {
             loop {

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use yaml_serde::Value;
 
 use super::edit::{self, NewValue, Splice};
 use super::tree::{self, Node, Tree};
@@ -118,8 +117,9 @@ impl OverridesDoc {
         }
     }
 
-    /// Applies a splice, then proves it: the new text must parse, and must mean exactly the old
-    /// document with the one key changed. Otherwise the document is left as it was.
+    /// Applies a splice, then proves it: the new text must parse, and must be the same YAML as
+    /// the old document with exactly the one key changed (compared node by node: kinds, scalar
+    /// values and styles, anchors, order). Otherwise the document is left as it was.
     fn apply(&mut self, key: &str, splice: Splice, value: Option<NewValue>) -> Result<(), OverridesError> {
         let path = format!("{CASSANDRA}.{key}");
         let fail = |detail: String| OverridesError::EditVerification { path: path.clone(), detail };
@@ -129,12 +129,7 @@ impl OverridesDoc {
         text.push_str(&self.text[splice.end..]);
 
         let tree = tree::parse(&text).map_err(|e| fail(format!("the result does not parse: {e}")))?;
-        let mut expected = meaning(&self.text).map_err(|e| fail(e.to_string()))?;
-        set_path(&mut expected, key, value.map(|v| v.to_yaml()));
-        let actual = meaning(&text).map_err(|e| fail(e.to_string()))?;
-        if normalized(expected) != normalized(actual) {
-            return Err(fail("other keys would have changed".into()));
-        }
+        edit::verify_edit(&self.tree, &tree, CASSANDRA, key, value.as_ref()).map_err(fail)?;
         self.text = text;
         self.tree = tree;
         Ok(())
@@ -159,42 +154,3 @@ fn validate_host(host: &str) -> Result<(), OverridesError> {
     }
 }
 
-fn meaning(text: &str) -> Result<Value, yaml_serde::Error> {
-    let v: Value = yaml_serde::from_str(text)?;
-    Ok(v)
-}
-
-fn set_path(doc: &mut Value, key: &str, value: Option<Value>) {
-    if doc.is_null() {
-        *doc = Value::Mapping(Default::default());
-    }
-    let Some(root) = doc.as_mapping_mut() else { return };
-    let section = root.entry(Value::String(CASSANDRA.into())).or_insert(Value::Null);
-    if section.is_null() {
-        *section = Value::Mapping(Default::default());
-    }
-    if let Some(m) = section.as_mapping_mut() {
-        match value {
-            Some(v) => {
-                m.insert(Value::String(key.into()), v);
-            }
-            None => {
-                m.remove(key);
-            }
-        }
-    }
-}
-
-/// `cassandra:` absent, null or empty all mean the same to Apigee; key order is not meaning.
-fn normalized(mut doc: Value) -> Value {
-    if let Some(root) = doc.as_mapping_mut() {
-        let empty = root.get(CASSANDRA).is_some_and(|s| s.is_null() || s.as_mapping().is_some_and(|m| m.is_empty()));
-        if empty {
-            root.remove(CASSANDRA);
-        }
-    }
-    if doc.as_mapping().is_some_and(|m| m.is_empty()) {
-        return Value::Null;
-    }
-    doc
-}

@@ -288,3 +288,65 @@ fn remove_lines(text: &str, first: &Node, last: &Node) -> Splice {
     let before = if text[..start].ends_with("\r\n") { start - 2 } else { start - 1 };
     Splice { start: before, end, text: String::new() }
 }
+
+/// Whether two nodes are the same YAML, positions aside (kinds, scalar values and styles,
+/// anchors, and the order of entries and items).
+fn same(a: &Node, b: &Node) -> bool {
+    if a.anchored != b.anchored {
+        return false;
+    }
+    match (&a.kind, &b.kind) {
+        (Kind::Scalar { value: va, style: sa }, Kind::Scalar { value: vb, style: sb }) => va == vb && sa == sb,
+        (Kind::Alias, Kind::Alias) => true,
+        (Kind::Sequence { items: ia }, Kind::Sequence { items: ib }) => ia.len() == ib.len() && ia.iter().zip(ib).all(|(x, y)| same(x, y)),
+        (Kind::Mapping { flow: fa, entries: ea }, Kind::Mapping { flow: fb, entries: eb }) => fa == fb && same_entries(ea, eb),
+        _ => false,
+    }
+}
+
+fn same_entries(a: &[(Node, Node)], b: &[(Node, Node)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| same(ka, kb) && same(va, vb))
+}
+
+/// The entries of `section` (none when it is absent, null, or not a mapping).
+fn section_entries<'t>(root: Option<&'t Node>, section: &str) -> (Vec<&'t (Node, Node)>, Vec<&'t (Node, Node)>) {
+    let Some(Kind::Mapping { entries, .. }) = root.map(|r| &r.kind) else { return (Vec::new(), Vec::new()) };
+    let others: Vec<&(Node, Node)> = entries.iter().filter(|(k, _)| k.scalar() != Some(section)).collect();
+    let inside: Vec<&(Node, Node)> = match entries.iter().find(|(k, _)| k.scalar() == Some(section)) {
+        Some((_, v)) => match &v.kind {
+            Kind::Mapping { entries, .. } => entries.iter().collect(),
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    (others, inside)
+}
+
+/// Proves an edit: `after` must be `before` with exactly `section.key` set to `value` (or
+/// removed when `None`), everything else the same YAML. Returns what differs otherwise.
+pub(crate) fn verify_edit(before: &Tree, after: &Tree, section: &str, key: &str, value: Option<&NewValue>) -> Result<(), String> {
+    let (others_b, inside_b) = section_entries(before.root.as_ref(), section);
+    let (others_a, inside_a) = section_entries(after.root.as_ref(), section);
+    if others_b.len() != others_a.len() || !others_b.iter().zip(&others_a).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va)) {
+        return Err(format!("keys outside `{section}` changed"));
+    }
+    let expected_rest: Vec<&(Node, Node)> = inside_b.iter().copied().filter(|(k, _)| k.scalar() != Some(key)).collect();
+    let actual_rest: Vec<&(Node, Node)> = inside_a.iter().copied().filter(|(k, _)| k.scalar() != Some(key)).collect();
+    if expected_rest.len() != actual_rest.len() || !expected_rest.iter().zip(&actual_rest).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va)) {
+        return Err(format!("other keys of `{section}` changed"));
+    }
+    let edited: Vec<&Node> = inside_a.iter().filter(|(k, _)| k.scalar() == Some(key)).map(|(_, v)| v).collect();
+    match (value, edited.as_slice()) {
+        (None, []) => Ok(()),
+        (None, _) => Err(format!("`{key}` is still there")),
+        (Some(v), [node]) => {
+            let ok = match (v, &node.kind) {
+                (NewValue::Bool(b), Kind::Scalar { value, style: ScalarStyle::Plain }) => value == &b.to_string(),
+                (NewValue::Str(s), Kind::Scalar { value, style }) => value == s && (*style != ScalarStyle::Plain || is_safe_plain(s)),
+                _ => false,
+            };
+            if ok { Ok(()) } else { Err(format!("`{key}` does not read back as the value written")) }
+        }
+        (Some(_), _) => Err(format!("`{key}` appears {} times", edited.len())),
+    }
+}

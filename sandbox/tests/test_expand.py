@@ -1,0 +1,208 @@
+"""The CLI's expansion on the sandbox: real kube-apiservers, real Cassandra, the apigeectl stand-in.
+
+Each test starts from an empty region-2 and leaves it empty (the `empty_region_2` fixture)."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SANDBOX, kubectl, ring
+from sbx import data, env, proc, region1
+
+REPO = SANDBOX.parent
+CLI = Path(os.environ.get("APIGEE_MULTIREGION_BIN", REPO / "target" / "debug" / "apigee-multiregion"))
+TEMPLATE = REPO / "examples" / "sandbox" / "overrides-region-2.yaml"
+SECRETS = ("sandbox-jmx-pw", "sandbox-default-pw", "sandbox-admin-pw", "sandbox-ddl-pw", "sandbox-dml-pw", "sandbox-jolokia-pw", "PRIVATE KEY")
+
+
+def make_plan(tmp_path: Path, **changes) -> Path:
+    """A plan for the sandbox with absolute paths and short timeouts; `changes` are YAML lines."""
+    target = tmp_path / "overrides-region-2.yaml"
+    target.write_text(TEMPLATE.read_text())
+    jmx = changes.get("jmx", "  from: overrides")
+    plan = f"""name: e2e
+source:
+  context: region-1
+  overrides: {env.SANDBOX_DIR / 'regions' / 'region-1' / 'overrides.yaml'}
+  datacenter: dc-1
+target:
+  context: region-2
+  overrides: {target}
+  datacenter: {changes.get('target_dc', 'dc-2')}
+  rack: ra-1
+installer:
+  kind: apigeectl
+  program: {env.SANDBOX_DIR / 'bin' / 'apigeectl'}
+jmx:
+{jmx}
+rebuild:
+  concurrency: 1
+  retries: {changes.get('retries', 2)}
+  progress_interval: 1s
+timeouts:
+  install: 5m
+  join: 3m
+  replication: {changes.get('replication', '90s')}
+  poll: 2s
+"""
+    path = tmp_path / "plan.yaml"
+    path.write_text(plan)
+    return path
+
+
+def expand(plan: Path, *extra: str, env_vars: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path()), **(env_vars or {})}
+    return subprocess.run([str(CLI), "expand", "--plan", str(plan), "-o", "json", *extra], capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def events(stdout: str) -> list[dict]:
+    """Every stdout line is one JSON object (this is the CLI's contract for scripts)."""
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for t in texts:
+        for s in SECRETS:
+            assert s not in t, f"secret {s!r} leaked"
+
+
+def rows_in_dc2() -> dict:
+    return data.check([env.node_ip(2, i) for i in range(env.MAX_NODES)], "dc-2", region1.org())
+
+
+def test_cli_expands_region_2_and_every_row_reads_back(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path)
+    r = expand(plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    evs = events(r.stdout)
+    report = evs[-1]
+    assert report["event"] == "report"
+    assert [s["outcome"] for s in report["steps"]].count("failed") == 0
+    assert report["seed_host"] == "127.0.1.1"
+    assert all(c["passed"] for c in report["verify"]["checks"])
+    rebuilt = {e["pod"] for e in evs if e["event"] == "rebuild-node" and e["state"] == "done"}
+    assert rebuilt == {"apigee-cassandra-default-0", "apigee-cassandra-default-1"}, "every dc-2 node rebuilt"
+    assert data.all_present(rows_in_dc2())
+    n = region1.settings()["replicas"]
+    assert ring(1) == {"dc-1": {f"127.0.1.{i + 1}": "UN" for i in range(n)}, "dc-2": {f"127.0.2.{i + 1}": "UN" for i in range(n)}}
+    # The target overrides: seed host gone, only the datacenter changed, every comment kept.
+    final = (tmp_path / "overrides-region-2.yaml").read_text()
+    assert final == TEMPLATE.read_text().replace('datacenter: "dc-1"', 'datacenter: "dc-2"')
+    assert (tmp_path / "overrides-region-2.yaml.orig").read_text() == TEMPLATE.read_text()
+    journal = (tmp_path / ".apigee-multiregion" / "e2e.journal.json")
+    assert oct(journal.stat().st_mode & 0o777) == "0o600"
+    assert_no_secrets(r.stdout, r.stderr, journal.read_text())
+    # Running it again finds everything done and changes nothing.
+    again = expand(plan)
+    assert again.returncode == 0, again.stderr
+    outcomes = {s["id"]: s["outcome"] for s in events(again.stdout)[-1]["steps"]}
+    assert all(o == "skipped" for k, o in outcomes.items() if k not in ("preflight", "verify")), outcomes
+
+
+def _wait_for_event(p: subprocess.Popen, pred, timeout: float = 600) -> list[dict]:
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        e = json.loads(line)
+        seen.append(e)
+        if pred(e):
+            return seen
+    raise AssertionError(f"event not seen; last events: {seen[-5:]}")
+
+
+def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path)
+    e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
+    p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    try:
+        _wait_for_event(p, lambda ev: ev["event"] == "rebuild-node" and ev["state"] == "started")
+        p.send_signal(signal.SIGKILL)  # no clean-up at all: its lease stays until it expires
+    finally:
+        p.wait(timeout=30)
+    j = json.loads((tmp_path / ".apigee-multiregion" / "e2e.journal.json").read_text())
+    assert j["steps"]["install"]["state"] == "done" and j["steps"]["rebuild"]["state"] == "running"
+    r = expand(plan, "--wait-for-lock", "90s")
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    evs = events(r.stdout)
+    started = {ev["step"] for ev in evs if ev["event"] == "step-started"}
+    assert started <= {"preflight", "rebuild", "verify", "finalize"}, f"finished steps were redone: {started}"
+    assert {"install", "copy-ca", "copy-namespace", "prepare-overrides"} <= {ev["step"] for ev in evs if ev["event"] == "step-skipped"}
+    assert data.all_present(rows_in_dc2())
+
+
+def test_a_node_stopped_during_its_rebuild_is_reported_never_passed(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path, retries=1)
+    e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
+    p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    seen = _wait_for_event(p, lambda ev: ev["event"] == "rebuild-node" and ev["pod"] == "apigee-cassandra-default-1" and ev["state"] == "started")
+    os.kill(proc.pid_of("cassandra-r2-n1"), signal.SIGKILL)  # the node dies under its rebuild
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 1, err
+    evs = seen + events(out)
+    assert not any(ev["event"] == "rebuild-node" and ev["pod"] == "apigee-cassandra-default-1" and ev["state"] == "done" for ev in evs)
+    failed = [ev for ev in evs if ev["event"] == "step-failed"]
+    assert failed and failed[0]["step"] == "rebuild" and "apigee-cassandra-default-1" in failed[0]["error"], failed
+    assert "verify" not in {ev["step"] for ev in evs if ev["event"] == "step-started"}
+    assert_no_secrets(out, err)
+    # Bring the node back (the operator restarts it) and run again: the expansion completes.
+    from conftest import apigeectl
+    assert apigeectl(2, "apply", "-f", str(tmp_path / "overrides-region-2.yaml")).returncode == 0
+    r = expand(plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    assert data.all_present(rows_in_dc2())
+
+
+def test_missing_replication_is_refused_before_any_rebuild(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path, replication="10s")
+    r = expand(plan, env_vars={"APIGEE_STANDIN_SCHEMA_SETUP": "off"})
+    assert r.returncode == 1
+    failed = [ev for ev in events(r.stdout) if ev["event"] == "step-failed"]
+    assert failed[0]["step"] == "check-replication"
+    assert "kvm_sandbox_org_hybrid" in failed[0]["error"] and "would stream nothing" in failed[0]["error"]
+    log = kubectl(2, "logs", "-n", "apigee", "apigee-cassandra-default-0").stdout
+    assert "rebuild from dc" not in log, "no rebuild was started"
+
+
+def _untouched(tmp_path: Path) -> None:
+    assert (tmp_path / "overrides-region-2.yaml").read_text() == TEMPLATE.read_text()
+    assert kubectl(2, "get", "namespace", "apigee", check=False).returncode != 0, "region-2 got no namespace"
+    assert kubectl(2, "get", "secret", "apigee-ca", "-n", "cert-manager", check=False).returncode != 0
+    assert set(ring(1)) == {"dc-1"}
+
+
+def test_a_wrong_jmx_password_is_refused_with_nothing_changed(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path, jmx="  from: env\n  username_env: T_JMX_USER\n  password_env: T_JMX_PASSWORD")
+    r = expand(plan, env_vars={"T_JMX_USER": "jmxuser", "T_JMX_PASSWORD": "Not-The-Password-123"})
+    assert r.returncode == 3, r.stderr
+    assert "JMX authentication failed" in r.stderr
+    assert "Not-The-Password-123" not in r.stdout + r.stderr
+    _untouched(tmp_path)
+
+
+def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(sandbox, empty_region_2, tmp_path):
+    # A region-2 that was deleted without decommissioning: its nodes stay in the ring, down.
+    from conftest import apigeectl
+    overrides = tmp_path / "old-region-2.yaml"
+    overrides.write_text(TEMPLATE.read_text().replace('datacenter: "dc-1"', 'datacenter: "dc-2"').replace("  clusterName: apigeecluster\n", "  clusterName: apigeecluster\n  multiRegionSeedHost: 127.0.1.1\n"))
+    secret = json.loads(kubectl(1, "get", "secret", "apigee-ca", "-n", "cert-manager", "-o", "json").stdout)
+    secret["metadata"] = {"name": "apigee-ca", "namespace": "cert-manager"}
+    kubectl(2, "apply", "-f", "-", input=json.dumps(secret))
+    assert apigeectl(2, "init", "-f", str(overrides)).returncode == 0
+    assert apigeectl(2, "apply", "-f", str(overrides)).returncode == 0
+    assert apigeectl(2, "delete", "-f", str(overrides)).returncode == 0
+    kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager")
+    time.sleep(3)
+    assert set(ring(1)["dc-2"].values()) == {"DN"}
+    plan = make_plan(tmp_path)
+    before = (tmp_path / "overrides-region-2.yaml").read_text()
+    r = expand(plan)
+    assert r.returncode == 3, r.stderr
+    assert "target-datacenter-exists" in r.stdout
+    assert (tmp_path / "overrides-region-2.yaml").read_text() == before
+    assert kubectl(2, "get", "pods", "-n", "apigee", "-o", "name").stdout.strip() == ""
