@@ -25,6 +25,8 @@ const CASSANDRA: &str = "cassandra";
 pub struct OverridesDoc {
     text: String,
     tree: Tree,
+    /// The `cassandra` section was absent and an edit of this document added it.
+    added_section: bool,
 }
 
 impl fmt::Debug for OverridesDoc {
@@ -47,7 +49,7 @@ impl OverridesDoc {
     /// reads have the right types.
     pub fn parse(text: &str) -> Result<Self, OverridesError> {
         let tree = tree::parse(text)?;
-        let doc = Self { text: text.to_owned(), tree };
+        let doc = Self { text: text.to_owned(), tree, added_section: false };
         doc.view()?;
         Ok(doc)
     }
@@ -106,12 +108,15 @@ impl OverridesDoc {
     }
 
     fn set(&mut self, key: &str, value: NewValue) -> Result<(), OverridesError> {
+        let absent = self.tree.root.as_ref().and_then(|r| r.get(CASSANDRA)).is_none();
         let splice = edit::set_scalar(&self.text, &self.tree, CASSANDRA, key, &value)?;
-        self.apply(key, splice, Some(value))
+        self.apply(key, splice, Some(value))?;
+        self.added_section |= absent;
+        Ok(())
     }
 
     fn remove(&mut self, key: &str) -> Result<bool, OverridesError> {
-        match edit::remove_key(&self.text, &self.tree, CASSANDRA, key)? {
+        match edit::remove_key(&self.text, &self.tree, CASSANDRA, key, self.added_section)? {
             None => Ok(false),
             Some(splice) => self.apply(key, splice, None).map(|()| true),
         }

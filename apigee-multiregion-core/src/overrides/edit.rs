@@ -14,13 +14,6 @@ pub(crate) enum NewValue {
 }
 
 impl NewValue {
-    pub fn to_yaml(&self) -> yaml_serde::Value {
-        match self {
-            Self::Str(s) => yaml_serde::Value::String(s.clone()),
-            Self::Bool(b) => yaml_serde::Value::Bool(*b),
-        }
-    }
-
     /// Renders the value, keeping the quote style of the value it replaces when that style can
     /// hold it.
     fn render(&self, previous: Option<ScalarStyle>) -> String {
@@ -230,10 +223,10 @@ fn replace_value(text: &str, path: &str, k: &Node, v: &Node, value: &NewValue) -
     }
 }
 
-/// Computes the splice that removes `section.key`, or `None` when it is absent. When the key is
-/// the section's only entry and the section's own line holds nothing else, the section goes too,
-/// so that a set followed by a remove gives back the original bytes.
-pub(crate) fn remove_key(text: &str, tree: &Tree, section: &str, key: &str) -> Result<Option<Splice>, OverridesError> {
+/// Computes the splice that removes `section.key`, or `None` when it is absent. With
+/// `drop_empty_section` (the section was added by this document's own edit), a section left
+/// empty goes too, so that a set followed by a remove gives back the original bytes.
+pub(crate) fn remove_key(text: &str, tree: &Tree, section: &str, key: &str, drop_empty_section: bool) -> Result<Option<Splice>, OverridesError> {
     let Some(root) = &tree.root else { return Ok(None) };
     let Some((section_key, section_value)) = root.get(section) else { return Ok(None) };
     let Kind::Mapping { flow, entries } = &section_value.kind else { return Ok(None) };
@@ -254,7 +247,7 @@ pub(crate) fn remove_key(text: &str, tree: &Tree, section: &str, key: &str) -> R
         };
         return Ok(Some(Splice { start, end, text: String::new() }));
     }
-    if entries.len() == 1 && !root_line_has_more(text, section_key, section_value) {
+    if entries.len() == 1 && drop_empty_section && !root_line_has_more(text, section_key, section_value) {
         return Ok(Some(remove_lines(text, section_key, section_value)));
     }
     if text[line_start(text, k.start)..k.start].chars().any(|c| c != ' ') {

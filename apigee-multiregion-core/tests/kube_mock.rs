@@ -1,0 +1,136 @@
+//! The kube-rs adapter against a mocked API server (tower-test): the exact requests it sends.
+#![cfg(feature = "kube")]
+
+use std::collections::BTreeMap;
+
+use apigee_multiregion_core::adapters::KubeCluster;
+use apigee_multiregion_core::model::Secret;
+use apigee_multiregion_core::ports::{ClusterOps, SanitizedObject};
+use http::{Request, Response};
+use kube::client::Body;
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+fn cluster() -> (KubeCluster, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (KubeCluster::from_client(kube::Client::new(service, "default"), "mock"), handle)
+}
+
+fn json(v: serde_json::Value) -> Response<Body> {
+    Response::builder().header("content-type", "application/json").body(Body::from(serde_json::to_vec(&v).unwrap())).unwrap()
+}
+
+#[tokio::test]
+async fn lists_cassandra_pods_by_label_selector_and_reads_their_facts() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method(), "GET");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces/apigee/pods");
+        assert_eq!(req.uri().query(), Some("&labelSelector=app%3Dapigee-cassandra"));
+        send.send_response(json(serde_json::json!({
+            "apiVersion": "v1", "kind": "PodList", "metadata": {},
+            "items": [{
+                "metadata": {"name": "apigee-cassandra-default-1"},
+                "spec": {"nodeName": "n1", "hostNetwork": true, "containers": []},
+                "status": {"phase": "Running", "podIP": "10.0.0.2", "hostIP": "10.0.0.2", "conditions": [{"type": "Ready", "status": "True"}]}
+            }, {
+                "metadata": {"name": "apigee-cassandra-default-0"},
+                "spec": {"nodeName": "n0", "containers": []},
+                "status": {"phase": "Pending"}
+            }]
+        })));
+    });
+    let pods = c.list_cassandra_pods("apigee", "app=apigee-cassandra").await.unwrap();
+    server.await.unwrap();
+    assert_eq!(pods[0].name, "apigee-cassandra-default-0", "sorted by ordinal");
+    assert!(!pods[0].ready && pods[0].pod_ip.is_none());
+    assert_eq!((pods[1].ordinal, pods[1].ready, pods[1].host_network), (Some(1), true, true));
+}
+
+#[tokio::test]
+async fn exports_a_secret_without_the_old_object_s_identity() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.uri().path(), "/api/v1/namespaces/cert-manager/secrets/apigee-ca");
+        send.send_response(json(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {
+                "name": "apigee-ca", "namespace": "cert-manager", "uid": "u-1", "resourceVersion": "42",
+                "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [{"manager": "x"}],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "u-2"}],
+                "labels": {"app": "apigee"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "me"}
+            },
+            "data": {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}
+        })));
+    });
+    let s = c.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap();
+    server.await.unwrap();
+    assert_eq!(s.annotations, BTreeMap::from([("keep".to_owned(), "me".to_owned())]));
+    assert_eq!(s.data["tls.key"].expose(), "KEY");
+    assert!(!format!("{s:?}").contains("KEY"), "secret data never in Debug");
+}
+
+#[tokio::test]
+async fn applies_with_server_side_apply_as_apigee_multiregion() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method(), "PATCH");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces/cert-manager/secrets/apigee-ca");
+        let q = req.uri().query().unwrap_or_default().to_owned();
+        assert!(q.contains("fieldManager=apigee-multiregion") && q.contains("force=true"), "{q}");
+        assert_eq!(req.headers()["content-type"], "application/apply-patch+yaml");
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(body["metadata"], serde_json::json!({"name": "apigee-ca", "namespace": "cert-manager"}));
+        assert_eq!(body["data"]["tls.key"], "S0VZ");
+        assert_eq!(body["type"], "kubernetes.io/tls");
+        send.send_response(json(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "apigee-ca"}})));
+    });
+    let o = SanitizedObject {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        name: "apigee-ca".into(),
+        namespace: Some("cert-manager".into()),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        secret_type: Some("kubernetes.io/tls".into()),
+        data: BTreeMap::from([("tls.key".to_owned(), Secret::new("KEY"))]),
+    };
+    c.apply(&o).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_api_error_names_the_context_and_the_object() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(
+            Response::builder()
+                .status(403)
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "pods is forbidden", "reason": "Forbidden", "code": 403})).unwrap()))
+                .unwrap(),
+        );
+    });
+    let err = c.list_cassandra_pods("apigee", "app=apigee-cassandra").await.unwrap_err();
+    server.await.unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("context `mock`") && msg.contains("namespace apigee") && msg.contains("forbidden"), "{msg}");
+}
+
+#[test]
+fn secret_arguments_travel_on_stdin_not_in_the_command() {
+    use apigee_multiregion_core::adapters::exec_argv;
+    use apigee_multiregion_core::ports::ExecArg;
+    let (argv, stdin) = exec_argv(&["nodetool".into(), "-u".into(), "jmxuser".into(), "-pw".into(), ExecArg::Secret(Secret::new("pw; rm -rf /")), "status".into()]).unwrap();
+    assert_eq!(argv[..2], ["sh", "-c"]);
+    assert_eq!(argv[2], r#"IFS= read -r s0 && exec "${1}" "${2}" "${3}" "${4}" "$s0" "${6}""#);
+    assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "-", "status"]);
+    assert!(!argv.iter().any(|a| a.contains("rm -rf")));
+    assert_eq!(stdin.as_deref(), Some("pw; rm -rf /\n"));
+    assert!(exec_argv(&[ExecArg::Secret(Secret::new("two\nlines"))]).is_err());
+}
