@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run or resume the expansion described by a plan file.
     Expand(commands::expand::Args),
+    /// Choose the seed host from the live ring of the existing region.
+    Seeds(commands::seeds::Args),
     /// Edit or check overrides files.
     Overrides(commands::overrides::Args),
     /// Parse nodetool output (stdin) into JSON.
@@ -42,6 +44,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Expand(a) => commands::expand::run(&a, cli.quiet),
         Command::Overrides(a) => commands::overrides::run(&a),
+        Command::Seeds(a) => commands::seeds::run(&a),
         Command::Parse(a) => commands::parse::run(&a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apigee-multiregion", &mut std::io::stdout());

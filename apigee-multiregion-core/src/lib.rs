@@ -18,6 +18,8 @@
 pub mod adapters;
 pub mod atomic_file;
 pub mod copy;
+#[cfg(feature = "kube")]
+pub mod discover;
 pub mod expansion;
 pub mod model;
 pub mod network;

@@ -3,3 +3,4 @@
 pub mod expand;
 pub mod overrides;
 pub mod parse;
+pub mod seeds;
