@@ -12,7 +12,6 @@ cassandra:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from typing import Any, Callable, Iterable, Optional, Union
@@ -159,6 +158,8 @@ def expand(plan: ExpansionPlan, on_event: Optional[Callable[[Event], Any]] = Non
 
 async def expand_async(plan: ExpansionPlan, on_event: Optional[Callable[[Event], Any]] = None, dry_run: bool = False, **kwargs: Any) -> ExpansionReport:
     """`expand` for asyncio: runs in a worker thread."""
+    import asyncio  # imported here: it costs more than the rest of the package to import
+
     return await asyncio.to_thread(expand, plan, on_event, dry_run, **kwargs)
 
 
