@@ -27,6 +27,10 @@ struct Cli {
 enum Command {
     /// Run or resume the expansion described by a plan file.
     Expand(commands::expand::Args),
+    /// Read-only checks of both clusters and overrides files (exit 3 on errors).
+    Preflight(commands::check::PreflightArgs),
+    /// Read-only verification of an expansion from both sides.
+    Verify(commands::check::VerifyArgs),
     /// Choose the seed host from the live ring of the existing region.
     Seeds(commands::seeds::Args),
     /// Edit or check overrides files.
@@ -45,6 +49,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Expand(a) => commands::expand::run(&a, cli.quiet),
         Command::Overrides(a) => commands::overrides::run(&a),
         Command::Seeds(a) => commands::seeds::run(&a),
+        Command::Preflight(a) => commands::check::preflight(&a, cli.quiet),
+        Command::Verify(a) => commands::check::verify(&a),
         Command::Parse(a) => commands::parse::run(&a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apigee-multiregion", &mut std::io::stdout());

@@ -37,6 +37,8 @@ fn help_texts() {
         vec!["--help"],
         vec!["expand", "--help"],
         vec!["seeds", "--help"],
+        vec!["preflight", "--help"],
+        vec!["verify", "--help"],
         vec!["overrides", "set-seed", "--help"],
         vec!["overrides", "clear-seed", "--help"],
         vec!["overrides", "check", "--help"],

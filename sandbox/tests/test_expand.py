@@ -43,6 +43,8 @@ rebuild:
   concurrency: 1
   retries: {changes.get('retries', 2)}
   progress_interval: 1s
+verify:
+  min_load_fraction: 0.25
 timeouts:
   install: 5m
   join: 3m
@@ -206,3 +208,19 @@ def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(san
     assert "target-datacenter-exists" in r.stdout
     assert (tmp_path / "overrides-region-2.yaml").read_text() == before
     assert kubectl(2, "get", "pods", "-n", "apigee", "-o", "name").stdout.strip() == ""
+
+
+def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, empty_region_2, tmp_path):
+    plan = make_plan(tmp_path)
+    e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
+    p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    _wait_for_event(p, lambda ev: ev["event"] == "step-finished" and ev["step"] == "copy-ca")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err
+    assert "interrupted" in err and "run the same command again" in err, err
+    assert kubectl(2, "get", "lease", "-n", "default", "apigee-multiregion-apigee", check=False).returncode != 0, "the lock was released"
+    r = expand(plan)  # no --wait-for-lock needed
+    assert r.returncode == 0, r.stderr + r.stdout[-2000:]
+    skipped = {ev["step"] for ev in events(r.stdout) if ev["event"] == "step-skipped"}
+    assert {"select-seeds", "prepare-overrides", "copy-namespace", "copy-ca"} <= skipped, skipped

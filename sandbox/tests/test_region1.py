@@ -39,3 +39,20 @@ def test_source_keyspaces_replicate_with_network_topology_strategy(sandbox):
     out = nodetool(1, 0, "describecluster").stdout
     for ks in ("system_auth", "system_distributed", "system_traces", "perses", "kvm_sandbox_org_hybrid"):
         assert f"{ks} -> Replication class: NetworkTopologyStrategy {{dc-1=2}}" in out
+
+
+def test_cli_seeds_reads_the_live_ring_of_region_1(sandbox):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    cli = Path(os.environ.get("APIGEE_MULTIREGION_BIN", Path(__file__).resolve().parents[2] / "target" / "debug" / "apigee-multiregion"))
+    e = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig_path()), "T_JMX": region1.settings()["jmx_password"]}
+    r = subprocess.run([str(cli), "seeds", "--context", "region-1", "--datacenter", "dc-1", "--jmx-user", "jmxuser", "--jmx-password-env", "T_JMX", "-o", "json"],
+                       capture_output=True, text=True, env=e, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["seed_host"]["address"] == "127.0.1.1"
+    assert [a["address"] for a in got["alternates"]] == ["127.0.1.2"]
+    assert all(v["ineligible"] is None for v in got["verdicts"])
+    assert region1.settings()["jmx_password"] not in r.stdout + r.stderr

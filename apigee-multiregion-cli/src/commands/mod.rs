@@ -1,5 +1,6 @@
 //! One module per subcommand; each has an `Args` (clap) and a `run`.
 
+pub mod check;
 pub mod expand;
 pub mod overrides;
 pub mod parse;

@@ -225,6 +225,18 @@ impl Ctx<'_> {
     }
 }
 
+/// Verifies an expansion without changing anything: both sides' rings, the load, and every
+/// target node's rebuild in its log (the journal's plan ids when it has them).
+pub async fn verify_only(plan: &ExpansionPlan, deps: &Deps, journal: Option<PathBuf>) -> Result<VerifyReport, ExpansionError> {
+    let path = journal.unwrap_or_else(|| plan.base_dir.join(".apigee-multiregion").join(format!("{}.journal.json", plan.name)));
+    let recorded_journal = if path.exists() { Journal::open(&path, &plan.name, &plan.hash(), false).ok() } else { None };
+    let recorded = |pod: &str| recorded_journal.as_ref().and_then(|j| j.rebuild.get(pod).and_then(|r| r.plan_id.clone()));
+    steps::verify_facts(plan, deps, &recorded)
+        .await
+        .map(|f| crate::verify::verify(&f))
+        .map_err(|e| ExpansionError::Step { step: "verify", message: e.to_string(), journal: path })
+}
+
 /// Runs (or resumes) an expansion.
 pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events: &dyn EventSink) -> Result<ExpansionReport, ExpansionError> {
     let started = Instant::now();

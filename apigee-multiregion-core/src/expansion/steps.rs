@@ -17,7 +17,7 @@ use crate::verify::{VerifyFacts, verify};
 use super::journal::StepState;
 use super::plan::{ExpansionPlan, NetworkMode};
 use super::preflight::{PreflightFacts, judge_preflight};
-use super::{Ctx, Event, Region, RefusedFindings, StepError};
+use super::{Ctx, Deps, Event, Region, RefusedFindings, StepError};
 
 /// Runs one step; returns `"done"`, `"skipped"` or `"planned"`.
 pub(crate) async fn run_step(ctx: &Ctx<'_>, id: &'static str) -> Result<&'static str, StepError> {
@@ -150,13 +150,7 @@ fn planned_target(plan: &ExpansionPlan, seed: Option<&str>) -> Result<OverridesD
 
 /// A Ready pod of a region and nodetool on it.
 async fn any_admin(ctx: &Ctx<'_>, region: Region) -> Result<Arc<dyn CassandraAdmin>, StepError> {
-    let (cluster, spec) = match region {
-        Region::Source => (&ctx.deps.source, &ctx.plan.source),
-        Region::Target => (&ctx.deps.target, &ctx.plan.target),
-    };
-    let pods = cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?;
-    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::Message(format!("no Ready Cassandra pod in {} ({}, -l {})", cluster.context(), spec.namespace, spec.selector)))?;
-    Ok(ctx.deps.admins.admin(region, &pod.name))
+    ready_admin(ctx.plan, ctx.deps, region).await
 }
 
 async fn preflight(ctx: &Ctx<'_>) -> Result<(), StepError> {
@@ -430,19 +424,35 @@ async fn check_replication(ctx: &Ctx<'_>) -> Result<(), StepError> {
     }
 }
 
-async fn verify_step(ctx: &Ctx<'_>) -> Result<(), StepError> {
-    let plan = ctx.plan;
-    let pods = ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
-    let from_source = any_admin(ctx, Region::Source).await?.status().await?;
-    let from_target = any_admin(ctx, Region::Target).await?.status().await?;
+/// A Ready pod of a region (no journal needed).
+async fn ready_admin(plan: &ExpansionPlan, deps: &Deps, region: Region) -> Result<Arc<dyn CassandraAdmin>, StepError> {
+    let (cluster, spec) = match region {
+        Region::Source => (&deps.source, &plan.source),
+        Region::Target => (&deps.target, &plan.target),
+    };
+    let pods = cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?;
+    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::Message(format!("no Ready Cassandra pod in {} ({}, -l {})", cluster.context(), spec.namespace, spec.selector)))?;
+    Ok(deps.admins.admin(region, &pod.name))
+}
+
+/// Gathers what verification judges. `recorded` gives the rebuild plan id the journal holds for
+/// a pod; without one, the log's last completed rebuild from the source is used.
+pub(crate) async fn verify_facts(plan: &ExpansionPlan, deps: &Deps, recorded: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<VerifyFacts, StepError> {
+    let pods = deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
+    let from_source = ready_admin(plan, deps, Region::Source).await?.status().await?;
+    let from_target = ready_admin(plan, deps, Region::Target).await?.status().await?;
     let mut log_events = BTreeMap::new();
     let mut rebuild_plans = BTreeMap::new();
     for p in &pods {
-        let log = ctx.deps.admins.admin(Region::Target, &p.name).log(Some(50_000)).await?;
-        log_events.insert(p.name.clone(), scan_rebuild_log(&log));
-        rebuild_plans.insert(p.name.clone(), ctx.journal(|j| j.rebuild.get(&p.name).and_then(|r| r.plan_id.clone())));
+        let log = deps.admins.admin(Region::Target, &p.name).log(Some(50_000)).await?;
+        let events = scan_rebuild_log(&log);
+        let id = recorded(&p.name).or_else(|| {
+            crate::nodetool::last_rebuild_outcome(&events, plan.source.datacenter.as_str()).and_then(|o| o.plan_id)
+        });
+        log_events.insert(p.name.clone(), events);
+        rebuild_plans.insert(p.name.clone(), id);
     }
-    let facts = VerifyFacts {
+    Ok(VerifyFacts {
         source_dc: plan.source.datacenter.to_string(),
         target_dc: plan.target.datacenter.to_string(),
         from_source,
@@ -451,7 +461,12 @@ async fn verify_step(ctx: &Ctx<'_>) -> Result<(), StepError> {
         rebuild_plans,
         log_events,
         min_load_fraction: plan.verify.min_load_fraction,
-    };
+    })
+}
+
+async fn verify_step(ctx: &Ctx<'_>) -> Result<(), StepError> {
+    let recorded = |pod: &str| ctx.journal(|j| j.rebuild.get(pod).and_then(|r| r.plan_id.clone()));
+    let facts = verify_facts(ctx.plan, ctx.deps, &recorded).await?;
     let report = verify(&facts);
     let failures = report.failures();
     if let Ok(mut v) = ctx.verify.lock() {

@@ -30,14 +30,6 @@ CASSANDRA_LABEL = "app=apigee-cassandra"
 CONTAINER = "apigee-cassandra"
 
 
-def nodes_per_region() -> int:
-    """Default 2 (so 'rebuild every node' is really tested); SANDBOX_NODES=1 is the smoke size."""
-    n = int(os.environ.get("SANDBOX_NODES", "2"))
-    if not 1 <= n <= MAX_NODES:
-        raise SystemExit(f"SANDBOX_NODES must be between 1 and {MAX_NODES}, got {n}")
-    return n
-
-
 def context(region: int) -> str:
     return f"region-{region}"
 
