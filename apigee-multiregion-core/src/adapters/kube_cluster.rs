@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::redact::Redactor;
 use crate::model::{CassandraPod, PodPhase, Secret};
-use crate::ports::{ClusterError, ClusterOps, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject};
+use crate::ports::{ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject};
 
 /// The field manager of every server-side apply this tool makes.
 pub const FIELD_MANAGER: &str = "apigee-multiregion";
@@ -434,6 +434,29 @@ impl ClusterOps for KubeCluster {
         let l = api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?;
         Ok(l.as_ref().map(lease_state))
     }
+
+    async fn apply_custom(&self, resource: &CustomResource, namespace: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
+        let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
+        api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.api_err(&format!("apply {} {namespace}/{name}", resource.kind), e))
+    }
+
+    async fn get_custom(&self, resource: &CustomResource, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, ClusterError> {
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
+        match api.get_opt(name).await {
+            Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.api_err(&format!("get {} {namespace}/{name}", resource.kind), e)),
+        }
+    }
+}
+
+fn api_resource(r: &CustomResource) -> kube::discovery::ApiResource {
+    let gvk = kube::api::GroupVersionKind::gvk(r.group, r.version, r.kind);
+    kube::discovery::ApiResource::from_gvk_with_plural(&gvk, r.plural)
 }
 
 fn lease_state(l: &Lease) -> LeaseState {

@@ -27,7 +27,7 @@ pub use connect::{connect, jmx_credentials, overrides_redactor};
 pub use events::{Event, EventSink};
 pub use journal::{Journal, JournalError, RebuildRecord, StepRecord, StepState};
 pub use plan::{
-    CaSpec, Concurrency, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError, RebuildSpec, RegionSpec,
+    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError, RebuildSpec, RegionSpec,
     ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
 };
 pub use preflight::{PreflightFacts, judge_preflight};

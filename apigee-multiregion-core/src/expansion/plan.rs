@@ -378,6 +378,30 @@ pub enum ReplicationMethod {
     /// `nodetool rebuild -- <source dc>` on every new node.
     #[default]
     Nodetool,
+    /// Apigee's `CassandraDataReplication` resource (hybrid 1.11+): the operator rebuilds, the
+    /// tool applies the resource and follows `ApigeeDatastore.status.cassandraDataReplication`.
+    Cr,
+}
+
+/// The `CassandraDataReplication` resource to apply (`replication: cr`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrSpec {
+    /// `spec.organizationRef`: the ApigeeOrganization resource's name (`kubectl get apigeeorg -n apigee`).
+    pub organization: String,
+    /// The resource's name.
+    #[serde(default = "default_cr_name")]
+    pub name: String,
+    /// The ApigeeDatastore whose status reports the replication.
+    #[serde(default = "default_datastore")]
+    pub datastore: String,
+}
+
+fn default_cr_name() -> String {
+    "region-expansion".into()
+}
+fn default_datastore() -> String {
+    "default".into()
 }
 
 /// A whole plan.
@@ -396,6 +420,9 @@ pub struct ExpansionPlan {
     /// How data is replicated.
     #[serde(default)]
     pub replication: ReplicationMethod,
+    /// The CassandraDataReplication resource (required with `replication: cr`).
+    #[serde(default)]
+    pub cr: Option<CrSpec>,
     /// JMX credentials.
     #[serde(default = "default_jmx")]
     pub jmx: JmxSpec,
@@ -447,6 +474,9 @@ impl ExpansionPlan {
         }
         if plan.source.context == plan.target.context && plan.source.kubeconfig == plan.target.kubeconfig {
             return Err(value(format!("source and target use the same context `{}`: the new region is another cluster", plan.source.context)));
+        }
+        if plan.replication == ReplicationMethod::Cr && plan.cr.is_none() {
+            return Err(value("replication: cr needs a `cr:` section with `organization:` (the ApigeeOrganization name: kubectl get apigeeorg -n apigee)".into()));
         }
         if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
             return Err(value("verify.min_load_fraction must be between 0 and 1".into()));

@@ -30,6 +30,9 @@ pub(crate) async fn rebuild_all(ctx: &Ctx<'_>) -> Result<(), StepError> {
             j.rebuild.entry(n.clone()).or_default();
         }
     })?;
+    if plan.replication == super::plan::ReplicationMethod::Cr {
+        return rebuild_with_cr(ctx, &names).await;
+    }
     let limit = plan.rebuild.concurrency.limit().min(names.len().max(1));
     let results: Vec<Result<(), StepError>> = futures::stream::iter(names.iter().cloned())
         .map(|pod| async move { rebuild_node(ctx, &pod).await })
@@ -158,4 +161,82 @@ async fn run_with_progress(ctx: &Ctx<'_>, admin: Arc<dyn CassandraAdmin>, pod: &
             }
         }
     }
+}
+
+/// `replication: cr`: applies the CassandraDataReplication resource and follows
+/// `ApigeeDatastore.status.cassandraDataReplication` until EVERY target pod's `rebuildDetails`
+/// entry is `complete` (not only the top-level state, and not only pod 0), then checks each
+/// pod's log for the completed rebuild. `error` entries are retried by re-applying with
+/// `force: true` (a new generation), up to `retries`.
+pub(crate) async fn rebuild_with_cr(ctx: &Ctx<'_>, pods: &[String]) -> Result<(), StepError> {
+    use crate::ports::{APIGEE_DATASTORE, CASSANDRA_DATA_REPLICATION};
+    let plan = ctx.plan;
+    let cr = plan.cr.as_ref().ok_or_else(|| StepError::Message("replication: cr without a `cr:` section".into()))?;
+    let ns = &plan.target.namespace;
+    let source_dc = plan.source.datacenter.as_str();
+    let body = |force: bool| {
+        serde_json::json!({
+            "apiVersion": format!("{}/{}", CASSANDRA_DATA_REPLICATION.group, CASSANDRA_DATA_REPLICATION.version),
+            "kind": CASSANDRA_DATA_REPLICATION.kind,
+            "metadata": {"name": cr.name, "namespace": ns},
+            "spec": {"organizationRef": cr.organization, "force": force, "source": {"region": source_dc}},
+        })
+    };
+    let status = || async {
+        let ds = ctx.deps.target.get_custom(&APIGEE_DATASTORE, ns, &cr.datastore).await?;
+        Ok::<_, StepError>(ds.map(|d| d["status"]["cassandraDataReplication"].clone()).unwrap_or(serde_json::Value::Null))
+    };
+    let complete = |st: &serde_json::Value| st["state"] == "complete" && pods.iter().all(|p| st["rebuildDetails"][p]["state"] == "complete");
+    let mut attempts = ctx.journal(|j| pods.iter().filter_map(|p| j.rebuild.get(p)).map(|r| r.attempts).max().unwrap_or(0));
+    let max = attempts + plan.rebuild.retries + 1;
+    // Already complete (a resumed run): nothing to apply.
+    let mut current = status().await?;
+    let mut running = current["state"] == "running";
+    loop {
+        if complete(&current) {
+            break;
+        }
+        if !running {
+            if attempts >= max {
+                let failed: Vec<String> = pods.iter().filter(|p| current["rebuildDetails"][p.as_str()]["state"] != "complete").map(|p| format!("{p}: {}", current["rebuildDetails"][p.as_str()]["message"].as_str().unwrap_or("not complete"))).collect();
+                return Err(StepError::Message(format!("CassandraDataReplication {} did not complete after {attempts} attempt(s): {}", cr.name, failed.join("; "))));
+            }
+            attempts += 1;
+            ctx.deps.target.apply_custom(&CASSANDRA_DATA_REPLICATION, ns, &body(attempts > 1)).await?;
+            ctx.record(|j| {
+                for p in pods {
+                    let r = j.rebuild.entry(p.clone()).or_default();
+                    r.state = StepState::Running;
+                    r.attempts = attempts;
+                }
+            })?;
+            for p in pods {
+                ctx.emit(Event::RebuildNode { pod: p.clone(), state: if attempts > 1 { "retrying" } else { "started" }.into(), attempt: attempts, message: Some(format!("CassandraDataReplication {}", cr.name)) });
+            }
+            running = true;
+            // The operator may not have picked it up yet: a stale `error`/`complete` from an
+            // earlier generation must not be read as this attempt's result.
+            tokio::time::sleep(plan.rebuild.progress_interval.0.max(Duration::from_secs(1)) * 2).await;
+        }
+        tokio::time::sleep(plan.rebuild.progress_interval.0).await;
+        current = status().await?;
+        if current["state"] == "error" {
+            running = false;
+            let msg = pods.iter().filter(|p| current["rebuildDetails"][p.as_str()]["state"] == "error").map(|p| format!("{p}: {}", current["rebuildDetails"][p.as_str()]["message"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("; ");
+            ctx.emit(Event::RebuildNode { pod: pods.join(","), state: "failed-attempt".into(), attempt: attempts, message: Some(msg) });
+        } else if current["state"] == "complete" && !complete(&current) {
+            // Top-level complete while some pod is not: never counted done.
+            running = false;
+            ctx.emit(Event::Warning { step: "rebuild", message: "the operator reports complete, but not every pod's rebuildDetails entry is complete".into() });
+        }
+    }
+    // The real completion test: every pod's log shows its rebuild completed.
+    for p in pods {
+        let admin = ctx.deps.admins.admin(Region::Target, p);
+        match outcome(&*admin, source_dc).await? {
+            Some(o) if o.completed && o.failure.is_none() => mark_done(ctx, p, o.plan_id, attempts)?,
+            _ => return Err(StepError::Message(format!("{p}: the operator reports complete, but the pod's log shows no completed rebuild from {source_dc}"))),
+        }
+    }
+    Ok(())
 }

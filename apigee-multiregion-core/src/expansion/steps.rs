@@ -522,10 +522,19 @@ async fn describe(ctx: &Ctx<'_>, id: &'static str) -> Result<(), StepError> {
             vec![nodetool(&s.context, "<a source pod>", "status"), nodetool(&t.context, &target_pods[0], "status")],
         ),
         "check-replication" => (format!("check that every keyspace replicates to {}", t.datacenter), vec![nodetool(&t.context, &target_pods[0], "describecluster")]),
-        "rebuild" => (
-            format!("rebuild every {} node from {} ({} at a time), progress from netstats", t.datacenter, s.datacenter, match plan.rebuild.concurrency { super::plan::Concurrency::All => "all".to_owned(), super::plan::Concurrency::Limit(n) => n.to_string() }),
-            target_pods.iter().map(|p| nodetool(&t.context, p, &format!("rebuild -- {}", s.datacenter))).collect(),
-        ),
+        "rebuild" => match &plan.cr {
+            Some(cr) if plan.replication == super::plan::ReplicationMethod::Cr => (
+                format!("apply CassandraDataReplication {} (source {}) and follow every pod's rebuildDetails", cr.name, s.datacenter),
+                vec![
+                    format!("kubectl --context {} -n {} apply -f - <<< '{{apiVersion: apigee.cloud.google.com/v1alpha1, kind: CassandraDataReplication, metadata: {{name: {}}}, spec: {{organizationRef: {}, force: false, source: {{region: {}}}}}}}'", t.context, t.namespace, cr.name, cr.organization, s.datacenter),
+                    format!("kubectl --context {} -n {} get apigeeds {} -o jsonpath='{{.status.cassandraDataReplication}}'", t.context, t.namespace, cr.datastore),
+                ],
+            ),
+            _ => (
+                format!("rebuild every {} node from {} ({} at a time), progress from netstats", t.datacenter, s.datacenter, match plan.rebuild.concurrency { super::plan::Concurrency::All => "all".to_owned(), super::plan::Concurrency::Limit(n) => n.to_string() }),
+                target_pods.iter().map(|p| nodetool(&t.context, p, &format!("rebuild -- {}", s.datacenter))).collect(),
+            ),
+        },
         "verify" => (
             "verify from both sides: all UN, same ring, target load, rebuild completed in every node's log".into(),
             vec![nodetool(&s.context, "<a source pod>", "status"), format!("kubectl --context {} -n {} logs {} | grep 'All sessions completed'", t.context, t.namespace, target_pods[0])],

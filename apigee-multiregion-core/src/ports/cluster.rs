@@ -217,4 +217,31 @@ pub trait ClusterOps: Send + Sync {
 
     /// The Lease as it is, `None` when absent.
     async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError>;
+
+    /// Creates or updates a custom resource with server-side apply. `body` is the whole object.
+    async fn apply_custom(&self, resource: &CustomResource, namespace: &str, body: &serde_json::Value) -> Result<(), ClusterError>;
+
+    /// A custom resource as JSON, `None` when absent.
+    async fn get_custom(&self, resource: &CustomResource, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, ClusterError>;
 }
+
+/// Which custom resource type (group, version, kind, plural).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomResource {
+    /// API group, e.g. `apigee.cloud.google.com`.
+    pub group: &'static str,
+    /// Version, e.g. `v1alpha1`.
+    pub version: &'static str,
+    /// Kind, e.g. `CassandraDataReplication`.
+    pub kind: &'static str,
+    /// Plural, e.g. `cassandradatareplications`.
+    pub plural: &'static str,
+}
+
+/// Apigee's `CassandraDataReplication` (short names `cdr`, `apigeecdr`).
+pub const CASSANDRA_DATA_REPLICATION: CustomResource =
+    CustomResource { group: "apigee.cloud.google.com", version: "v1alpha1", kind: "CassandraDataReplication", plural: "cassandradatareplications" };
+
+/// Apigee's `ApigeeDatastore` (short name `apigeeds`); its status reports data replication.
+pub const APIGEE_DATASTORE: CustomResource =
+    CustomResource { group: "apigee.cloud.google.com", version: "v1alpha1", kind: "ApigeeDatastore", plural: "apigeedatastores" };

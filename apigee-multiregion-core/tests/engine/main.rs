@@ -316,3 +316,50 @@ async fn a_second_run_after_success_skips_every_step() {
     assert!(redone.is_empty(), "{redone:?}");
     assert_eq!(w.lock().unwrap().calls.len(), before, "nothing was changed again");
 }
+
+fn cr_setup() -> Setup {
+    setup("replication: cr\ncr: {organization: org-4f2a}\n")
+}
+
+#[tokio::test]
+async fn with_the_cr_the_operator_rebuilds_every_node_and_the_logs_confirm_it() {
+    let s = cr_setup();
+    let w = healthy();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let report = r.unwrap();
+    assert!(report.verify.unwrap().passed());
+    assert_eq!(calls(&w, "apply CassandraDataReplication force=false"), 1);
+    assert_eq!(calls(&w, "rebuild "), 0, "no nodetool rebuild from the tool: the operator does it");
+    let done: Vec<String> = rec.events().iter().filter_map(|e| if let Event::RebuildNode { pod, state, .. } = e { (state == "done").then(|| pod.clone()) } else { None }).collect();
+    assert_eq!(done, ["apigee-cassandra-default-0", "apigee-cassandra-default-1"]);
+}
+
+#[tokio::test]
+async fn a_cr_error_entry_is_retried_with_force_then_done() {
+    let s = cr_setup();
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-1".into(), Script::FailTimes(1));
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    assert_eq!(calls(&w, "apply CassandraDataReplication force=false"), 1);
+    assert_eq!(calls(&w, "apply CassandraDataReplication force=true"), 1);
+}
+
+#[tokio::test]
+async fn a_top_level_complete_with_a_pod_not_complete_is_never_counted_done() {
+    let mut s = cr_setup();
+    s.plan.rebuild.retries = 1;
+    let w = healthy();
+    w.lock().unwrap().cdr_lies = true;
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some("rebuild"));
+    assert!(err.to_string().contains("apigee-cassandra-default-1"), "{err}");
+    assert_eq!(journal(&s).step("verify"), StepState::Pending);
+}
+
+#[test]
+fn a_cr_plan_without_its_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "source: {context: a, overrides: a.yaml, datacenter: dc-1}\ntarget: {context: b, overrides: b.yaml, datacenter: dc-2}\ninstaller: {kind: apigeectl}\nreplication: cr\n";
+    let err = ExpansionPlan::from_str_at(text, "plan.yaml", dir.path().into()).unwrap_err();
+    assert!(err.to_string().contains("kubectl get apigeeorg"), "{err}");
+}

@@ -11,7 +11,7 @@ use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
 use apigee_multiregion_core::nodetool::{DescribeCluster, NetStats, StatusReport, parse_describecluster, parse_netstats, parse_status};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
-    AdminError, CassandraAdmin, ClusterError, ClusterOps, ExecArg, ExecOutput, HybridInstaller, InstallerError, LeaseState, NodeFacts, SanitizedObject,
+    AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, HybridInstaller, InstallerError, LeaseState, NodeFacts, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -52,9 +52,39 @@ pub struct World {
     pub concurrent: usize,
     pub max_concurrent: usize,
     pub plan_counter: u32,
+    /// A CassandraDataReplication was applied and not yet processed by the fake operator.
+    pub cdr_pending: bool,
+    /// The fake operator's ApigeeDatastore status.
+    pub cdr_status: serde_json::Value,
+    /// Reports `complete` at the top level while a pod is not (a lying operator).
+    pub cdr_lies: bool,
 }
 
 pub type Shared = Arc<Mutex<World>>;
+
+impl World {
+    /// One rebuild of a target pod: log lines, load, and the pod's script.
+    pub fn rebuild_pod(&mut self, pod: &str, source_dc: &str) -> Result<(), String> {
+        self.plan_counter += 1;
+        let id = format!("00000000-0000-0000-0000-{:012}", self.plan_counter);
+        let key = format!("t/{pod}");
+        let log = self.logs.entry(key.clone()).or_default();
+        log.push_str(&format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #{id}] Executing streaming plan for Rebuild\n"));
+        if let Some(Script::FailTimes(n)) = self.scripts.get(pod).cloned()
+            && n > 0
+        {
+            self.scripts.insert(pod.into(), Script::FailTimes(n - 1));
+            self.logs.entry(key).or_default().push_str(&format!("WARN [Stream #{id}] Stream failed\nERROR Error while rebuilding node: Stream failed\n"));
+            return Err("Stream failed".into());
+        }
+        self.logs.entry(key).or_default().push_str(&format!("INFO [Stream #{id}] Session with /10.1.0.1:7000 is complete\nINFO [Stream #{id}] All sessions completed\n"));
+        let address = self.target_pods.iter().find(|p| p.name == pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
+        if let Some(n) = self.ring.iter_mut().find(|r| Some(&r.address) == address.as_ref()) {
+            n.load_kib = 900;
+        }
+        Ok(())
+    }
+}
 
 fn pod(i: u32, ip: &str) -> CassandraPod {
     CassandraPod {
@@ -201,6 +231,35 @@ impl ClusterOps for FakeCluster {
     async fn lease(&self, _: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
         Ok(self.world.lock().unwrap().leases.get(name).map(|(h, r)| LeaseState { holder: h.clone(), remaining_seconds: *r }))
     }
+    async fn apply_custom(&self, r: &CustomResource, _: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("apply {} force={}", r.kind, body["spec"]["force"]));
+        assert_eq!(body["spec"]["source"]["region"], "dc-1");
+        w.cdr_pending = true;
+        w.cdr_status = serde_json::json!({"state": "running", "rebuildDetails": {}});
+        Ok(())
+    }
+    async fn get_custom(&self, r: &CustomResource, _: &str, _: &str) -> Result<Option<serde_json::Value>, ClusterError> {
+        assert_eq!(r.kind, "ApigeeDatastore");
+        let mut w = self.world.lock().unwrap();
+        if w.cdr_pending {
+            // The fake operator: rebuild every target pod, as the real one does.
+            w.cdr_pending = false;
+            let pods: Vec<String> = w.target_pods.iter().map(|p| p.name.clone()).collect();
+            let mut details = serde_json::Map::new();
+            for p in &pods {
+                let result = w.rebuild_pod(p, "dc-1");
+                let state = if result.is_ok() { "complete" } else { "error" };
+                details.insert(p.clone(), serde_json::json!({"state": state, "message": result.err().unwrap_or_default()}));
+            }
+            if w.cdr_lies {
+                details.insert(pods[1].clone(), serde_json::json!({"state": "running"}));
+            }
+            let all = details.values().all(|d| d["state"] == "complete") || w.cdr_lies;
+            w.cdr_status = serde_json::json!({"state": if all { "complete" } else { "error" }, "rebuildDetails": details});
+        }
+        Ok(Some(serde_json::json!({"status": {"state": "running", "cassandraDataReplication": w.cdr_status.clone()}})))
+    }
 }
 
 /// The installer: reads the target overrides and creates pods that join the ring.
@@ -330,35 +389,16 @@ impl CassandraAdmin for FakeAdmin {
         if !w.ring.iter().any(|r| r.dc == source_dc) {
             return Err(AdminError::InvalidSourceDatacenter { pod: self.pod.clone(), source_dc: source_dc.into(), message: "not a valid datacenter".into() });
         }
-        w.plan_counter += 1;
-        let script = w.scripts.get(&self.pod).cloned().unwrap_or(Script::Succeed);
-        // A rebuild that "was already running" has the plan id netstats shows.
-        let id = if matches!(script, Script::AlreadyRunning(_)) { "00000000-0000-0000-0000-00000000bbbb".to_owned() } else { format!("00000000-0000-0000-0000-{:012}", w.plan_counter) };
-        let key = self.log_key();
-        Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #{id}] Executing streaming plan for Rebuild\n"));
-        match script {
-            Script::FailTimes(n) if n > 0 => {
-                w.scripts.insert(self.pod.clone(), Script::FailTimes(n - 1));
-                Self::append(&mut w, &key, &format!("WARN [Stream #{id}] Stream failed\nERROR Error while rebuilding node: Stream failed\n"));
-                Err(AdminError::StreamFailed { pod: self.pod.clone(), reason: "Stream failed".into() })
-            }
-            Script::AlreadyRunning(polls) => {
-                // The log gets `All sessions completed` when netstats shows the plan ended.
-                w.scripts.insert(self.pod.clone(), Script::Succeed);
-                w.running_rebuild.insert(self.pod.clone(), polls);
-                Err(AdminError::RebuildAlreadyRunning { pod: self.pod.clone() })
-            }
-            _ => {
-                Self::append(&mut w, &key, &format!("INFO [Stream #{id}] Session with /10.1.0.1:7000 is complete\nINFO [Stream #{id}] All sessions completed\n"));
-                let address = w.target_pods.iter().find(|p| p.name == self.pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
-                if let Some(a) = address
-                    && let Some(n) = w.ring.iter_mut().find(|r| r.address == a)
-                {
-                    n.load_kib = 900;
-                }
-                Ok(())
-            }
+        if matches!(w.scripts.get(&self.pod), Some(Script::AlreadyRunning(_))) {
+            let Some(Script::AlreadyRunning(polls)) = w.scripts.get(&self.pod).cloned() else { unreachable!() };
+            let key = self.log_key();
+            Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"));
+            // The log gets `All sessions completed` when netstats shows the plan ended.
+            w.scripts.insert(self.pod.clone(), Script::Succeed);
+            w.running_rebuild.insert(self.pod.clone(), polls);
+            return Err(AdminError::RebuildAlreadyRunning { pod: self.pod.clone() });
         }
+        w.rebuild_pod(&self.pod, source_dc).map_err(|reason| AdminError::StreamFailed { pod: self.pod.clone(), reason })
     }
     async fn log(&self, _: Option<i64>) -> Result<String, AdminError> {
         Ok(self.world.lock().unwrap().logs.get(&self.log_key()).cloned().unwrap_or_default())

@@ -74,9 +74,19 @@ def cassandra_settings(doc: dict) -> dict:
     }
 
 
+def start_operator(region: int) -> None:
+    """The Apigee operator stand-in (CassandraDataReplication), one per region, in the background."""
+    name = f"operator-r{region}"
+    if not proc.running(name):
+        proc.start(name, [sys.executable, "-m", "sbx.operator", str(region)], env.region_dir(region) / "logs" / "operator.log",
+                   env_vars={"PYTHONPATH": str(env.SANDBOX_DIR / "lib")})
+
+
 def init(region: int, doc: dict) -> None:
     for ns in (env.NAMESPACE, "cert-manager"):
         kube.ensure_namespace(region, ns)
+    kube.kubectl(region, "apply", "-f", str(env.SANDBOX_DIR / "crds" / "apigee-datastore.yaml"))
+    start_operator(region)
     if kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager") is None:
         # What cert-manager's self-signed issuer does on a fresh install: a new CA for this cluster.
         with tempfile.TemporaryDirectory(dir=env.STATE) as tmp:
@@ -140,6 +150,11 @@ def apply(region: int, doc: dict, datastore_only: bool = False) -> None:
     kube.ensure_namespace(region, env.NAMESPACE)
     ca_key, ca_crt = _ca(region)
     kube.apply_object(region, _statefulset(s))
+    if kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE) is None:
+        kube.create_object(region, {"apiVersion": "apigee.cloud.google.com/v1alpha1", "kind": "ApigeeDatastore",
+                                    "metadata": {"name": "default", "namespace": env.NAMESPACE}, "spec": {"name": "default"}})
+        kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", env.NAMESPACE, "--subresource=status", "--type=merge",
+                     "-p", json.dumps({"status": {"state": "running"}}))
     new_dc = False
     for cfg in node_configs(region, s, ca_crt):
         current = cassandra.running_digest(region, cfg.ordinal)
@@ -177,6 +192,7 @@ def check_ready(region: int, doc: dict) -> list[str]:
 
 
 def delete(region: int, doc: dict) -> None:
+    proc.stop(f"operator-r{region}")
     for n in range(env.MAX_NODES):
         if proc.running(f"cassandra-r{region}-n{n}"):
             cassandra.stop(region, n)

@@ -26,7 +26,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     for name in proc.names():
-        if name.startswith("cassandra-"):
+        if name.startswith(("cassandra-", "operator-")):
             proc.stop(name, timeout=60)
     for r in env.REGIONS:
         controlplane.down(r)

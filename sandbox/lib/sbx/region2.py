@@ -44,6 +44,7 @@ def _forget_datacenters(keep: str) -> None:
 
 
 def reset() -> None:
+    proc.stop("operator-r2")
     for n in range(env.MAX_NODES):
         cassandra.stop(2, n)
     for n in range(env.MAX_NODES):
@@ -53,10 +54,11 @@ def reset() -> None:
         (d / "logs").mkdir(parents=True)
         (d / "logs" / "pod-cri.log").touch()
     if proc.running("kube-apiserver-r2"):
-        for kind in ("statefulsets", "pods", "secrets", "configmaps", "leases"):
+        for kind in ("cassandradatareplications", "apigeedatastores", "statefulsets", "pods", "secrets", "configmaps", "leases"):
             kube.kubectl(2, "delete", kind, "--all", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false",
                          "--grace-period=0", "--force", check=False)
         kube.kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
+        kube.kubectl(2, "delete", "lease", "apigee-multiregion-apigee", "-n", "default", "--ignore-not-found", check=False)
         # No controller-manager runs, so finish the namespace deletion by hand once it is empty.
         if kube.get_json(2, "namespace", env.NAMESPACE) is not None:
             kube.kubectl(2, "delete", "namespace", env.NAMESPACE, "--wait=false", check=False)
