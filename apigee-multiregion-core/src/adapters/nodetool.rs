@@ -126,6 +126,10 @@ impl CassandraAdmin for NodetoolOverExec {
         self.run(&["rebuild", "--", source_dc], self.rebuild_timeout).await.map(|_| ())
     }
 
+    async fn flush(&self) -> Result<(), AdminError> {
+        self.run(&["flush"], self.command_timeout).await.map(|_| ())
+    }
+
     async fn log(&self, tail_lines: Option<i64>) -> Result<String, AdminError> {
         Ok(self.cluster.logs(&self.namespace, &self.pod, self.container.as_deref(), tail_lines).await?)
     }

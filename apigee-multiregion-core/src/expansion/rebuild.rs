@@ -5,6 +5,7 @@
 //! completed` for the Rebuild plan it started AND netstats shows no Rebuild plan left. "Node is
 //! still rebuilding" means running (a rebuild survives the client that started it): wait for it.
 //! A failure is retried (a rebuild resumes where it stopped) up to `retries`; never counted done.
+//! Every source node is flushed first: streaming sends SSTables, not memtables.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ pub(crate) async fn rebuild_all(ctx: &Ctx<'_>) -> Result<(), StepError> {
             j.rebuild.entry(n.clone()).or_default();
         }
     })?;
+    flush_source(ctx).await?;
     if plan.replication == super::plan::ReplicationMethod::Cr {
         return rebuild_with_cr(ctx, &names).await;
     }
@@ -41,6 +43,17 @@ pub(crate) async fn rebuild_all(ctx: &Ctx<'_>) -> Result<(), StepError> {
         .await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
     if failures.is_empty() { Ok(()) } else { Err(StepError::Message(failures.join("; "))) }
+}
+
+/// Flushes every Ready source node: streaming sends SSTables only, so writes still in memtables
+/// would not reach the new datacenter (measured on the sandbox: 2 MB of 2.1 MB stayed behind).
+async fn flush_source(ctx: &Ctx<'_>) -> Result<(), StepError> {
+    let plan = ctx.plan;
+    let pods = ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?;
+    for p in pods.iter().filter(|p| p.ready) {
+        ctx.deps.admins.admin(Region::Source, &p.name).flush().await?;
+    }
+    Ok(())
 }
 
 async fn outcome(admin: &dyn CassandraAdmin, source_dc: &str) -> Result<Option<RebuildOutcome>, StepError> {

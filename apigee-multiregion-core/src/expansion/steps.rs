@@ -531,8 +531,10 @@ async fn describe(ctx: &Ctx<'_>, id: &'static str) -> Result<(), StepError> {
                 ],
             ),
             _ => (
-                format!("rebuild every {} node from {} ({} at a time), progress from netstats", t.datacenter, s.datacenter, match plan.rebuild.concurrency { super::plan::Concurrency::All => "all".to_owned(), super::plan::Concurrency::Limit(n) => n.to_string() }),
-                target_pods.iter().map(|p| nodetool(&t.context, p, &format!("rebuild -- {}", s.datacenter))).collect(),
+                format!("flush every {} node, then rebuild every {} node from {} ({} at a time), progress from netstats", s.datacenter, t.datacenter, s.datacenter, match plan.rebuild.concurrency { super::plan::Concurrency::All => "all".to_owned(), super::plan::Concurrency::Limit(n) => n.to_string() }),
+                std::iter::once(nodetool(&s.context, "<each source pod>", "flush"))
+                    .chain(target_pods.iter().map(|p| nodetool(&t.context, p, &format!("rebuild -- {}", s.datacenter))))
+                    .collect(),
             ),
         },
         "verify" => (

@@ -114,6 +114,9 @@ pub trait CassandraAdmin: Send + Sync {
     async fn netstats(&self) -> Result<NetStats, AdminError>;
     /// `nodetool rebuild -- <source_dc>`; returns when the rebuild finished (minutes to hours).
     async fn rebuild(&self, source_dc: &str) -> Result<(), AdminError>;
+    /// `nodetool flush`: writes every memtable to SSTables. Streaming sends SSTables only, so a
+    /// source node is flushed before a rebuild, or its most recent writes are not streamed.
+    async fn flush(&self) -> Result<(), AdminError>;
     /// The node's log, last `tail_lines` lines.
     async fn log(&self, tail_lines: Option<i64>) -> Result<String, AdminError>;
     /// `nodetool getinterdcstreamthroughput` in megabits per second (0 = unlimited).

@@ -95,6 +95,12 @@ async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
     assert_eq!(report.seed_alternates, ["10.1.0.2"]);
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1);
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 1, "EVERY node of the new DC is rebuilt");
+    {
+        let w = w.lock().unwrap();
+        let first_rebuild = w.calls.iter().position(|c| c.starts_with("rebuild ")).unwrap();
+        let flushes: Vec<&String> = w.calls[..first_rebuild].iter().filter(|c| c.starts_with("flush s/")).collect();
+        assert_eq!(flushes.len(), 2, "every source node is flushed before the first rebuild: {:?}", w.calls);
+    }
     assert!(report.verify.unwrap().passed());
     // The target overrides: datacenter and rack added, seed host set then removed, comments kept.
     let final_text = std::fs::read_to_string(&s.target).unwrap();

@@ -403,6 +403,11 @@ impl CassandraAdmin for FakeAdmin {
     async fn log(&self, _: Option<i64>) -> Result<String, AdminError> {
         Ok(self.world.lock().unwrap().logs.get(&self.log_key()).cloned().unwrap_or_default())
     }
+    async fn flush(&self) -> Result<(), AdminError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("flush {}", self.log_key()));
+        Ok(())
+    }
     async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
         Ok(0)
     }
