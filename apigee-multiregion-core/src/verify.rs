@@ -26,6 +26,10 @@ pub struct VerifyFacts {
     pub log_events: BTreeMap<String, Vec<LogEvent>>,
     /// Minimum target/source load ratio.
     pub min_load_fraction: f64,
+    /// Address -> Load as the node itself reports it. Remote Load in `nodetool status` comes from
+    /// gossip, broadcast once a minute, so right after a rebuild only a node's own figure is
+    /// current; addresses missing here fall back to `from_source`.
+    pub own_loads: BTreeMap<String, u64>,
 }
 
 /// One check.
@@ -96,7 +100,12 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
         if a == b { format!("both sides see the same {} nodes", a.len()) } else { format!("only the source sees {:?}; only the target sees {:?}", a.difference(&b).collect::<Vec<_>>(), b.difference(&a).collect::<Vec<_>>()) },
     ));
 
-    let load = |dc: &str| f.from_source.datacenter(dc).map(|d| d.total_load_bytes()).unwrap_or(0);
+    let load = |dc: &str| {
+        f.from_source
+            .datacenter(dc)
+            .map(|d| d.nodes.iter().map(|n| f.own_loads.get(&n.address).copied().or(n.load_bytes).unwrap_or(0)).sum::<u64>())
+            .unwrap_or(0)
+    };
     let (src, tgt) = (load(&f.source_dc), load(&f.target_dc));
     let ratio = if src == 0 { 1.0 } else { tgt as f64 / src as f64 };
     checks.push(check(
@@ -159,6 +168,7 @@ mod tests {
             rebuild_plans: [("p0".to_owned(), Some("a".to_owned())), ("p1".to_owned(), Some("b".to_owned()))].into(),
             log_events: [("p0".to_owned(), done("a")), ("p1".to_owned(), done("b"))].into(),
             min_load_fraction: 0.5,
+            own_loads: BTreeMap::new(),
         }
     }
 
@@ -183,6 +193,15 @@ mod tests {
         f.from_source = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "1"), ("dc-2", "UN", "10.0.2.2", "1")]);
         let r = verify(&f);
         assert!(r.failures().iter().any(|l| l.starts_with("target-load")), "{:?}", r.failures());
+    }
+
+    #[test]
+    fn a_node_s_own_load_beats_the_gossiped_one() {
+        let mut f = facts();
+        f.from_source = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "1"), ("dc-2", "UN", "10.0.2.2", "1")]);
+        assert!(!verify(&f).passed(), "stale gossip alone fails");
+        f.own_loads = [("10.0.2.1".to_owned(), 90 * 1024), ("10.0.2.2".to_owned(), 95 * 1024)].into();
+        assert!(verify(&f).passed(), "{:?}", verify(&f).failures());
     }
 
     #[test]

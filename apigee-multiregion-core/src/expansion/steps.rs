@@ -443,6 +443,18 @@ pub(crate) async fn verify_facts(plan: &ExpansionPlan, deps: &Deps, recorded: &(
     let from_target = ready_admin(plan, deps, Region::Target).await?.status().await?;
     let mut log_events = BTreeMap::new();
     let mut rebuild_plans = BTreeMap::new();
+    let mut own_loads = BTreeMap::new();
+    for (region, cluster, spec) in [(Region::Source, &deps.source, &plan.source), (Region::Target, &deps.target, &plan.target)] {
+        for p in cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?.iter().filter(|p| p.ready) {
+            let Some(address) = p.cassandra_address().map(|a| a.to_string()) else { continue };
+            // A node's own Load is current; others' come from gossip, up to a minute old.
+            if let Ok(view) = deps.admins.admin(region, &p.name).status().await
+                && let Some(bytes) = view.find_address(&address).and_then(|(_, n)| n.load_bytes)
+            {
+                own_loads.insert(address, bytes);
+            }
+        }
+    }
     for p in &pods {
         let log = deps.admins.admin(Region::Target, &p.name).log(Some(50_000)).await?;
         let events = scan_rebuild_log(&log);
@@ -461,6 +473,7 @@ pub(crate) async fn verify_facts(plan: &ExpansionPlan, deps: &Deps, recorded: &(
         rebuild_plans,
         log_events,
         min_load_fraction: plan.verify.min_load_fraction,
+        own_loads,
     })
 }
 
