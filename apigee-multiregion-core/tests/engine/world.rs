@@ -127,7 +127,7 @@ pub fn healthy() -> Shared {
     w.namespaces[0].insert("apigee".into());
     w.namespaces[0].insert("cert-manager".into());
     w.namespaces[1].insert("cert-manager".into());
-    w.secrets[0].insert("cert-manager/apigee-ca".into(), ca("-----BEGIN PRIVATE KEY-----region1"));
+    w.secrets[0].insert("cert-manager/apigee-ca".into(), ca("-----BEGIN TEST PRIVATE KEY-----region1"));
     for p in &w.source_pods {
         w.logs.insert(format!("s/{}", p.name), "INFO Starting listening for CQL clients\n".into());
     }
@@ -135,7 +135,7 @@ pub fn healthy() -> Shared {
 }
 
 pub fn other_ca() -> SanitizedObject {
-    ca("-----BEGIN PRIVATE KEY-----another")
+    ca("-----BEGIN TEST PRIVATE KEY-----another")
 }
 
 fn status_text(ring: &[RingNode]) -> String {

@@ -31,7 +31,7 @@ import yaml
 from . import cassandra, env, kube, pki, proc
 
 DEFAULT_JMX_USER = "jmxuser"
-DEFAULT_JMX_PASSWORD = "iloveapis123"  # Apigee's documented default, used only when the overrides set none
+DEFAULT_JMX_PASSWORD = "iloveapis123"  # Apigee's documented default; the sandbox stand-in uses it only when the overrides set none
 
 
 class StandInError(RuntimeError):

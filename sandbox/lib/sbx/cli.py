@@ -18,8 +18,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         controlplane.up(r)
         print(f"region-{r}: kube-apiserver https://127.0.0.1:{env.apiserver_port(r)} ready", file=sys.stderr)
     if not args.control_plane_only:
-        from . import region1
+        from . import region1, region2
         region1.install_and_load()
+        if not proc.running("cassandra-r2-n0"):
+            # Region-2 is not running (e.g. after `down`): make it empty again, and take its
+            # datacenter out of region-1's ring, so `up` always ends in the documented state.
+            region2.reset()
     print(env.kubeconfig_path())
     return 0
 
