@@ -83,7 +83,14 @@ async fn rebuild_node(ctx: &Ctx<'_>, pod: &str) -> Result<(), StepError> {
     let admin = ctx.deps.admins.admin(Region::Target, pod);
     let record = ctx.journal(|j| j.rebuild.get(pod).cloned().unwrap_or_default());
     if record.state == StepState::Done {
-        return Ok(());
+        // Done in the journal and in the node's own log; a node that was replaced since (a
+        // wiped and reinstalled region) has no such log and is rebuilt again.
+        if let Some(o) = outcome(&*admin, source_dc).await?
+            && o.completed
+            && o.failure.is_none()
+        {
+            return Ok(());
+        }
     }
     // Ask the world first: a rebuild may be running (we crashed) or already finished.
     wait_idle(ctx, &*admin, pod).await?;

@@ -83,8 +83,12 @@ async fn already_done(ctx: &Ctx<'_>, id: &'static str) -> Result<Option<String>,
             let seed = ctx.journal(|j| j.seed_host.clone());
             let view = load(&plan.resolve(&plan.target.overrides))?.view().map_err(|e| overrides_err(plan, &plan.target.overrides, e))?;
             let c = &view.cassandra;
-            let finalized = ctx.journal(|j| j.step("finalize") == StepState::Done || j.datastore_reapplied);
-            let seed_ok = c.multi_region_seed_host == seed || (finalized && c.multi_region_seed_host.is_none());
+            // After finalize the seed host is gone on purpose; that still counts as prepared only
+            // while the new nodes are in the ring (a wiped region must be prepared again).
+            let finalized = ctx.journal(|j| j.step("finalize") == StepState::Done || j.datastore_reapplied)
+                && c.multi_region_seed_host.is_none()
+                && joined(ctx).await?.is_ok();
+            let seed_ok = c.multi_region_seed_host == seed || finalized;
             (seed_ok && c.datacenter.as_deref() == Some(plan.target.datacenter.as_str()) && c.effective_rack() == plan.target_rack().as_str())
                 .then(|| "the target overrides already carry the seed host, datacenter and rack".to_owned())
         }
@@ -106,7 +110,17 @@ async fn already_done(ctx: &Ctx<'_>, id: &'static str) -> Result<Option<String>,
         "check-replication" => missing_replication(ctx).await?.is_empty().then(|| "every keyspace replicates to the target datacenter".to_owned()),
         "rebuild" => {
             let all_done = ctx.journal(|j| !j.rebuild.is_empty() && j.rebuild.values().all(|r| r.state == StepState::Done));
-            all_done.then(|| "every target node finished its rebuild".to_owned())
+            // The journal is not enough: the pods' own logs must show it (a wiped and
+            // reinstalled region has new, empty nodes).
+            let mut confirmed = all_done;
+            if all_done {
+                for p in ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await? {
+                    let log = ctx.deps.admins.admin(Region::Target, &p.name).log(Some(50_000)).await?;
+                    let done = crate::nodetool::last_rebuild_outcome(&scan_rebuild_log(&log), plan.source.datacenter.as_str()).is_some_and(|o| o.completed && o.failure.is_none());
+                    confirmed &= done;
+                }
+            }
+            confirmed.then(|| "every target node finished its rebuild (journal and logs agree)".to_owned())
         }
         "finalize" => {
             let view = load(&plan.resolve(&plan.target.overrides))?.view().map_err(|e| overrides_err(plan, &plan.target.overrides, e))?;

@@ -369,3 +369,27 @@ fn a_cr_plan_without_its_section_is_refused() {
     let err = ExpansionPlan::from_str_at(text, "plan.yaml", dir.path().into()).unwrap_err();
     assert!(err.to_string().contains("kubectl get apigeeorg"), "{err}");
 }
+
+#[tokio::test]
+async fn a_region_wiped_after_a_finished_expansion_is_expanded_again() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    {
+        // Region-2 deleted (with its DC removed from the ring); the journal still says "done".
+        let mut w = w.lock().unwrap();
+        w.target_pods.clear();
+        w.ring.retain(|n| n.dc == "dc-1");
+        w.logs.retain(|k, _| k.starts_with("s/"));
+        w.secrets[1].clear();
+        w.namespaces[1].remove("apigee");
+    }
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let report = r.unwrap();
+    assert!(report.verify.unwrap().passed());
+    let started: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::StepStarted { step } = e { Some(*step) } else { None }).collect();
+    for step in ["prepare-overrides", "copy-ca", "install", "rebuild", "finalize"] {
+        assert!(started.contains(&step), "{step} must run again: {started:?}");
+    }
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 2);
+}
