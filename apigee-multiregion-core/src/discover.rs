@@ -24,23 +24,18 @@ impl Default for PodsAt {
     }
 }
 
-/// Seed selection on a live cluster. Without a Ready pod to read the ring from, pods are judged
-/// on their Kubernetes state alone and `ring_error` says why.
-pub async fn seeds_from_cluster(cluster: Arc<dyn ClusterOps>, at: &PodsAt, credentials: JmxCredentials, policy: &SeedPolicy) -> Result<(SeedSelection, Option<String>), String> {
+/// Seed selection on a live cluster. The ring is read from the first Ready pod; without a Ready
+/// pod no pod is eligible anyway, and the error names every pod and why.
+pub async fn seeds_from_cluster(cluster: Arc<dyn ClusterOps>, at: &PodsAt, credentials: JmxCredentials, policy: &SeedPolicy) -> Result<SeedSelection, String> {
     let pods = cluster.list_cassandra_pods(&at.namespace, &at.selector).await.map_err(|e| e.to_string())?;
-    let mut ring_error = None;
     let ring = match pods.iter().find(|p| p.ready) {
-        Some(p) => match NodetoolOverExec::new(cluster.clone(), &at.namespace, &p.name, Some(&at.container), credentials).status().await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                ring_error = Some(e.to_string());
-                None
-            }
-        },
+        Some(p) => Some(
+            NodetoolOverExec::new(cluster.clone(), &at.namespace, &p.name, Some(&at.container), credentials)
+                .status()
+                .await
+                .map_err(|e| format!("cannot read the ring: {e}"))?,
+        ),
         None => None,
     };
-    if ring.is_none() && ring_error.is_some() {
-        return Err(format!("cannot read the ring: {}", ring_error.unwrap_or_default()));
-    }
-    select_seeds(&pods, ring.as_ref(), policy).map(|s| (s, ring_error)).map_err(|e| e.to_string())
+    select_seeds(&pods, ring.as_ref(), policy).map_err(|e| e.to_string())
 }

@@ -53,7 +53,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         _ => JmxCredentials::PodEnvironment,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::Failed(e.to_string()))?;
-    let (selection, ring_error) = runtime.block_on(async {
+    let selection = runtime.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let policy = SeedPolicy { source_dc: args.datacenter.clone(), count: args.count };
         seeds_from_cluster(Arc::new(cluster), &PodsAt { namespace: args.namespace.clone(), ..Default::default() }, credentials, &policy).await.map_err(CliError::Failed)
@@ -70,9 +70,6 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             None => out.push_str(&format!("  {}: eligible\n", v.pod)),
             Some(why) => out.push_str(&format!("  {}: not eligible: {why}\n", v.pod)),
         }
-    }
-    if let Some(e) = ring_error {
-        out.push_str(&format!("warning: ring not read ({e}); pods judged on Kubernetes state only\n"));
     }
     print_stdout(&out)
 }

@@ -256,13 +256,6 @@ impl ClusterOps for KubeCluster {
             .collect())
     }
 
-    async fn service_cidr(&self) -> Result<Option<String>, ClusterError> {
-        // The `kubernetes` Service's ClusterIP is the first address of the service range; the
-        // range itself is not exposed by older clusters. Report the /24 around it as a hint
-        // only when nothing better exists: here, report nothing rather than guess.
-        Ok(None)
-    }
-
     async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
         match api.get_opt(name).await {

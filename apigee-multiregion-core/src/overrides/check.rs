@@ -141,7 +141,7 @@ impl Findings<'_> {
             Side::Target => self.target,
         };
         // Point at the key only when the whole path exists.
-        let present = doc.view().ok().is_some() && path_present(doc, path);
+        let present = path_present(doc, path);
         let line = if present { doc.location(path).map(|(l, _)| l) } else { None };
         self.list.push(Finding { severity, code, message, path: path.join("."), side, line });
     }

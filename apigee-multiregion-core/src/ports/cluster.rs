@@ -187,9 +187,6 @@ pub trait ClusterOps: Send + Sync {
     /// Every node's addresses, pod CIDRs and readiness.
     async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError>;
 
-    /// The service cluster IP range, when the cluster reveals it (`None` when it does not).
-    async fn service_cidr(&self) -> Result<Option<String>, ClusterError>;
-
     /// A namespace, sanitized; `None` when absent.
     async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError>;
 

@@ -169,9 +169,6 @@ impl ClusterOps for FakeCluster {
         let prefix = if self.index == 0 { "10.1.0." } else { "10.2.0." };
         Ok((1..=3).map(|i| NodeFacts { name: format!("n{i}"), internal_ips: vec![format!("{prefix}{i}")], pod_cidrs: vec![], ready: true, unschedulable: false }).collect())
     }
-    async fn service_cidr(&self) -> Result<Option<String>, ClusterError> {
-        Ok(None)
-    }
     async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
         let w = self.world.lock().unwrap();
         Ok(w.namespaces[self.index].contains(name).then(|| SanitizedObject {
