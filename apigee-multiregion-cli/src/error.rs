@@ -1,9 +1,12 @@
-//! The CLI's one error type: every failure a user can see, with the exit code it maps to.
+//! The CLI's one error type: every failure a user can see, and the ONE place that maps it to a
+//! process exit code.
 //!
 //! Exit codes (documented in docs/cli.md): 0 ok, 1 the operation failed, 2 usage or bad input
-//! (nothing was changed), 3 a check refused to proceed.
+//! (nothing was changed), 3 a check refused to proceed, 4 another run holds the lock,
+//! 130 interrupted (Ctrl-C; the journal holds every finished action).
 
-
+use apigee_multiregion_core::adapters::ConnectError;
+use apigee_multiregion_core::expansion::{ErrorKind, ExpansionError};
 
 /// A failure, already phrased for the user: what, where, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,12 @@ pub enum CliError {
     /// The operation itself failed. Exit 1.
     #[error("{0}")]
     Failed(String),
+    /// An expansion stopped: its kind decides the exit code.
+    #[error(transparent)]
+    Expansion(#[from] ExpansionError),
+    /// The plan's clusters or credentials cannot be used. Exit 2.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
 }
 
 impl CliError {
@@ -24,8 +33,15 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Failed(_) => 1,
-            Self::Input(_) => 2,
+            Self::Input(_) | Self::Connect(_) => 2,
             Self::Refused(_) => 3,
+            Self::Expansion(e) => match e.kind() {
+                ErrorKind::Failed => 1,
+                ErrorKind::Input => 2,
+                ErrorKind::Refused => 3,
+                ErrorKind::Locked => 4,
+                ErrorKind::Cancelled => 130,
+            },
         }
     }
 
@@ -55,5 +71,23 @@ impl CliError {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apigee_multiregion_core::expansion::{LockError, PlanError, StepError, StepId};
+    use apigee_multiregion_core::ports::ClusterError;
 
-
+    #[test]
+    fn every_error_kind_has_its_exit_code() {
+        let step = ExpansionError::Step { step: StepId::Rebuild, source: StepError::NoSeedChosen, journal: "j".into() };
+        let plan = ExpansionError::Plan(PlanError::Value { path: "p".into(), message: "m".into() });
+        let refused = ExpansionError::Refused { findings: vec![] };
+        let locked = ExpansionError::Locked(LockError::Held(ClusterError::Config("held".into())));
+        let cancelled = ExpansionError::Cancelled { step: StepId::Install, journal: "j".into() };
+        let codes: Vec<u8> = [step, plan, refused, locked, cancelled].into_iter().map(|e| CliError::from(e).exit_code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 130]);
+        assert_eq!(CliError::Input("x".into()).exit_code(), 2);
+        assert_eq!(CliError::Refused("x".into()).exit_code(), 3);
+        assert_eq!(CliError::Failed("x".into()).exit_code(), 1);
+    }
+}

@@ -8,6 +8,7 @@ mod render;
 
 use std::process::ExitCode;
 
+use apigee_multiregion_core::expansion::StepId;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::error::CliError;
@@ -27,6 +28,10 @@ struct Cli {
 enum Command {
     /// Run or resume the expansion described by a plan file.
     Expand(commands::expand::Args),
+    /// Only the rebuild step of a plan (same checks, journal and lock as expand).
+    Rebuild(commands::expand::StepArgs),
+    /// Only the finalize step: clear the seed host, re-apply, wait for the rolling restart.
+    Finalize(commands::expand::StepArgs),
     /// Read-only checks of both clusters and overrides files (exit 3 on errors).
     Preflight(commands::check::PreflightArgs),
     /// Read-only verification of an expansion from both sides.
@@ -47,6 +52,8 @@ enum Command {
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Expand(a) => commands::expand::run(&a, cli.quiet),
+        Command::Rebuild(a) => commands::expand::run_step(&a, StepId::Rebuild, cli.quiet),
+        Command::Finalize(a) => commands::expand::run_step(&a, StepId::Finalize, cli.quiet),
         Command::Overrides(a) => commands::overrides::run(&a),
         Command::Seeds(a) => commands::seeds::run(&a),
         Command::Preflight(a) => commands::check::preflight(&a, cli.quiet),

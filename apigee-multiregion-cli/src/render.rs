@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use apigee_multiregion_core::expansion::{Event, EventSink, ExpansionReport};
+use apigee_multiregion_core::expansion::{Event, EventSink, ExpansionReport, StepOutcome};
 use apigee_multiregion_core::overrides::Severity;
 
 use crate::output::Format;
@@ -57,13 +57,13 @@ impl Renderer {
         self.line(&format!("{} {}", self.paint("1", "plan"), report.plan));
         for s in &report.steps {
             let mark = match s.outcome {
-                "done" => self.paint("32", "done   "),
-                "skipped" => self.paint("36", "skipped"),
-                "planned" => self.paint("33", "planned"),
-                "failed" => self.paint("31", "FAILED "),
-                _ => "-      ".to_owned(),
+                StepOutcome::Done => self.paint("32", "done   "),
+                StepOutcome::Skipped => self.paint("36", "skipped"),
+                StepOutcome::Planned => self.paint("33", "planned"),
+                StepOutcome::Failed => self.paint("31", "FAILED "),
+                StepOutcome::NotRun => "-      ".to_owned(),
             };
-            self.line(&format!("  {mark} {:<18} {:>8.1}s", s.id, s.duration_ms as f64 / 1000.0));
+            self.line(&format!("  {mark} {:<18} {:>8.1}s", s.id.as_str(), s.duration_ms as f64 / 1000.0));
         }
         if let Some(seed) = &report.seed_host {
             self.line(&format!("  seed host {seed} (alternates: {})", if report.seed_alternates.is_empty() { "none".into() } else { report.seed_alternates.join(", ") }));
@@ -115,8 +115,10 @@ impl EventSink for Renderer {
             }
             Event::RebuildNode { pod, state, attempt, message } => {
                 let extra = message.map(|m| format!(": {m}")).unwrap_or_default();
+                let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 self.line(&format!("{t}   rebuild {pod}: {state} (attempt {attempt}){extra}"));
             }
+            Event::Note { step, message } => self.line(&format!("{t}   {step}: {message}")),
             Event::Warning { step, message } => self.line(&format!("{t} {} {step}: {message}", self.paint("33", "!"))),
             Event::Finding { finding } => {
                 let sev = if finding.severity == Severity::Error { self.paint("31", "error") } else { self.paint("33", "warning") };

@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ready: true,
             host_network: true,
             rack: None,
+            incarnation: None,
         })
         .collect();
     let chosen = select_seeds(&pods, Some(&ring), &SeedPolicy { source_dc: Some(DatacenterName::new("dc-1")?), count: 2 })?;

@@ -4,7 +4,8 @@
 //! the Python package are thin faces over it.
 //!
 //! Layers (arrows only point down):
-//! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`], [`verify`].
+//! 1. **Pure domain**, no I/O: [`model`], [`seeds`], [`overrides`], [`nodetool`], [`network`],
+//!    [`ring`], [`preflight`], [`datareplication`], [`verify`].
 //! 2. **Ports** ([`ports`]): the traits the engine reaches the world through.
 //! 3. **Adapters** ([`adapters`], feature `kube`, on by default): kube-rs, nodetool over exec,
 //!    apigeectl and Helm.
@@ -18,13 +19,14 @@
 pub mod adapters;
 pub mod atomic_file;
 pub mod copy;
-#[cfg(feature = "kube")]
-pub mod discover;
+pub mod datareplication;
 pub mod expansion;
 pub mod model;
 pub mod network;
 pub mod nodetool;
 pub mod overrides;
 pub mod ports;
+pub mod preflight;
+pub mod ring;
 pub mod seeds;
 pub mod verify;

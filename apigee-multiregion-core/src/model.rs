@@ -195,6 +195,10 @@ pub struct CassandraPod {
     pub host_network: bool,
     /// Rack from the pod's labels, when the installer sets one.
     pub rack: Option<String>,
+    /// Changes whenever the Cassandra container (re)starts: the pod's uid with the container's
+    /// restart count and start time. Finalize waits for every pod's to change after its apply.
+    #[serde(default)]
+    pub incarnation: Option<String>,
 }
 
 impl CassandraPod {

@@ -228,6 +228,7 @@ mod tests {
             ready: true,
             host_network: true,
             rack: Some(rack.to_owned()),
+            incarnation: None,
         }
     }
 

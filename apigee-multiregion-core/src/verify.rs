@@ -1,5 +1,10 @@
 //! Pure judgement of a finished expansion over gathered facts: the ring from both sides, the
-//! loads, and the rebuild log events. No I/O here; the engine gathers, this decides.
+//! loads, and what proves each new node's rebuild. No I/O here; the engine gathers, this decides.
+//!
+//! A rebuild's proof must survive container restarts and log rotation: a real pod's log starts
+//! empty after a restart, and finalize restarts every target pod. So the proof is, first, the
+//! journal's record of the completed rebuild *for the node's host ID* (a wiped or replaced node
+//! gets a new host ID and is rebuilt again), and only then the node's current log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,16 +25,98 @@ pub struct VerifyFacts {
     pub from_target: StatusReport,
     /// The target Cassandra pods' addresses.
     pub target_addresses: Vec<String>,
-    /// Target pod -> rebuild plan id recorded for it (None when unknown).
-    pub rebuild_plans: BTreeMap<String, Option<String>>,
-    /// Target pod -> events from its log.
-    pub log_events: BTreeMap<String, Vec<LogEvent>>,
+    /// Target pod -> what proves (or disproves) its rebuild ([`rebuild_evidence`]).
+    pub rebuilds: BTreeMap<String, RebuildEvidence>,
     /// Minimum target/source load ratio.
     pub min_load_fraction: f64,
     /// Address -> Load as the node itself reports it. Remote Load in `nodetool status` comes from
     /// gossip, broadcast once a minute, so right after a rebuild only a node's own figure is
     /// current; addresses missing here fall back to `from_source`.
     pub own_loads: BTreeMap<String, u64>,
+}
+
+/// What proves a node's rebuild, or why nothing does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RebuildEvidence {
+    /// The journal recorded a completed rebuild for this node's current host ID.
+    Recorded {
+        /// The node's host ID.
+        host_id: String,
+        /// The Rebuild stream plan id, when known.
+        plan_id: Option<String>,
+    },
+    /// The node's current log shows a full rebuild from the source completed.
+    Logged {
+        /// The Rebuild stream plan id.
+        plan_id: Option<String>,
+    },
+    /// The journal's record is for another host ID: the node was wiped or replaced since.
+    Replaced {
+        /// The host ID the rebuild was recorded for.
+        recorded_host_id: String,
+        /// The node's host ID now.
+        current_host_id: String,
+    },
+    /// The log shows the last rebuild failed.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Nothing shows a completed rebuild.
+    Missing,
+}
+
+impl RebuildEvidence {
+    /// Whether this proves a completed rebuild.
+    pub fn proves_done(&self) -> bool {
+        matches!(self, Self::Recorded { .. } | Self::Logged { .. })
+    }
+
+    fn problem(&self, pod: &str) -> Option<String> {
+        match self {
+            Self::Recorded { .. } | Self::Logged { .. } => None,
+            Self::Replaced { recorded_host_id, current_host_id } => {
+                Some(format!("{pod}: replaced since its rebuild (host ID {recorded_host_id} then, {current_host_id} now): rebuild it again"))
+            }
+            Self::Failed { reason } => Some(format!("{pod}: the last rebuild failed: {reason}")),
+            Self::Missing => Some(format!("{pod}: no completed rebuild recorded or in its log")),
+        }
+    }
+}
+
+/// A rebuild the journal recorded as completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedRebuild<'a> {
+    /// The node's host ID when it completed (absent in journals of older versions).
+    pub host_id: Option<&'a str>,
+    /// Its Rebuild stream plan id.
+    pub plan_id: Option<&'a str>,
+}
+
+/// Judges one node's rebuild from the journal's record, the node's current host ID (from the
+/// ring) and its current log. Only a rebuild of all keyspaces and all tokens from `source_dc`
+/// counts.
+pub fn rebuild_evidence(recorded: Option<RecordedRebuild<'_>>, current_host_id: Option<&str>, log: &[LogEvent], source_dc: &str) -> RebuildEvidence {
+    if let (Some(RecordedRebuild { host_id: Some(h), plan_id }), Some(c)) = (recorded, current_host_id)
+        && h == c
+    {
+        return RebuildEvidence::Recorded { host_id: h.to_owned(), plan_id: plan_id.map(str::to_owned) };
+    }
+    match full_rebuild_outcome(log, source_dc) {
+        Some(o) if o.completed && o.failure.is_none() => return RebuildEvidence::Logged { plan_id: o.plan_id },
+        Some(o) if o.failure.is_some() && recorded.is_none() => return RebuildEvidence::Failed { reason: o.failure.unwrap_or_default() },
+        _ => {}
+    }
+    match (recorded, current_host_id) {
+        (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) => RebuildEvidence::Replaced { recorded_host_id: h.to_owned(), current_host_id: c.to_owned() },
+        _ => RebuildEvidence::Missing,
+    }
+}
+
+/// The last full rebuild (all keyspaces, all tokens) from `source_dc` in the log.
+pub fn full_rebuild_outcome(log: &[LogEvent], source_dc: &str) -> Option<crate::nodetool::RebuildOutcome> {
+    crate::nodetool::last_full_rebuild_outcome(log, source_dc)
 }
 
 /// One check.
@@ -114,26 +201,16 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
         format!("{} holds {tgt} bytes, {} holds {src} bytes ({:.0}% of the source; at least {:.0}% required)", f.target_dc, f.source_dc, ratio * 100.0, f.min_load_fraction * 100.0),
     ));
 
-    let mut problems = Vec::new();
-    for (pod, plan) in &f.rebuild_plans {
-        let events = f.log_events.get(pod).map(Vec::as_slice).unwrap_or(&[]);
-        match plan {
-            None => problems.push(format!("{pod}: no rebuild recorded")),
-            Some(p) => {
-                let completed = events.iter().any(|e| matches!(e, LogEvent::AllSessionsCompleted { plan_id, .. } if plan_id == p));
-                let failed = events.iter().any(|e| matches!(e, LogEvent::StreamFailed { plan_id, .. } if plan_id == p));
-                if failed {
-                    problems.push(format!("{pod}: stream plan {p} failed"));
-                } else if !completed {
-                    problems.push(format!("{pod}: the log does not show stream plan {p} completed"));
-                }
-            }
-        }
-    }
+    let problems: Vec<String> = f.rebuilds.iter().filter_map(|(pod, e)| e.problem(pod)).collect();
+    let recorded = f.rebuilds.values().filter(|e| matches!(e, RebuildEvidence::Recorded { .. })).count();
     checks.push(check(
         "rebuild-completed-on-every-node",
-        problems.is_empty() && !f.rebuild_plans.is_empty(),
-        if problems.is_empty() { format!("{} nodes: All sessions completed, no stream failed", f.rebuild_plans.len()) } else { problems.join("; ") },
+        problems.is_empty() && !f.rebuilds.is_empty(),
+        if problems.is_empty() {
+            format!("{} nodes completed a full rebuild ({recorded} recorded for their host ID, {} in their log)", f.rebuilds.len(), f.rebuilds.len() - recorded)
+        } else {
+            problems.join("; ")
+        },
     ));
     VerifyReport { checks }
 }
@@ -158,15 +235,14 @@ mod tests {
 
     fn facts() -> VerifyFacts {
         let r = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "90"), ("dc-2", "UN", "10.0.2.2", "95")]);
-        let done = |p: &str| vec![LogEvent::AllSessionsCompleted { line: 9, plan_id: p.into() }];
+        let done = |p: &str| RebuildEvidence::Logged { plan_id: Some(p.into()) };
         VerifyFacts {
             source_dc: "dc-1".into(),
             target_dc: "dc-2".into(),
             from_source: r.clone(),
             from_target: r,
             target_addresses: vec!["10.0.2.1".into(), "10.0.2.2".into()],
-            rebuild_plans: [("p0".to_owned(), Some("a".to_owned())), ("p1".to_owned(), Some("b".to_owned()))].into(),
-            log_events: [("p0".to_owned(), done("a")), ("p1".to_owned(), done("b"))].into(),
+            rebuilds: [("p0".to_owned(), done("a")), ("p1".to_owned(), done("b"))].into(),
             min_load_fraction: 0.5,
             own_loads: BTreeMap::new(),
         }
@@ -205,12 +281,42 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_stream_is_never_passed() {
+    fn a_failed_or_missing_rebuild_is_never_passed() {
         let mut f = facts();
-        f.log_events.get_mut("p1").unwrap().push(LogEvent::StreamFailed { line: 10, plan_id: "b".into(), reason: None });
+        f.rebuilds.insert("p1".into(), RebuildEvidence::Failed { reason: "stream failed".into() });
         assert!(!verify(&f).passed());
-        f.rebuild_plans.insert("p2".into(), None);
-        assert!(verify(&f).failures().iter().any(|l| l.contains("p2: no rebuild recorded")));
+        f.rebuilds.insert("p2".into(), RebuildEvidence::Missing);
+        assert!(verify(&f).failures().iter().any(|l| l.contains("p2: no completed rebuild")));
+    }
+
+    const FULL: &str = "rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p1] Executing streaming plan for Rebuild\n[Stream #p1] All sessions completed\n";
+
+    #[test]
+    fn a_recorded_rebuild_survives_an_empty_log_after_a_restart() {
+        let rec = RecordedRebuild { host_id: Some("h1"), plan_id: Some("p1") };
+        let e = rebuild_evidence(Some(rec), Some("h1"), &[], "dc-1");
+        assert_eq!(e, RebuildEvidence::Recorded { host_id: "h1".into(), plan_id: Some("p1".into()) });
+    }
+
+    #[test]
+    fn a_replaced_node_is_not_done() {
+        let rec = RecordedRebuild { host_id: Some("h1"), plan_id: Some("p1") };
+        let e = rebuild_evidence(Some(rec), Some("h2"), &[], "dc-1");
+        assert_eq!(e, RebuildEvidence::Replaced { recorded_host_id: "h1".into(), current_host_id: "h2".into() });
+        assert!(!e.proves_done());
+    }
+
+    #[test]
+    fn without_a_record_the_current_log_decides() {
+        let log = crate::nodetool::scan_rebuild_log(FULL);
+        assert_eq!(rebuild_evidence(None, Some("h1"), &log, "dc-1"), RebuildEvidence::Logged { plan_id: Some("p1".into()) });
+        assert_eq!(rebuild_evidence(None, Some("h1"), &[], "dc-1"), RebuildEvidence::Missing);
+    }
+
+    #[test]
+    fn a_keyspace_scoped_rebuild_is_not_a_rebuild() {
+        let log = crate::nodetool::scan_rebuild_log(&FULL.replace("(All keyspaces)", "perses"));
+        assert_eq!(rebuild_evidence(None, Some("h1"), &log, "dc-1"), RebuildEvidence::Missing);
     }
 
     #[test]

@@ -1,22 +1,44 @@
 //! Properties: the parsers never panic, whatever the input; an edit changes only the edited key,
 //! and set-then-clear of the seed host gives back the original bytes.
 
-use apigee_multiregion_core::nodetool::{parse_describecluster, parse_netstats, parse_status, scan_rebuild_log};
+use apigee_multiregion_core::nodetool::{
+    check_replication, classify_rebuild_failure, evidence_from_describecluster, evidence_from_rings, last_full_rebuild_outcome,
+    last_rebuild_outcome, parse_describecluster, parse_describering, parse_info, parse_netstats, parse_status, parse_tablestats,
+    scan_rebuild_log,
+};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use proptest::prelude::*;
 
-const FIXTURES: [&str; 4] = [
+const FIXTURES: [&str; 11] = [
     include_str!("fixtures/status-5.0-2dc-sandbox.txt"),
     include_str!("fixtures/describecluster-5.0-2dc-sandbox.txt"),
     include_str!("fixtures/netstats-rebuild-cassandra-4x-SYNTHETIC-from-source.txt"),
     include_str!("fixtures/log-rebuild-success-5.0-sandbox.txt"),
+    include_str!("fixtures/describering-3.11-2dc-kvm-replicated-SYNTHETIC-from-source.txt"),
+    include_str!("fixtures/describering-4.0-2dc-print-port-SYNTHETIC-from-source.txt"),
+    include_str!("fixtures/tablestats-3.11-apigee-keyspaces-SYNTHETIC-from-source.txt"),
+    include_str!("fixtures/info-3.11-mykubernetes.txt"),
+    include_str!("fixtures/status-3.11-3dc-no-blank-lines-multicasskop-gke.txt"),
+    include_str!("fixtures/log-rebuild-3.11-full-then-keyspace-scoped-SYNTHETIC-from-source.txt"),
+    include_str!("fixtures/rebuild-insufficient-sources-3.11-SYNTHETIC-from-source.txt"),
 ];
 
 fn all_parsers(text: &str) {
     let _ = parse_status(text);
     let _ = parse_netstats(text);
     let _ = parse_describecluster(text);
-    let _ = scan_rebuild_log(text);
+    let _ = parse_info(text);
+    let _ = parse_tablestats(text);
+    let _ = classify_rebuild_failure(text);
+    let events = scan_rebuild_log(text);
+    let _ = last_rebuild_outcome(&events, "dc-1");
+    let _ = last_full_rebuild_outcome(&events, "dc-1");
+    if let Ok(ring) = parse_describering(text) {
+        let _ = check_replication(&evidence_from_rings([("ks", ring)]), "dc-2", "dc-1");
+    }
+    if let Ok(d) = parse_describecluster(text) {
+        let _ = check_replication(&evidence_from_describecluster(&d), "dc-2", "dc-1");
+    }
 }
 
 proptest! {
@@ -28,12 +50,29 @@ proptest! {
     }
 
     #[test]
-    fn parsers_never_panic_on_damaged_real_output(which in 0usize..4, cut in 0usize..4000, junk in "[ \\t%/:.#0-9A-Za-z\\n-]{0,40}") {
+    fn parsers_never_panic_on_damaged_real_output(which in 0usize..FIXTURES.len(), cut in 0usize..20000, junk in "[ \\t%/:.#0-9A-Za-z\\n(),\\[\\]-]{0,40}") {
         let f = FIXTURES[which];
         let mut at = cut.min(f.len());
         while !f.is_char_boundary(at) { at -= 1; }
         let damaged = format!("{}{}{}", &f[..at], junk, &f[at..]);
         all_parsers(&damaged);
+    }
+
+    #[test]
+    fn describering_never_panics_on_range_like_lines(
+        line in "\tTokenRange\\(start_token:[-0-9]{0,5}, end_token:[0-9]{0,3}, endpoints:\\[[\\[\\]0-9.:, ]{0,20}\\][ -~]{0,80}"
+    ) {
+        if let Ok(ring) = parse_describering(&format!("TokenRange: \n{line}\n")) {
+            let _ = check_replication(&evidence_from_rings([("ks", ring)]), "dc-2", "dc-1");
+        }
+        let _ = parse_describering(&format!("TokenRange: \n{line}, endpoint_details:[EndpointDetails(host:{line})])\n"));
+    }
+
+    #[test]
+    fn rebuild_lines_never_panic(rest in "[ -~]{0,80}") {
+        let events = scan_rebuild_log(&format!("rebuild from dc: {rest}\nUnable to find sufficient sources for streaming range {rest}\n"));
+        let _ = last_full_rebuild_outcome(&events, "dc-1");
+        let _ = classify_rebuild_failure(&format!("Provided datacenter '{rest}"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigee_multiregion_core::expansion::{self, Event, EventSink, ExpansionError, RunOptions};
+use apigee_multiregion_core::adapters::connect;
+use apigee_multiregion_core::expansion::{self, Cancel, ErrorKind, Event, EventSink, ExpansionError, RunOptions, StepId};
 use apigee_multiregion_core::model::{CassandraPod, DatacenterName, PodPhase, RackName};
 use apigee_multiregion_core::nodetool;
 use apigee_multiregion_core::overrides::{self, CheckOptions, OverridesError};
@@ -109,6 +110,7 @@ fn select_seeds(py: Python<'_>, pods_json: &str, ring_text: Option<&str>, source
             ready: p.ready,
             host_network: p.host_network,
             rack: p.rack,
+            incarnation: None,
             name: p.name,
         })
         .collect();
@@ -225,67 +227,93 @@ impl EventSink for PySink {
     }
 }
 
-fn expansion_err(py: Python<'_>, e: ExpansionError) -> PyErr {
-    match e {
-        ExpansionError::Refused { findings } => {
-            let json = serde_json::to_string(&findings).unwrap_or_default();
-            let msg = ExpansionError::Refused { findings }.to_string();
-            raise(py, "PreflightRefused", msg, &[("findings_json", json.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()))])
-        }
-        ExpansionError::Step { step, message, journal } => {
-            let msg = ExpansionError::Step { step, message, journal: journal.clone() }.to_string();
-            let attrs = [
-                ("step", step.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
-                ("journal", journal.display().to_string().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
-            ];
-            raise(py, "ExpansionFailed", msg, &attrs)
-        }
-        ExpansionError::Plan(p) => raise(py, "PlanError", p.to_string(), &[]),
-        ExpansionError::Journal(j) => raise(py, "ExpansionFailed", j.to_string(), &[]),
-        ExpansionError::Locked(c) => raise(py, "ClusterError", c.to_string(), &[]),
+/// The one mapping from the engine's error kinds to the package's exception classes.
+fn exception_class(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Input => "PlanError",
+        ErrorKind::Refused => "PreflightRefused",
+        ErrorKind::Locked => "ClusterError",
+        ErrorKind::Failed => "ExpansionFailed",
+        ErrorKind::Cancelled => "ExpansionInterrupted",
     }
 }
 
-/// Runs (or resumes) an expansion. Blocks with the GIL released; Ctrl-C stops it cleanly.
-#[pyfunction]
-#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, force_ca=false, until=None, journal=None, lock_wait_seconds=0.0))]
-#[allow(clippy::too_many_arguments)]
-fn expand(py: Python<'_>, plan: &Plan, on_event: Option<Py<PyAny>>, dry_run: bool, restart: bool, force_ca: bool, until: Option<String>, journal: Option<PathBuf>, lock_wait_seconds: f64) -> PyResult<String> {
-    if let Some(u) = &until
-        && !expansion::STEPS.contains(&u.as_str())
-    {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!("until: `{u}` is not a step; steps are {}", expansion::STEPS.join(", "))));
+fn py_str(py: Python<'_>, s: String) -> Py<PyAny> {
+    s.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())
+}
+
+fn expansion_err(py: Python<'_>, e: &ExpansionError) -> PyErr {
+    let mut attrs = Vec::new();
+    if let ExpansionError::Refused { findings } = e {
+        attrs.push(("findings_json", py_str(py, serde_json::to_string(findings).unwrap_or_default())));
     }
-    let options = RunOptions { dry_run, restart, force_ca, journal, until, lock_wait: Duration::from_secs_f64(lock_wait_seconds.max(0.0)) };
+    if let Some(step) = e.step() {
+        attrs.push(("step", py_str(py, step.to_string())));
+    }
+    if let ExpansionError::Step { journal, .. } | ExpansionError::Cancelled { journal, .. } = e {
+        attrs.push(("journal", py_str(py, journal.display().to_string())));
+    }
+    raise(py, exception_class(e.kind()), e.to_string(), &attrs)
+}
+
+/// Seconds from Python as a duration: negative or NaN is 0, too large (or inf) is "forever".
+fn seconds(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 { Duration::ZERO } else { Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX) }
+}
+
+/// Runs (or resumes) an expansion. Blocks with the GIL released; Ctrl-C stops it cleanly: the
+/// engine stops at its next await, records the journal and releases its lock before this
+/// returns.
+#[pyfunction]
+#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, force_ca=false, until=None, journal=None, lock_wait_seconds=0.0, only=None))]
+#[allow(clippy::too_many_arguments)]
+fn expand(
+    py: Python<'_>,
+    plan: &Plan,
+    on_event: Option<Py<PyAny>>,
+    dry_run: bool,
+    restart: bool,
+    force_ca: bool,
+    until: Option<String>,
+    journal: Option<PathBuf>,
+    lock_wait_seconds: f64,
+    only: Option<Vec<String>>,
+) -> PyResult<String> {
+    let step = |s: &str| s.parse::<StepId>().map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()));
+    let until = until.as_deref().map(step).transpose()?;
+    let only = only.map(|o| o.iter().map(|s| step(s)).collect::<PyResult<Vec<_>>>()).transpose()?;
+    let (handle, cancel) = Cancel::new();
+    let options = RunOptions { dry_run, restart, force_ca, journal, until, only, lock_wait: seconds(lock_wait_seconds), cancel: Some(cancel) };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
     let plan_owned = plan.inner.clone();
     let sink = Arc::new(PySink(on_event));
-    let deps = py.detach(|| runtime.block_on(expansion::connect(&plan_owned))).map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
+    let deps = py.detach(|| runtime.block_on(connect(&plan_owned))).map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
     let (p, d, o, s) = (plan_owned.clone(), deps.clone(), options.clone(), sink.clone());
     let task = runtime.spawn(async move { expansion::run(&p, &d, &o, &*s).await });
     let (tx, rx) = std::sync::mpsc::channel();
     // `detach` needs `Sync` captures; the receiver is only used from this thread.
     let rx = std::sync::Mutex::new(rx);
-    let waiter = runtime.spawn(async move {
+    runtime.spawn(async move {
         let _ = tx.send(task.await);
     });
+    let mut interrupted: Option<PyErr> = None;
     loop {
         let next = py.detach(|| match rx.lock() {
             Ok(r) => r.recv_timeout(Duration::from_millis(100)),
             Err(_) => Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
         });
         match next {
+            // After Ctrl-C the run has stopped and released its lock: raise the interrupt.
+            Ok(_) if interrupted.is_some() => return Err(interrupted.unwrap_or_else(|| pyo3::exceptions::PyKeyboardInterrupt::new_err(()))),
             Ok(Ok(Ok(report))) => return to_json(&report),
-            Ok(Ok(Err(e))) => return Err(expansion_err(py, e)),
+            Ok(Ok(Err(e))) => return Err(expansion_err(py, &e)),
             Ok(Err(join)) => return Err(raise(py, "ExpansionFailed", format!("the expansion task ended abnormally: {join}"), &[])),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(interrupt) = py.check_signals() {
-                    waiter.abort();
-                    py.detach(|| runtime.block_on(async {
-                        let _ = expansion::release_lock(&*deps.target, &plan_owned).await;
-                    }));
-                    runtime.shutdown_background();
-                    return Err(interrupt);
+                if interrupted.is_none()
+                    && let Err(interrupt) = py.check_signals()
+                {
+                    handle.cancel();
+                    interrupted = Some(interrupt);
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(raise(py, "ExpansionFailed", "the expansion task disappeared".into(), &[])),
@@ -296,7 +324,7 @@ fn expand(py: Python<'_>, plan: &Plan, on_event: Option<Py<PyAny>>, dry_run: boo
 /// The step ids, in order.
 #[pyfunction]
 fn steps() -> Vec<&'static str> {
-    expansion::STEPS.to_vec()
+    StepId::ALL.iter().map(|s| s.as_str()).collect()
 }
 
 #[pymodule]

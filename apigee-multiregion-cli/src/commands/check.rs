@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use apigee_multiregion_core::expansion::{self, ExpansionError, ExpansionPlan, RunOptions};
+use apigee_multiregion_core::adapters::connect;
+use apigee_multiregion_core::expansion::{self, ExpansionPlan, RunOptions, StepId};
 use apigee_multiregion_core::overrides::Severity;
 use clap::Args as ClapArgs;
 
@@ -47,31 +48,26 @@ fn load(plan: &std::path::Path) -> Result<ExpansionPlan, CliError> {
 
 pub fn preflight(args: &PreflightArgs, quiet: bool) -> Result<(), CliError> {
     let plan = load(&args.plan)?;
-    let options = RunOptions { dry_run: true, until: Some("preflight".into()), ..Default::default() };
+    let options = RunOptions { dry_run: true, only: Some(vec![StepId::Preflight]), ..Default::default() };
     let renderer = Renderer::new(Some(args.output), quiet);
     runtime()?.block_on(async {
-        let deps = expansion::connect(&plan).await.map_err(|e| CliError::Input(e.to_string()))?;
-        match expansion::run(&plan, &deps, &options, &renderer).await {
-            Ok(report) => {
-                let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
-                if args.output == Format::Text && !quiet {
-                    print_stdout(&format!("preflight passed ({warnings} warning(s)): nothing prevents the expansion\n"))?;
-                } else if args.output == Format::Json {
-                    renderer.report(&report);
-                }
-                Ok(())
-            }
-            Err(e @ ExpansionError::Refused { .. }) => Err(CliError::Refused(e.to_string())),
-            Err(e) => Err(CliError::Failed(e.to_string())),
+        let deps = connect(&plan).await?;
+        let report = expansion::run(&plan, &deps, &options, &renderer).await?;
+        let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
+        if args.output == Format::Text && !quiet {
+            print_stdout(&format!("preflight passed ({warnings} warning(s)): nothing prevents the expansion\n"))?;
+        } else if args.output == Format::Json {
+            renderer.report(&report);
         }
+        Ok(())
     })
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     let plan = load(&args.plan)?;
     runtime()?.block_on(async {
-        let deps = expansion::connect(&plan).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let report = expansion::verify_only(&plan, &deps, args.journal.clone()).await.map_err(|e| CliError::Failed(e.to_string()))?;
+        let deps = connect(&plan).await?;
+        let report = expansion::verify_only(&plan, &deps, args.journal.clone()).await?;
         if args.output == Format::Json {
             print_json(&report)?;
         } else {

@@ -1,9 +1,10 @@
-//! `apigee-multiregion expand|preflight|rebuild|verify|finalize --plan PLAN`: run (or resume)
-//! the expansion, or the part of it up to one step.
+//! `apigee-multiregion expand|rebuild|finalize --plan PLAN`: run (or resume) the expansion, or
+//! one step of the runbook with the same checks, journal and lock.
 
 use std::path::PathBuf;
 
-use apigee_multiregion_core::expansion::{self, ExpansionError, ExpansionPlan, RunOptions};
+use apigee_multiregion_core::adapters::connect;
+use apigee_multiregion_core::expansion::{self, Cancel, ExpansionPlan, RunOptions, StepId};
 use clap::Args as ClapArgs;
 
 use crate::error::CliError;
@@ -14,6 +15,16 @@ use crate::render::Renderer;
 #[derive(Debug, ClapArgs)]
 #[command(after_help = "Examples:\n  apigee-multiregion expand --plan plan.yaml --dry-run\n  apigee-multiregion expand --plan plan.yaml            # resumes where a previous run stopped\n  apigee-multiregion expand --plan plan.yaml -o json    # one JSON object per event")]
 pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// Stop after this step.
+    #[arg(long, value_name = "STEP", value_enum)]
+    pub until: Option<StepId>,
+}
+
+/// The options every plan-driven command shares.
+#[derive(Debug, ClapArgs)]
+pub struct Common {
     /// The plan file (see docs/cli.md, "Plan file").
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
@@ -35,46 +46,54 @@ pub struct Args {
     /// Wait this long for another run's lock to be released or to expire (e.g. `90s`).
     #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "0s")]
     pub wait_for_lock: std::time::Duration,
-    /// Stop after this step.
-    #[arg(long, value_name = "STEP", value_parser = clap::builder::PossibleValuesParser::new(expansion::STEPS))]
-    pub until: Option<String>,
     /// Output: text (default on a terminal) or json (default otherwise).
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<Format>,
 }
 
+/// Only the rebuild: every target node that needs it, with the same checks, journal and lock.
+#[derive(Debug, ClapArgs)]
+#[command(after_help = "Example (the runbook done in stages):\n  apigee-multiregion expand --plan plan.yaml --until check-replication\n  apigee-multiregion rebuild --plan plan.yaml\n  apigee-multiregion finalize --plan plan.yaml")]
+pub struct StepArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
 pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
+    run_plan(&args.common, None, args.until, quiet)
+}
+
+/// `rebuild` or `finalize`: preflight (read-only) and that one step.
+pub fn run_step(args: &StepArgs, step: StepId, quiet: bool) -> Result<(), CliError> {
+    run_plan(&args.common, Some(vec![StepId::Preflight, step]), None, quiet)
+}
+
+fn run_plan(args: &Common, only: Option<Vec<StepId>>, until: Option<StepId>, quiet: bool) -> Result<(), CliError> {
     let plan = ExpansionPlan::from_file(&args.plan).map_err(|e| CliError::Input(e.to_string()))?;
+    let (handle, cancel) = Cancel::new();
     let options = RunOptions {
         dry_run: args.dry_run,
         restart: args.restart,
         force_ca: args.force_ca,
         journal: args.journal.clone(),
-        until: args.until.clone(),
+        only,
+        until,
         lock_wait: args.wait_for_lock,
+        cancel: Some(cancel),
     };
     let renderer = Renderer::new(args.output, quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let deps = expansion::connect(&plan).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let result = tokio::select! {
-            r = expansion::run(&plan, &deps, &options, &renderer) => r,
-            _ = tokio::signal::ctrl_c() => {
-                let _ = expansion::release_lock(&*deps.target, &plan).await;
-                return Err(CliError::Failed(
-                    "interrupted. Every finished action is in the journal; run the same command again to continue (a rebuild that was running goes on in Cassandra and is picked up).".into(),
-                ));
+        let deps = connect(&plan).await?;
+        // Ctrl-C: the engine stops at its next await, records the journal, releases its lock.
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                handle.cancel();
             }
-        };
-        match result {
-            Ok(report) => {
-                renderer.report(&report);
-                Ok(())
-            }
-            Err(e @ ExpansionError::Refused { .. }) => Err(CliError::Refused(e.to_string())),
-            Err(e @ (ExpansionError::Plan(_) | ExpansionError::Journal(_))) => Err(CliError::Input(e.to_string())),
-            Err(e) => Err(CliError::Failed(e.to_string())),
-        }
+        });
+        let report = expansion::run(&plan, &deps, &options, &renderer).await?;
+        renderer.report(&report);
+        Ok(())
     })
 }
 

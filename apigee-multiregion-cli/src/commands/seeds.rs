@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use apigee_multiregion_core::adapters::KubeCluster;
-use apigee_multiregion_core::discover::{PodsAt, seeds_from_cluster};
+use apigee_multiregion_core::adapters::{KubeCluster, PodsAt, seeds_from_cluster};
 use apigee_multiregion_core::model::{DatacenterName, Secret};
 use apigee_multiregion_core::ports::JmxCredentials;
 use apigee_multiregion_core::seeds::SeedPolicy;

@@ -12,22 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::redact::Redactor;
-use crate::ports::{HybridInstaller, InstallerError};
-
-/// The apigeectl operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// `init`
-    Init,
-    /// `apply`
-    Apply,
-    /// `apply --datastore`
-    ApplyDatastore,
-    /// `check-ready`
-    CheckReady,
-    /// `delete`
-    Delete,
-}
+use crate::ports::{HybridInstaller, InstallerError, Operation};
 
 /// The apigeectl arguments for an operation.
 pub fn apigeectl_argv(op: Operation, overrides: &Path) -> Vec<String> {
@@ -47,8 +32,19 @@ pub fn apigeectl_argv(op: Operation, overrides: &Path) -> Vec<String> {
 async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Option<&Path>, context: &str, redactor: &Redactor, timeout: Duration) -> Result<String, InstallerError> {
     let shown = format!("{} {}", program.display(), args.join(" "));
     let fail = |message: String| InstallerError { command: redactor.redact(&shown), context: Some(context.to_owned()), message: redactor.redact(&message) };
-    let selector = std::env::temp_dir().join(format!("apigee-multiregion-context-{}-{}.yaml", std::process::id(), context.replace(['/', ' '], "_")));
-    std::fs::write(&selector, format!("apiVersion: v1\nkind: Config\ncurrent-context: {context:?}\n")).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
+    // A private directory (0700, random name) holds the selector: another local user can neither
+    // pre-create it as a symlink nor put their own server under this context name.
+    let private = tempfile::Builder::new().prefix("apigee-multiregion-").tempdir().map_err(|e| fail(format!("cannot create a private temporary directory: {e}")))?;
+    let selector = private.path().join("context.yaml");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&selector).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
+        f.write_all(format!("apiVersion: v1\nkind: Config\ncurrent-context: {context:?}\n").as_bytes()).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
+    }
     let base = kubeconfig.map(Path::to_path_buf).or_else(super::default_kubeconfig).unwrap_or_default();
     let chain = std::env::join_paths([selector.clone(), base]).map_err(|e| fail(e.to_string()))?;
     let mut cmd = tokio::process::Command::new(program);
@@ -57,7 +53,7 @@ async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Op
         cmd.current_dir(d);
     }
     let result = tokio::time::timeout(timeout, cmd.output()).await;
-    let _ = std::fs::remove_file(&selector);
+    drop(private);
     let output = result
         .map_err(|_| fail(format!("did not finish within {}s", timeout.as_secs())))?
         .map_err(|e| fail(format!("cannot run: {e}")))?;
@@ -114,14 +110,7 @@ impl HybridInstaller for Apigeectl {
         "apigeectl"
     }
 
-    fn describe(&self, operation: &str, overrides: &Path) -> Vec<String> {
-        let op = match operation {
-            "init" => Operation::Init,
-            "apply-datastore" => Operation::ApplyDatastore,
-            "check-ready" => Operation::CheckReady,
-            "delete" => Operation::Delete,
-            _ => Operation::Apply,
-        };
+    fn describe(&self, op: Operation, overrides: &Path) -> Vec<String> {
         vec![format!("kubectl config use-context {} && apigeectl {}", self.context, apigeectl_argv(op, overrides).join(" "))]
     }
 
@@ -241,12 +230,17 @@ impl HybridInstaller for Helm {
         "helm"
     }
 
-    fn describe(&self, operation: &str, overrides: &Path) -> Vec<String> {
+    fn describe(&self, op: Operation, overrides: &Path) -> Vec<String> {
         let releases = helm_releases(&self.org_release, &self.environments, &self.env_groups);
-        let chosen: Vec<&Release> = match operation {
-            "init" => releases.iter().filter(|r| r.name == "operator").collect(),
-            "apply-datastore" => releases.iter().filter(|r| r.name == "datastore").collect(),
-            _ => releases.iter().collect(),
+        let chosen: Vec<&Release> = match op {
+            Operation::Init => releases.iter().filter(|r| r.name == "operator").collect(),
+            Operation::ApplyDatastore => releases.iter().filter(|r| r.name == "datastore").collect(),
+            // The charts install with `--wait`; readiness is asked of the cluster.
+            Operation::CheckReady => vec![],
+            Operation::Apply => releases.iter().filter(|r| r.name != "operator").collect(),
+            Operation::Delete => {
+                return releases.iter().rev().map(|r| format!("helm --kube-context {} uninstall {} --namespace {}", self.context, r.name, self.namespace)).collect();
+            }
         };
         chosen.iter().map(|r| format!("helm --kube-context {} {}", self.context, self.upgrade_argv(r, overrides).join(" "))).collect()
     }
@@ -260,7 +254,8 @@ impl HybridInstaller for Helm {
     }
 
     async fn apply(&self, overrides: &Path) -> Result<(), InstallerError> {
-        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups) {
+        // The operator release was installed by `init`.
+        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups).into_iter().filter(|r| r.name != "operator") {
             self.helm(&self.upgrade_argv(&r, overrides)).await?;
         }
         Ok(())
@@ -320,6 +315,10 @@ mod tests {
             h.upgrade_argv(&r[1], Path::new("o.yaml")).join(" "),
             "upgrade datastore /charts/apigee-datastore/ --install --namespace apigee --atomic --wait -f o.yaml"
         );
-        assert_eq!(h.describe("apply-datastore", Path::new("o.yaml")).len(), 1);
+        assert_eq!(h.describe(Operation::ApplyDatastore, Path::new("o.yaml")).len(), 1);
+        // A dry run of init + apply lists each chart once, in order.
+        let shown: Vec<String> = [Operation::Init, Operation::Apply, Operation::CheckReady].into_iter().flat_map(|op| h.describe(op, Path::new("o.yaml"))).collect();
+        let charts: Vec<&str> = shown.iter().map(|c| c.split_whitespace().nth(4).unwrap_or("")).collect();
+        assert_eq!(charts, ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org"]);
     }
 }

@@ -104,7 +104,22 @@ pub fn pod_facts(p: &Pod) -> CassandraPod {
         ready,
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         rack,
+        incarnation: incarnation(p),
     }
+}
+
+/// The pod's uid with its first container's restart count, start time and container ID (the
+/// Cassandra container is the pod's main one): changes whenever Cassandra restarts.
+fn incarnation(p: &Pod) -> Option<String> {
+    let uid = p.metadata.uid.clone()?;
+    let c = p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first());
+    let started = c.and_then(|c| c.state.as_ref()).and_then(|s| s.running.as_ref()).and_then(|r| r.started_at.as_ref()).map(|t| t.0.to_string());
+    Some(format!(
+        "{uid}/{}/{}/{}",
+        c.map_or(0, |c| c.restart_count),
+        started.unwrap_or_default(),
+        c.and_then(|c| c.container_id.clone()).unwrap_or_default()
+    ))
 }
 
 fn keep_annotations(a: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::nodetool::{DescribeCluster, NetStats, StatusReport, parse_describecluster, parse_netstats, parse_status};
+use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering, parse_netstats, parse_status, parse_tablestats};
 use crate::ports::{AdminError, CassandraAdmin, ClusterOps, ExecArg, ExecOutput, JmxCredentials};
 
 /// nodetool on one pod, through [`ClusterOps::exec`].
@@ -81,7 +81,10 @@ pub fn classify_failure(pod: &str, args: &[&str], out: &ExecOutput) -> AdminErro
     if all.contains("Node is still rebuilding") {
         return AdminError::RebuildAlreadyRunning { pod };
     }
-    if let Some(m) = first_line("is not a valid datacenter").or_else(|| first_line("Unable to find sufficient sources")) {
+    if let Some(m) = first_line("Unable to find sufficient sources") {
+        return AdminError::InsufficientSources { pod, message: m };
+    }
+    if let Some(m) = first_line("is not a valid datacenter") {
         let source_dc = args.last().copied().unwrap_or("").to_owned();
         return AdminError::InvalidSourceDatacenter { pod, source_dc, message: m };
     }
@@ -115,6 +118,16 @@ impl CassandraAdmin for NodetoolOverExec {
     async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
         let out = self.run(&["describecluster"], self.command_timeout).await?;
         parse_describecluster(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn describering(&self, keyspace: &str) -> Result<DescribeRing, AdminError> {
+        let out = self.run(&["describering", "--", keyspace], self.command_timeout).await?;
+        parse_describering(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn tablestats(&self) -> Result<TableStats, AdminError> {
+        let out = self.run(&["tablestats"], self.command_timeout).await?;
+        parse_tablestats(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
     }
 
     async fn netstats(&self) -> Result<NetStats, AdminError> {

@@ -5,6 +5,28 @@ use serde::Serialize;
 
 use crate::overrides::Finding;
 
+use super::steps::StepId;
+
+/// A target node's rebuild state, as events report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeState {
+    /// The first attempt started.
+    Started,
+    /// The node answers again after a pause.
+    Running,
+    /// The node cannot be asked (restarting, JMX down): waiting for it.
+    Waiting,
+    /// A retry started.
+    Retrying,
+    /// An attempt failed; a retry follows after a pause.
+    FailedAttempt,
+    /// Completed (and recorded with the node's host ID).
+    Done,
+    /// Failed for good.
+    Failed,
+}
+
 /// One event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -12,26 +34,26 @@ pub enum Event {
     /// A step begins.
     StepStarted {
         /// Step id.
-        step: &'static str,
+        step: StepId,
     },
     /// A step was already done (the world shows it).
     StepSkipped {
         /// Step id.
-        step: &'static str,
+        step: StepId,
         /// Why.
         reason: String,
     },
     /// A step finished.
     StepFinished {
         /// Step id.
-        step: &'static str,
+        step: StepId,
         /// Milliseconds.
         duration_ms: u64,
     },
     /// A step failed.
     StepFailed {
         /// Step id.
-        step: &'static str,
+        step: StepId,
         /// The error.
         error: String,
     },
@@ -48,17 +70,24 @@ pub enum Event {
     RebuildNode {
         /// Target pod.
         pod: String,
-        /// `started`, `running`, `retrying`, `done`, `failed`.
-        state: String,
+        /// The state.
+        state: NodeState,
         /// Attempt number.
         attempt: u32,
         /// Details.
         message: Option<String>,
     },
+    /// What a step is doing now (a phase of a long step).
+    Note {
+        /// Step id.
+        step: StepId,
+        /// What.
+        message: String,
+    },
     /// Something worth knowing that does not stop the run.
     Warning {
         /// Step id.
-        step: &'static str,
+        step: StepId,
         /// What.
         message: String,
     },
@@ -70,7 +99,7 @@ pub enum Event {
     /// What a step would do (dry run), as the equivalent command.
     Action {
         /// Step id.
-        step: &'static str,
+        step: StepId,
         /// What it does.
         description: String,
         /// Equivalent commands, passwords redacted.

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_file::{WriteError, write_atomic};
 
-/// Format version of the journal file.
-pub const JOURNAL_VERSION: u32 = 1;
+use super::steps::StepId;
+
+/// Format version of the journal file. 2 records each completed rebuild's host ID; a journal of
+/// version 1 is read (its rebuilds are then confirmed from the nodes' logs).
+pub const JOURNAL_VERSION: u32 = 2;
 
 /// The state of one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -55,6 +58,23 @@ pub struct RebuildRecord {
     /// Last failure.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The node's host ID when its rebuild completed: the durable proof. A node with another
+    /// host ID now was wiped or replaced and is rebuilt again.
+    #[serde(default)]
+    pub host_id: Option<String>,
+    /// When the rebuild completed (Unix seconds).
+    #[serde(default)]
+    pub completed_at: Option<u64>,
+}
+
+/// What finalize saw just before its re-apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FinalizeRecord {
+    /// Target pod -> its incarnation before the apply; each must change (a restart).
+    pub incarnations: BTreeMap<String, String>,
+    /// `metadata.generation` of the ApigeeDatastore before the apply, when it exists.
+    #[serde(default)]
+    pub generation_before: Option<i64>,
 }
 
 /// The whole journal.
@@ -74,13 +94,16 @@ pub struct Journal {
     pub seed_alternates: Vec<String>,
     /// Step id -> record.
     #[serde(default)]
-    pub steps: BTreeMap<String, StepRecord>,
+    pub steps: BTreeMap<StepId, StepRecord>,
     /// Target pod -> rebuild record.
     #[serde(default)]
     pub rebuild: BTreeMap<String, RebuildRecord>,
     /// The datastore was re-applied without the seed host (finalize).
     #[serde(default)]
     pub datastore_reapplied: bool,
+    /// Finalize's re-apply: what the rolling restart is judged against.
+    #[serde(default)]
+    pub finalize: Option<FinalizeRecord>,
     /// Backups of files we changed.
     #[serde(default)]
     pub backups: Vec<PathBuf>,
@@ -110,6 +133,16 @@ pub enum JournalError {
         /// The journal's.
         found: String,
     },
+    /// Written by a newer version of this tool.
+    #[error("journal {} has format version {found}, newer than this tool understands ({supported}); use the apigee-multiregion version that wrote it, or move the journal away and start with --restart", path.display())]
+    TooNew {
+        /// Its path.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The newest this tool reads.
+        supported: u32,
+    },
     /// Cannot write it.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -127,6 +160,7 @@ impl Journal {
             steps: BTreeMap::new(),
             rebuild: BTreeMap::new(),
             datastore_reapplied: false,
+            finalize: None,
             backups: Vec::new(),
             path,
         }
@@ -144,11 +178,20 @@ impl Journal {
             return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
         }
         let text = std::fs::read_to_string(path).map_err(|e| JournalError::Read { path: path.into(), message: e.to_string() })?;
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let v: Version = serde_json::from_str(&text).map_err(|e| JournalError::Read { path: path.into(), message: format!("not a journal: {e}; move it away or use --restart") })?;
+        if v.version > JOURNAL_VERSION {
+            return Err(JournalError::TooNew { path: path.into(), found: v.version, supported: JOURNAL_VERSION });
+        }
         let mut j: Journal = serde_json::from_str(&text).map_err(|e| JournalError::Read { path: path.into(), message: format!("not a journal: {e}; move it away or use --restart") })?;
         if j.plan_hash != plan_hash {
             return Err(JournalError::PlanChanged { path: path.into(), expected: plan_hash.into(), found: j.plan_hash });
         }
         j.path = path.to_path_buf();
+        j.version = JOURNAL_VERSION; // saved in this tool's format from now on
         Ok(j)
     }
 
@@ -165,13 +208,13 @@ impl Journal {
     }
 
     /// A step's state.
-    pub fn step(&self, id: &str) -> StepState {
-        self.steps.get(id).map(|r| r.state).unwrap_or_default()
+    pub fn step(&self, id: StepId) -> StepState {
+        self.steps.get(&id).map(|r| r.state).unwrap_or_default()
     }
 
     /// Sets a step's record.
-    pub fn set_step(&mut self, id: &str, state: StepState, duration_ms: Option<u64>, error: Option<String>) {
-        self.steps.insert(id.into(), StepRecord { state, duration_ms, error });
+    pub fn set_step(&mut self, id: StepId, state: StepState, duration_ms: Option<u64>, error: Option<String>) {
+        self.steps.insert(id, StepRecord { state, duration_ms, error });
     }
 }
 
@@ -184,15 +227,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("j").join("plan.journal.json");
         let mut j = Journal::open(&p, "demo", "abc", false).unwrap();
-        j.set_step("preflight", StepState::Done, Some(12), None);
+        j.set_step(StepId::Preflight, StepState::Done, Some(12), None);
         j.save().unwrap();
         let again = Journal::open(&p, "demo", "abc", false).unwrap();
-        assert_eq!(again.step("preflight"), StepState::Done);
+        assert_eq!(again.step(StepId::Preflight), StepState::Done);
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\"preflight\""), "step ids are written as text");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_tool_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.journal.json");
+        std::fs::write(&p, r#"{"version": 99, "plan_name": "demo", "plan_hash": "abc"}"#).unwrap();
+        let err = Journal::open(&p, "demo", "abc", false).unwrap_err();
+        assert!(matches!(err, JournalError::TooNew { found: 99, .. }), "{err}");
+        assert!(err.to_string().contains("newer than this tool"), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_journal_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.journal.json");
+        std::fs::write(&p, r#"{"version": 1, "plan_name": "demo", "plan_hash": "abc", "steps": {"rebuild": {"state": "done"}}, "rebuild": {"apigee-cassandra-default-0": {"state": "done", "attempts": 1, "plan_id": "p"}}}"#).unwrap();
+        let j = Journal::open(&p, "demo", "abc", false).unwrap();
+        assert_eq!(j.step(StepId::Rebuild), StepState::Done);
+        assert_eq!(j.rebuild["apigee-cassandra-default-0"].host_id, None);
     }
 
     #[test]

@@ -1,19 +1,24 @@
-//! The expansion engine: a fixed list of steps, run in order by a driver that owns the journal,
-//! the lock, the event stream and the timings. It reaches the world only through the ports, so
-//! tests drive it with in-memory fakes (`tests/engine.rs`) as well as on the sandbox.
+//! The expansion engine: a fixed list of steps ([`StepId::ALL`]), run in order by a driver that
+//! owns the lock, the journal, the event stream, cancellation and the timings. It reaches the
+//! world only through the ports, so tests drive it with in-memory fakes (`tests/engine/`) as
+//! well as on the sandbox.
 //!
-//! Steps (stable ids): `preflight`, `select-seeds`, `prepare-overrides`, `copy-namespace`,
-//! `copy-ca`, `install`, `wait-joined`, `check-replication`, `rebuild`, `verify`, `finalize`.
-//! Each step first asks the world whether it is already done (so a step finished just before a
-//! crash is not redone), then runs.
+//! Layout: `steps/` holds one file per step (is it done, do it, describe it); `lock.rs` the
+//! Lease; `journal.rs` what a run did; `ctx.rs` what the steps share; `error.rs` why a run
+//! stopped; `events.rs` what a run reports; `plan.rs` the plan file.
+//!
+//! Order of a run: take the lock, THEN read the journal (a run that waited for another's lock
+//! must see what that run did), then for each step: skip it when the world shows it done, else
+//! run it (or describe it, in a dry run). Cancellation stops at the next await, records the
+//! journal and releases the lock.
 
-#[cfg(feature = "kube")]
-mod connect;
+mod cancel;
+mod ctx;
+mod error;
 mod events;
 mod journal;
+mod lock;
 mod plan;
-mod preflight;
-mod rebuild;
 mod steps;
 
 use std::path::PathBuf;
@@ -22,35 +27,23 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-#[cfg(feature = "kube")]
-pub use connect::{connect, jmx_credentials, overrides_redactor};
-pub use events::{Event, EventSink};
-pub use journal::{Journal, JournalError, RebuildRecord, StepRecord, StepState};
+pub use cancel::{Cancel, CancelHandle};
+pub use error::{ErrorKind, ExpansionError, StepError};
+pub use events::{Event, EventSink, NodeState};
+pub use journal::{FinalizeRecord, JOURNAL_VERSION, Journal, JournalError, RebuildRecord, StepRecord, StepState};
+pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
-    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError, RebuildSpec, RegionSpec,
+    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError, RebuildSpec, RegionSpec, Replication,
     ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
 };
-pub use preflight::{PreflightFacts, judge_preflight};
-pub use steps::{lock_identity, release_lock};
+pub use steps::{StepId, UnknownStep};
 
-use crate::overrides::{Finding, OverridesError};
-use crate::ports::{AdminError, CassandraAdmin, ClusterError, ClusterOps, HybridInstaller, InstallerError};
+use crate::overrides::Finding;
+use crate::ports::{CassandraAdmin, ClusterOps, HybridInstaller};
 use crate::verify::VerifyReport;
 
-/// The step ids, in order.
-pub const STEPS: [&str; 11] = [
-    "preflight",
-    "select-seeds",
-    "prepare-overrides",
-    "copy-namespace",
-    "copy-ca",
-    "install",
-    "wait-joined",
-    "check-replication",
-    "rebuild",
-    "verify",
-    "finalize",
-];
+use ctx::Ctx;
+use lock::Lock;
 
 /// Which region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,6 +72,9 @@ pub struct Deps {
     pub installer: Arc<dyn HybridInstaller>,
     /// nodetool on any pod.
     pub admins: Arc<dyn AdminFactory>,
+    /// What connecting decided that the operator should know (where the JMX credentials came
+    /// from, ...): reported by preflight.
+    pub notes: Vec<String>,
 }
 
 /// How to run.
@@ -92,82 +88,40 @@ pub struct RunOptions {
     pub force_ca: bool,
     /// Where the journal lives (default: next to the plan, `.apigee-multiregion/<name>.journal.json`).
     pub journal: Option<PathBuf>,
-    /// Stop after this step (for running the expansion in stages: `preflight`, `rebuild`, ...).
-    pub until: Option<String>,
+    /// Run only these steps (every other step is reported `not-run`): `rebuild` and `finalize`
+    /// run one step of the runbook with the same checks, journal and lock.
+    pub only: Option<Vec<StepId>>,
+    /// Stop after this step (for running the expansion in stages).
+    pub until: Option<StepId>,
     /// How long to wait for another run's lock (a crashed run's lease expires within 60 s).
     pub lock_wait: std::time::Duration,
+    /// Stops the run at the next safe point when signalled (Ctrl-C in the faces).
+    pub cancel: Option<Cancel>,
 }
 
-/// Why an expansion stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ExpansionError {
-    /// The plan is unusable.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The journal is unusable.
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    /// Preflight found errors: nothing was changed.
-    #[error("preflight refused to proceed ({} error(s)); nothing was changed:\n{}", .findings.iter().filter(|f| f.severity == crate::overrides::Severity::Error).count(), .findings.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
-    Refused {
-        /// Every finding, errors first.
-        findings: Vec<Finding>,
-    },
-    /// A step failed.
-    #[error("step `{step}` failed: {message}\nThe journal {} records where the run stopped: fix the cause, then run the same command again to continue.", journal.display())]
-    Step {
-        /// The step id.
-        step: &'static str,
-        /// What failed and what to do.
-        message: String,
-        /// The journal path.
-        journal: PathBuf,
-    },
-    /// Another run holds the lock.
-    #[error(transparent)]
-    Locked(ClusterError),
+/// How a step ended in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// Done in this run.
+    Done,
+    /// Already done (the world shows it).
+    Skipped,
+    /// Failed.
+    Failed,
+    /// Not run (an earlier step failed, or outside `only`/`until`).
+    NotRun,
+    /// Described (dry run).
+    Planned,
 }
-
-impl ExpansionError {
-    /// The step that failed, when a step failed.
-    pub fn step(&self) -> Option<&'static str> {
-        match self {
-            Self::Step { step, .. } => Some(step),
-            _ => None,
-        }
-    }
-}
-
-/// What a step failure carries inside the engine before it gets its step id.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum StepError {
-    #[error("{0}")]
-    Message(String),
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
-    #[error(transparent)]
-    Admin(#[from] AdminError),
-    #[error(transparent)]
-    Installer(#[from] InstallerError),
-    #[error("{path}: {source}")]
-    Overrides { path: String, source: OverridesError },
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    Refused(RefusedFindings),
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("refused")]
-pub(crate) struct RefusedFindings(pub Vec<Finding>);
 
 /// One step in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepReport {
     /// Step id.
-    pub id: &'static str,
-    /// `done`, `skipped` (already done), `failed`, `not-run`, `planned` (dry run).
-    pub outcome: &'static str,
+    pub id: StepId,
+    /// How it ended.
+    pub outcome: StepOutcome,
     /// Milliseconds spent in this run.
     pub duration_ms: u64,
 }
@@ -195,107 +149,142 @@ pub struct ExpansionReport {
     pub total_ms: u64,
 }
 
-/// The state shared by the steps of one run.
-pub(crate) struct Ctx<'a> {
-    pub plan: &'a ExpansionPlan,
-    pub deps: &'a Deps,
-    pub events: &'a dyn EventSink,
-    pub journal: Mutex<Journal>,
-    pub options: &'a RunOptions,
-    pub findings: Mutex<Vec<Finding>>,
-    pub verify: Mutex<Option<VerifyReport>>,
-}
-
-impl Ctx<'_> {
-    pub fn emit(&self, e: Event) {
-        self.events.emit(e);
-    }
-
-    /// Changes the journal and saves it at once.
-    pub fn record(&self, f: impl FnOnce(&mut Journal)) -> Result<(), StepError> {
-        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut j);
-        j.save()?;
-        Ok(())
-    }
-
-    pub fn journal<T>(&self, f: impl FnOnce(&Journal) -> T) -> T {
-        let j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        f(&j)
-    }
+/// The journal's default path for a plan.
+pub fn journal_path(plan: &ExpansionPlan, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| plan.base_dir.join(".apigee-multiregion").join(format!("{}.journal.json", plan.name)))
 }
 
 /// Verifies an expansion without changing anything: both sides' rings, the load, and every
-/// target node's rebuild in its log (the journal's plan ids when it has them).
+/// target node's rebuild (the journal's record for its host ID, else its log).
 pub async fn verify_only(plan: &ExpansionPlan, deps: &Deps, journal: Option<PathBuf>) -> Result<VerifyReport, ExpansionError> {
-    let path = journal.unwrap_or_else(|| plan.base_dir.join(".apigee-multiregion").join(format!("{}.journal.json", plan.name)));
-    let recorded_journal = if path.exists() { Journal::open(&path, &plan.name, &plan.hash(), false).ok() } else { None };
-    let recorded = |pod: &str| recorded_journal.as_ref().and_then(|j| j.rebuild.get(pod).and_then(|r| r.plan_id.clone()));
-    steps::verify_facts(plan, deps, &recorded)
-        .await
-        .map(|f| crate::verify::verify(&f))
-        .map_err(|e| ExpansionError::Step { step: "verify", message: e.to_string(), journal: path })
+    let path = journal_path(plan, journal);
+    let recorded = if path.exists() { Journal::open(&path, &plan.name, &plan.hash(), false)? } else { Journal::new(path.clone(), &plan.name, &plan.hash()) };
+    let options = RunOptions { dry_run: true, ..Default::default() };
+    let events = |_: Event| {};
+    let ctx = Ctx { plan, deps, events: &events, journal: Mutex::new(recorded), options: &options, lock: None, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
+    steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step { step: StepId::Verify, source, journal: path })
+}
+
+/// Runs one step: skipped when the world shows it done, described in a dry run, else run.
+async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
+    let step = steps::step(id);
+    debug_assert_eq!(step.id(), id, "the registry maps each id to its own step");
+    let dry = ctx.options.dry_run;
+    if !dry && !id.is_read_only() {
+        if let Some(reason) = step.is_done(ctx).await? {
+            ctx.emit(Event::StepSkipped { step: id, reason });
+            if ctx.journal(|j| j.step(id)) != StepState::Done {
+                ctx.record(|j| j.set_step(id, StepState::Done, Some(0), None))?;
+            }
+            return Ok(StepOutcome::Skipped);
+        }
+    }
+    if dry && !id.runs_in_dry_run() {
+        if let Some(p) = step.describe(ctx).await? {
+            ctx.emit(Event::Action { step: id, description: p.description, commands: p.commands });
+        }
+        return Ok(StepOutcome::Planned);
+    }
+    ctx.emit(Event::StepStarted { step: id });
+    ctx.record(|j| j.set_step(id, StepState::Running, None, None))?;
+    let t = Instant::now();
+    step.run(ctx).await?;
+    let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
+    ctx.record(|j| j.set_step(id, StepState::Done, Some(ms), None))?;
+    ctx.emit(Event::StepFinished { step: id, duration_ms: ms });
+    Ok(StepOutcome::Done)
 }
 
 /// Runs (or resumes) an expansion.
 pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events: &dyn EventSink) -> Result<ExpansionReport, ExpansionError> {
     let started = Instant::now();
-    let journal_path = options.journal.clone().unwrap_or_else(|| plan.base_dir.join(".apigee-multiregion").join(format!("{}.journal.json", plan.name)));
-    let journal = if options.dry_run {
-        Journal::new(journal_path.clone(), &plan.name, &plan.hash())
+    let journal_path = journal_path(plan, options.journal.clone());
+    // The lock first: a run that waited for another must read the journal that run left.
+    let lock = if options.dry_run {
+        None
     } else {
-        Journal::open(&journal_path, &plan.name, &plan.hash(), options.restart)?
+        let acquire = Lock::acquire(deps.target.clone(), plan, options.lock_wait);
+        match &options.cancel {
+            Some(c) => tokio::select! {
+                l = acquire => Some(l.map_err(ExpansionError::Locked)?),
+                () = c.cancelled() => return Err(ExpansionError::Cancelled { step: StepId::Preflight, journal: journal_path }),
+            },
+            None => Some(acquire.await.map_err(ExpansionError::Locked)?),
+        }
     };
-    let ctx = Ctx { plan, deps, events, journal: Mutex::new(journal), options, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
-
-    let lock = if options.dry_run { None } else { Some(steps::Lock::acquire(deps.target.clone(), plan, options.lock_wait).await.map_err(ExpansionError::Locked)?) };
+    let journal = if options.dry_run {
+        // A dry run reads the journal when there is one (to show what is left), and never writes.
+        Journal::open(&journal_path, &plan.name, &plan.hash(), false).unwrap_or_else(|_| Journal::new(journal_path.clone(), &plan.name, &plan.hash()))
+    } else {
+        match Journal::open(&journal_path, &plan.name, &plan.hash(), options.restart) {
+            Ok(j) => j,
+            Err(e) => {
+                if let Some(l) = lock {
+                    l.release().await;
+                }
+                return Err(e.into());
+            }
+        }
+    };
+    let ctx = Ctx { plan, deps, events, journal: Mutex::new(journal), options, lock, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
     let mut reports = Vec::new();
     let mut failure = None;
-    for id in STEPS {
-        if failure.is_some() {
-            reports.push(StepReport { id, outcome: "not-run", duration_ms: 0 });
+    let mut stopped = false;
+    for id in StepId::ALL {
+        let selected = options.only.as_ref().is_none_or(|o| o.contains(&id));
+        if failure.is_some() || stopped || !selected {
+            reports.push(StepReport { id, outcome: StepOutcome::NotRun, duration_ms: 0 });
             continue;
         }
         let t = Instant::now();
-        let outcome = steps::run_step(&ctx, id).await;
-        let ms = t.elapsed().as_millis() as u64;
+        let outcome = match &options.cancel {
+            Some(c) => tokio::select! {
+                o = run_step(&ctx, id) => Some(o),
+                () = c.cancelled() => None,
+            },
+            None => Some(run_step(&ctx, id).await),
+        };
+        let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {
-            Ok(o) => reports.push(StepReport { id, outcome: o, duration_ms: ms }),
-            Err(e) => {
+            Some(Ok(o)) => reports.push(StepReport { id, outcome: o, duration_ms: ms }),
+            None => {
+                failure = Some(ExpansionError::Cancelled { step: id, journal: journal_path.clone() });
+                reports.push(StepReport { id, outcome: StepOutcome::Failed, duration_ms: ms });
+            }
+            Some(Err(e)) => {
                 let message = e.to_string();
-                reports.push(StepReport { id, outcome: "failed", duration_ms: ms });
-                if !options.dry_run {
+                reports.push(StepReport { id, outcome: StepOutcome::Failed, duration_ms: ms });
+                if !options.dry_run && !matches!(e, StepError::Lock(_)) {
                     let _ = ctx.record(|j| j.set_step(id, StepState::Failed, Some(ms), Some(message.clone())));
                 }
-                ctx.emit(Event::StepFailed { step: id, error: message.clone() });
+                ctx.emit(Event::StepFailed { step: id, error: message });
                 failure = Some(match e {
-                    StepError::Refused(RefusedFindings(findings)) => ExpansionError::Refused { findings },
-                    _ => ExpansionError::Step { step: id, message, journal: journal_path.clone() },
+                    StepError::Refused(findings) => ExpansionError::Refused { findings },
+                    source => ExpansionError::Step { step: id, source, journal: journal_path.clone() },
                 });
             }
         }
-        if options.until.as_deref() == Some(id) && failure.is_none() {
-            break;
+        if options.until == Some(id) {
+            stopped = true;
         }
     }
+    let Ctx { journal, lock, findings, verify, .. } = ctx;
     if let Some(lock) = lock {
         lock.release().await;
     }
     if let Some(f) = failure {
         return Err(f);
     }
-    let (seed_host, seed_alternates) = ctx.journal(|j| (j.seed_host.clone(), j.seed_alternates.clone()));
-    let findings = ctx.findings.lock().map(|f| f.clone()).unwrap_or_default();
-    let verify = ctx.verify.lock().ok().and_then(|v| v.clone());
+    let journal = journal.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(ExpansionReport {
         plan: plan.name.clone(),
         dry_run: options.dry_run,
         steps: reports,
-        seed_host,
-        seed_alternates,
-        findings,
-        verify,
+        seed_host: journal.seed_host.clone(),
+        seed_alternates: journal.seed_alternates.clone(),
+        findings: findings.into_inner().unwrap_or_default(),
+        verify: verify.into_inner().ok().flatten(),
         journal: journal_path,
-        total_ms: started.elapsed().as_millis() as u64,
+        total_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -240,6 +240,19 @@ pub struct RebuildSpec {
     /// How often progress is read from `nodetool netstats`.
     #[serde(default = "default_progress_interval")]
     pub progress_interval: Span,
+    /// The pause before the first retry of a failed rebuild; doubled for each further retry.
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: Span,
+    /// The longest pause between retries.
+    #[serde(default = "default_retry_backoff_max")]
+    pub retry_backoff_max: Span,
+}
+
+fn default_retry_backoff() -> Span {
+    Span(Duration::from_secs(5))
+}
+fn default_retry_backoff_max() -> Span {
+    Span(Duration::from_secs(120))
 }
 
 fn default_concurrency() -> Concurrency {
@@ -257,7 +270,14 @@ fn default_progress_interval() -> Span {
 
 impl Default for RebuildSpec {
     fn default() -> Self {
-        Self { concurrency: default_concurrency(), retries: default_retries(), timeout: default_rebuild_timeout(), progress_interval: default_progress_interval() }
+        Self {
+            concurrency: default_concurrency(),
+            retries: default_retries(),
+            timeout: default_rebuild_timeout(),
+            progress_interval: default_progress_interval(),
+            retry_backoff: default_retry_backoff(),
+            retry_backoff_max: default_retry_backoff_max(),
+        }
     }
 }
 
@@ -274,6 +294,10 @@ pub struct Timeouts {
     /// Apigee's setup jobs extending keyspace replication to the new datacenter.
     #[serde(default = "t10m")]
     pub replication: Span,
+    /// The rolling restart after finalize's re-apply (every target pod restarted, the
+    /// datastore running again).
+    #[serde(default = "t30m")]
+    pub rollout: Span,
     /// Pause between polls.
     #[serde(default = "t5s")]
     pub poll: Span,
@@ -294,7 +318,7 @@ fn t5s() -> Span {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { install: t30m(), join: t20m(), replication: t10m(), poll: t5s() }
+        Self { install: t30m(), join: t20m(), replication: t10m(), rollout: t30m(), poll: t5s() }
     }
 }
 
@@ -307,10 +331,10 @@ pub struct NetworkSpec {
     pub mode: NetworkMode,
     /// Extra CIDR blocks of the source region (VNet, service range) to check for overlap.
     #[serde(default)]
-    pub source_ranges: Vec<String>,
+    pub source_ranges: Vec<crate::network::Cidr>,
     /// Extra CIDR blocks of the target region.
     #[serde(default)]
-    pub target_ranges: Vec<String>,
+    pub target_ranges: Vec<crate::network::Cidr>,
 }
 
 /// Whether pods of the two clusters can reach each other.
@@ -381,6 +405,15 @@ pub enum ReplicationMethod {
     /// Apigee's `CassandraDataReplication` resource (hybrid 1.11+): the operator rebuilds, the
     /// tool applies the resource and follows `ApigeeDatastore.status.cassandraDataReplication`.
     Cr,
+}
+
+/// How data reaches the new datacenter, with what each way needs (validated when the plan is read).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Replication<'a> {
+    /// `nodetool rebuild` on every new node.
+    Nodetool,
+    /// The `CassandraDataReplication` resource.
+    Cr(&'a CrSpec),
 }
 
 /// The `CassandraDataReplication` resource to apply (`replication: cr`).
@@ -481,15 +514,21 @@ impl ExpansionPlan {
         if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
             return Err(value("verify.min_load_fraction must be between 0 and 1".into()));
         }
-        for r in plan.network.source_ranges.iter().chain(&plan.network.target_ranges) {
-            r.parse::<crate::network::Cidr>().map_err(|e| value(format!("network: {e}")))?;
-        }
         Ok(plan)
     }
 
     /// A path from the plan, made absolute against the plan's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+
+    /// How data is replicated, with its settings.
+    pub fn replication(&self) -> Replication<'_> {
+        match (&self.replication, &self.cr) {
+            (ReplicationMethod::Cr, Some(cr)) => Replication::Cr(cr),
+            // `from_str_at` refuses `cr` without a `cr:` section.
+            _ => Replication::Nodetool,
+        }
     }
 
     /// The target rack (default `ra-1`).

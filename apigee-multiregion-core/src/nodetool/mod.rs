@@ -10,16 +10,31 @@
 //! which are documented in `docs/cli.md` and kept stable.
 
 mod describecluster;
+mod describering;
+mod info;
 mod log;
 mod netstats;
+mod replication;
 mod size;
 mod status;
+mod tablestats;
 
 pub use describecluster::{DescribeCluster, KeyspaceReplication, parse_describecluster};
-pub use log::{LogEvent, RebuildOutcome, last_rebuild_outcome, scan_rebuild_log};
+pub use describering::{DescribeRing, RangeEndpoint, TokenRange, parse_describering};
+pub use info::{NodeInfo, parse_info};
+pub use log::{
+    LogEvent, RebuildFailureKind, RebuildOutcome, RebuildScope, classify_rebuild_failure, last_full_rebuild_outcome,
+    last_rebuild_outcome, scan_rebuild_log,
+};
 pub use netstats::{NetStats, StreamDirection, StreamPeer, StreamPlan, parse_netstats};
+pub use replication::{
+    KeyspaceEvidence, KeyspaceVerdict, LOCAL_KEYSPACES, MissingKeyspace, MissingReason, NotRelevantReason,
+    REPLICATED_SYSTEM_KEYSPACES, ReplicationCheck, check_replication, classify_keyspace, evidence_from_describecluster,
+    evidence_from_rings,
+};
 pub use size::parse_size;
 pub use status::{DatacenterStatus, NodeState, NodeStatus, StatusReport, UpDown, parse_status};
+pub use tablestats::{TableStats, TableStatsKeyspace, parse_tablestats};
 
 /// Text that is not the output a parser expects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -64,6 +64,30 @@ impl OverridesDoc {
         OverridesView::read(&self.text, &|path| self.location(path).unwrap_or((0, 0)))
     }
 
+    /// Every secret-like value in the file (`*password*`, `*secret*`, `*token*`, `*key` leaves,
+    /// anywhere), to redact from anything shown.
+    pub fn secret_values(&self) -> Vec<crate::model::Secret> {
+        fn walk(v: &yaml_serde::Value, under_secret: bool, out: &mut Vec<crate::model::Secret>) {
+            match v {
+                yaml_serde::Value::Mapping(m) => {
+                    for (k, v) in m {
+                        let secret = under_secret || k.as_str().is_some_and(super::diff::is_secret_key);
+                        walk(v, secret, out);
+                    }
+                }
+                yaml_serde::Value::Sequence(s) => s.iter().for_each(|v| walk(v, under_secret, out)),
+                yaml_serde::Value::String(s) if under_secret && s.len() >= 4 => out.push(crate::model::Secret::new(s.clone())),
+                yaml_serde::Value::Number(n) if under_secret && n.to_string().len() >= 4 => out.push(crate::model::Secret::new(n.to_string())),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if let Ok(v) = yaml_serde::from_str::<yaml_serde::Value>(&self.text) {
+            walk(&v, false, &mut out);
+        }
+        out
+    }
+
     /// 1-based line and column of the value at a key path (`["cassandra", "datacenter"]`), or of
     /// the deepest key on that path that exists.
     pub fn location(&self, path: &[&str]) -> Option<(usize, usize)> {

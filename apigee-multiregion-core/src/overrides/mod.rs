@@ -7,16 +7,21 @@
 //! - [`OverridesView`] is read through `yaml_serde` (merge keys applied).
 //! - [`check_pair`] compares a source and a target overrides file and returns [`Finding`]s.
 //!
-//! Nothing here reads or writes files; see [`crate::atomic_file`] for writing.
+//! Only [`load_file`] and [`replace_if_changed`] touch the file system (through
+//! [`crate::atomic_file`] for writing); everything else works on text.
 
 mod check;
+mod diff;
 mod doc;
 mod edit;
+mod file;
 mod tree;
 mod view;
 
 pub use check::{CheckOptions, Finding, Severity, Side, check_pair, check_pair_with};
+pub use diff::line_diff;
 pub use doc::OverridesDoc;
+pub use file::{OverridesFileError, load_file, replace_if_changed};
 pub use crate::model::Secret;
 pub use view::{CassandraAuth, CassandraView, Credential, OverridesView, VirtualHost};
 

@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::model::Secret;
-use crate::nodetool::{DescribeCluster, NetStats, ParseError, StatusReport};
+use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, ParseError, StatusReport, TableStats};
 
 use super::ClusterError;
 
@@ -63,6 +63,15 @@ pub enum AdminError {
         /// What Cassandra said.
         message: String,
     },
+    /// A replica of some range in the source datacenter is down ("Unable to find sufficient
+    /// sources"): transient, retried after a backoff.
+    #[error("pod {pod}: a source replica is down, so some ranges have no source to stream from: {message}. Bring every source node up (nodetool status), the rebuild is retried")]
+    InsufficientSources {
+        /// The pod.
+        pod: String,
+        /// What Cassandra said.
+        message: String,
+    },
     /// A rebuild is already running on the node ("Node is still rebuilding"): running, not failed.
     #[error("pod {pod}: a rebuild is already running on this node")]
     RebuildAlreadyRunning {
@@ -110,6 +119,11 @@ pub trait CassandraAdmin: Send + Sync {
     async fn status(&self) -> Result<StatusReport, AdminError>;
     /// `nodetool describecluster`.
     async fn describecluster(&self) -> Result<DescribeCluster, AdminError>;
+    /// `nodetool describering <keyspace>`: each token range with its replicas' datacenters
+    /// (how replication is read on Cassandra 3.11, whose describecluster lists no keyspaces).
+    async fn describering(&self, keyspace: &str) -> Result<DescribeRing, AdminError>;
+    /// `nodetool tablestats`: the keyspace list on every Cassandra line.
+    async fn tablestats(&self) -> Result<TableStats, AdminError>;
     /// `nodetool netstats`.
     async fn netstats(&self) -> Result<NetStats, AdminError>;
     /// `nodetool rebuild -- <source_dc>`; returns when the rebuild finished (minutes to hours).

@@ -17,6 +17,21 @@ pub struct InstallerError {
     pub message: String,
 }
 
+/// An installer operation, as the dry run names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `apigeectl init` / the operator release (and CRDs).
+    Init,
+    /// `apigeectl apply` / every release.
+    Apply,
+    /// `apigeectl apply --datastore` / the datastore release.
+    ApplyDatastore,
+    /// `apigeectl check-ready` / readiness from the cluster.
+    CheckReady,
+    /// `apigeectl delete` / uninstall every release.
+    Delete,
+}
+
 /// apigeectl or Helm.
 #[async_trait]
 pub trait HybridInstaller: Send + Sync {
@@ -24,7 +39,7 @@ pub trait HybridInstaller: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The equivalent commands of an operation, for dry-run output.
-    fn describe(&self, operation: &str, overrides: &Path) -> Vec<String>;
+    fn describe(&self, operation: Operation, overrides: &Path) -> Vec<String>;
 
     /// `apigeectl init` (CRDs, namespaces, cert-manager resources).
     async fn init(&self, overrides: &Path) -> Result<(), InstallerError>;

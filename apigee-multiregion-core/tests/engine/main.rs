@@ -7,7 +7,7 @@ mod world;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use apigee_multiregion_core::expansion::{self, Event, ExpansionError, ExpansionPlan, Journal, RunOptions, STEPS, StepState};
+use apigee_multiregion_core::expansion::{self, Event, ExpansionError, ExpansionPlan, Journal, RunOptions, StepId, StepOutcome, NodeState, StepState};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use world::{Script, Shared, deps, healthy, other_ca};
 
@@ -90,7 +90,7 @@ async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
     let w = healthy();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
-    assert!(report.steps.iter().all(|st| st.outcome == "done" || st.outcome == "skipped"), "{:?}", report.steps);
+    assert!(report.steps.iter().all(|st| st.outcome == StepOutcome::Done || st.outcome == StepOutcome::Skipped), "{:?}", report.steps);
     assert_eq!(report.seed_host.as_deref(), Some("10.1.0.1"));
     assert_eq!(report.seed_alternates, ["10.1.0.2"]);
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1);
@@ -140,7 +140,7 @@ async fn refuses_when_a_source_node_is_down_and_changes_nothing() {
 async fn refuses_when_the_new_dc_name_already_exists_in_the_ring() {
     let s = setup("");
     let w = healthy();
-    w.lock().unwrap().ring.push(world::RingNode { dc: "dc-2".into(), address: "10.9.0.1".into(), code: "DN", load_kib: 5 });
+    w.lock().unwrap().ring.push(world::RingNode { dc: "dc-2".into(), address: "10.9.0.1".into(), code: "DN", load_kib: 5, host_id: 99 });
     let (r, _) = run(&s, &w, RunOptions::default()).await;
     let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused") };
     assert!(findings.iter().any(|f| f.code == "target-datacenter-exists"));
@@ -175,10 +175,10 @@ async fn a_rebuild_is_never_run_while_replication_to_the_new_dc_is_missing() {
     w.lock().unwrap().schema_setup = false;
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let err = r.unwrap_err();
-    assert_eq!(err.step(), Some("check-replication"));
+    assert_eq!(err.step(), Some(StepId::CheckReplication));
     assert!(err.to_string().contains("kvm_org_hybrid"), "{err}");
     assert_eq!(calls(&w, "rebuild"), 0);
-    assert!(rec.events().iter().any(|e| matches!(e, Event::Warning { step: "check-replication", .. })));
+    assert!(rec.events().iter().any(|e| matches!(e, Event::Warning { step: StepId::CheckReplication, .. })));
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn a_node_that_joins_under_another_dc_name_stops_the_expansion_before_rebu
     let w = healthy();
     w.lock().unwrap().join_as = Some("dc-3".into());
     let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
-    assert_eq!(err.step(), Some("wait-joined"));
+    assert_eq!(err.step(), Some(StepId::WaitJoined));
     assert!(err.to_string().contains("joined as datacenter `dc-3`"), "{err}");
     assert_eq!(calls(&w, "rebuild"), 0);
 }
@@ -200,7 +200,7 @@ async fn a_failed_rebuild_is_retried_and_then_counted_done() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     r.unwrap();
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 2);
-    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildNode { state, attempt: 1, .. } if state == "failed-attempt")));
+    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildNode { state, attempt: 1, .. } if *state == NodeState::FailedAttempt)));
     assert_eq!(journal(&s).rebuild["apigee-cassandra-default-1"].attempts, 2);
 }
 
@@ -211,12 +211,12 @@ async fn a_rebuild_that_keeps_failing_fails_the_step_naming_the_node_and_is_neve
     let w = healthy();
     w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::FailTimes(5));
     let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
-    assert_eq!(err.step(), Some("rebuild"));
+    assert_eq!(err.step(), Some(StepId::Rebuild));
     assert!(err.to_string().contains("apigee-cassandra-default-0: rebuild failed after 2 attempt(s)"), "{err}");
     let j = journal(&s);
     assert_eq!(j.rebuild["apigee-cassandra-default-0"].state, StepState::Failed);
-    assert_eq!(j.step("rebuild"), StepState::Failed);
-    assert_eq!(j.step("verify"), StepState::Pending, "nothing after a failed rebuild ran");
+    assert_eq!(j.step(StepId::Rebuild), StepState::Failed);
+    assert_eq!(j.step(StepId::Verify), StepState::Pending, "nothing after a failed rebuild ran");
 }
 
 #[tokio::test]
@@ -245,11 +245,11 @@ async fn rebuild_concurrency_is_respected() {
 
 #[tokio::test]
 async fn a_crash_at_any_step_boundary_resumes_without_redoing_finished_work() {
-    for step in STEPS.iter() {
+    for step in StepId::ALL {
         let s = setup("");
         let w = healthy();
         // First run stops right after `step`...
-        let (r, _) = run(&s, &w, RunOptions { until: Some((*step).into()), ..Default::default() }).await;
+        let (r, _) = run(&s, &w, RunOptions { until: Some(step), ..Default::default() }).await;
         r.unwrap_or_else(|e| panic!("until {step}: {e}"));
         // ...and, as if it crashed before writing the journal, the step is not recorded.
         let mut j = journal(&s);
@@ -261,9 +261,9 @@ async fn a_crash_at_any_step_boundary_resumes_without_redoing_finished_work() {
         assert_eq!(calls(&w, "installer apply seed"), 1, "after {step}");
         assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "rebuild redone after crash at {step}");
         assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 1);
-        let skipped: Vec<&str> = rec.events().iter().filter_map(|e| if let Event::StepSkipped { step, .. } = e { Some(*step) } else { None }).collect();
-        if !matches!(*step, "preflight" | "verify") {
-            assert!(skipped.contains(step), "{step} finished in the world but not journaled must be skipped: {skipped:?}");
+        let skipped: Vec<StepId> = rec.events().iter().filter_map(|e| if let Event::StepSkipped { step, .. } = e { Some(*step) } else { None }).collect();
+        if !step.is_read_only() {
+            assert!(skipped.contains(&step), "{step} finished in the world but not journaled must be skipped: {skipped:?}");
         }
     }
 }
@@ -272,7 +272,7 @@ async fn a_crash_at_any_step_boundary_resumes_without_redoing_finished_work() {
 async fn a_changed_plan_is_refused_with_an_existing_journal_unless_restarted() {
     let s = setup("");
     let w = healthy();
-    run(&s, &w, RunOptions { until: Some("copy-ca".into()), ..Default::default() }).await.0.unwrap();
+    run(&s, &w, RunOptions { until: Some("copy-ca".parse().unwrap()), ..Default::default() }).await.0.unwrap();
     let mut plan = s.plan.clone();
     plan.rebuild.retries = 7;
     let s2 = Setup { plan, ..s };
@@ -303,7 +303,7 @@ async fn a_dry_run_changes_nothing_and_shows_every_action() {
     assert_eq!(std::fs::read_to_string(&s.target).unwrap(), TARGET);
     assert!(w.lock().unwrap().calls.is_empty());
     assert!(!s.plan.base_dir.join(".apigee-multiregion").exists(), "no journal written");
-    let actions: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::Action { step, .. } = e { Some(*step) } else { None }).collect();
+    let actions: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::Action { step, .. } = e { Some(step.as_str()) } else { None }).collect();
     assert_eq!(actions, ["prepare-overrides", "copy-namespace", "copy-ca", "install", "wait-joined", "check-replication", "rebuild", "verify", "finalize"]);
     let json = rec.json();
     assert!(json.contains("+  multiRegionSeedHost: 10.1.0.1") && json.contains("rebuild -- dc-1"), "{json}");
@@ -318,7 +318,7 @@ async fn a_second_run_after_success_skips_every_step() {
     let before = w.lock().unwrap().calls.len();
     let (r, _) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
-    let redone: Vec<&str> = report.steps.iter().filter(|s| s.outcome == "done" && !matches!(s.id, "preflight" | "verify")).map(|s| s.id).collect();
+    let redone: Vec<StepId> = report.steps.iter().filter(|s| s.outcome == StepOutcome::Done && !s.id.is_read_only()).map(|s| s.id).collect();
     assert!(redone.is_empty(), "{redone:?}");
     assert_eq!(w.lock().unwrap().calls.len(), before, "nothing was changed again");
 }
@@ -336,7 +336,7 @@ async fn with_the_cr_the_operator_rebuilds_every_node_and_the_logs_confirm_it() 
     assert!(report.verify.unwrap().passed());
     assert_eq!(calls(&w, "apply CassandraDataReplication force=false"), 1);
     assert_eq!(calls(&w, "rebuild "), 0, "no nodetool rebuild from the tool: the operator does it");
-    let done: Vec<String> = rec.events().iter().filter_map(|e| if let Event::RebuildNode { pod, state, .. } = e { (state == "done").then(|| pod.clone()) } else { None }).collect();
+    let done: Vec<String> = rec.events().iter().filter_map(|e| if let Event::RebuildNode { pod, state, .. } = e { (*state == NodeState::Done).then(|| pod.clone()) } else { None }).collect();
     assert_eq!(done, ["apigee-cassandra-default-0", "apigee-cassandra-default-1"]);
 }
 
@@ -357,9 +357,9 @@ async fn a_top_level_complete_with_a_pod_not_complete_is_never_counted_done() {
     let w = healthy();
     w.lock().unwrap().cdr_lies = true;
     let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
-    assert_eq!(err.step(), Some("rebuild"));
+    assert_eq!(err.step(), Some(StepId::Rebuild));
     assert!(err.to_string().contains("apigee-cassandra-default-1"), "{err}");
-    assert_eq!(journal(&s).step("verify"), StepState::Pending);
+    assert_eq!(journal(&s).step(StepId::Verify), StepState::Pending);
 }
 
 #[test]
@@ -387,7 +387,7 @@ async fn a_region_wiped_after_a_finished_expansion_is_expanded_again() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
     assert!(report.verify.unwrap().passed());
-    let started: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::StepStarted { step } = e { Some(*step) } else { None }).collect();
+    let started: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::StepStarted { step } = e { Some(step.as_str()) } else { None }).collect();
     for step in ["prepare-overrides", "copy-ca", "install", "rebuild", "finalize"] {
         assert!(started.contains(&step), "{step} must run again: {started:?}");
     }

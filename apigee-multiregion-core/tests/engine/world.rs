@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
 use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
-use apigee_multiregion_core::nodetool::{DescribeCluster, NetStats, StatusReport, parse_describecluster, parse_netstats, parse_status};
+use apigee_multiregion_core::nodetool::{
+    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering, parse_netstats, parse_status, parse_tablestats,
+};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
+    Operation,
     AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, HybridInstaller, InstallerError, LeaseState, NodeFacts, SanitizedObject,
 };
 use async_trait::async_trait;
@@ -21,6 +24,8 @@ pub struct RingNode {
     pub address: String,
     pub code: &'static str,
     pub load_kib: u64,
+    /// A new host ID every time a node joins (a wiped node comes back with a new one).
+    pub host_id: u32,
 }
 
 /// How a target node's `nodetool rebuild` behaves.
@@ -58,6 +63,11 @@ pub struct World {
     pub cdr_status: serde_json::Value,
     /// Reports `complete` at the top level while a pod is not (a lying operator).
     pub cdr_lies: bool,
+    /// Cassandra 3.11: `describecluster` lists no keyspaces (replication is read from
+    /// `tablestats` and `describering`).
+    pub cassandra_311: bool,
+    /// Host IDs handed out to joining nodes so far.
+    pub host_counter: u32,
 }
 
 pub type Shared = Arc<Mutex<World>>;
@@ -97,6 +107,7 @@ fn pod(i: u32, ip: &str) -> CassandraPod {
         ready: true,
         host_network: true,
         rack: None,
+        incarnation: None,
     }
 }
 
@@ -118,8 +129,8 @@ pub fn healthy() -> Shared {
     let mut w = World { schema_setup: true, ..Default::default() };
     w.source_pods = vec![pod(0, "10.1.0.1"), pod(1, "10.1.0.2")];
     w.ring = vec![
-        RingNode { dc: "dc-1".into(), address: "10.1.0.1".into(), code: "UN", load_kib: 1000 },
-        RingNode { dc: "dc-1".into(), address: "10.1.0.2".into(), code: "UN", load_kib: 1000 },
+        RingNode { dc: "dc-1".into(), address: "10.1.0.1".into(), code: "UN", load_kib: 1000, host_id: 1 },
+        RingNode { dc: "dc-1".into(), address: "10.1.0.2".into(), code: "UN", load_kib: 1000, host_id: 2 },
     ];
     for ks in ["system_auth", "system_distributed", "system_traces", "kvm_org_hybrid", "perses"] {
         w.keyspaces.insert(ks.into(), [("dc-1".to_owned(), 2)].into());
@@ -144,8 +155,8 @@ fn status_text(ring: &[RingNode]) -> String {
     dcs.dedup();
     for dc in dcs {
         t.push_str(&format!("Datacenter: {dc}\n=====\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\n"));
-        for (i, n) in ring.iter().enumerate().filter(|(_, n)| n.dc == dc) {
-            t.push_str(&format!("{}  {}  {} KiB  16  50%  00000000-0000-0000-0000-{i:012}  ra-1\n", n.code, n.address, n.load_kib));
+        for n in ring.iter().filter(|n| n.dc == dc) {
+            t.push_str(&format!("{}  {}  {} KiB  16  50%  00000000-0000-0000-0000-{:012}  ra-1\n", n.code, n.address, n.load_kib, n.host_id));
         }
     }
     t
@@ -269,8 +280,8 @@ impl HybridInstaller for FakeInstaller {
     fn name(&self) -> &'static str {
         "fake"
     }
-    fn describe(&self, op: &str, p: &Path) -> Vec<String> {
-        vec![format!("fake {op} {}", p.display())]
+    fn describe(&self, op: Operation, p: &Path) -> Vec<String> {
+        vec![format!("fake {op:?} {}", p.display())]
     }
     async fn init(&self, _: &Path) -> Result<(), InstallerError> {
         let mut w = self.world.lock().unwrap();
@@ -292,7 +303,9 @@ impl HybridInstaller for FakeInstaller {
                 w.logs.insert(format!("t/apigee-cassandra-default-{i}"), "INFO Starting listening for CQL clients\n".into());
             }
             if same_ca && view.cassandra.multi_region_seed_host.is_some() && !w.ring.iter().any(|r| r.address == ip) {
-                w.ring.push(RingNode { dc: dc.clone(), address: ip, code: "UN", load_kib: 10 });
+                w.host_counter += 1;
+                let host_id = 100 + w.host_counter;
+                w.ring.push(RingNode { dc: dc.clone(), address: ip, code: "UN", load_kib: 10, host_id });
             }
         }
         if w.schema_setup {
@@ -341,7 +354,11 @@ impl CassandraAdmin for FakeAdmin {
     }
     async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
         let w = self.world.lock().unwrap();
-        let mut t = String::from("Cluster Information:\n\tName: apigeecluster\n\tSchema versions:\n\t\tv1: [10.1.0.1]\nKeyspaces:\n");
+        let mut t = String::from("Cluster Information:\n\tName: apigeecluster\n\tSchema versions:\n\t\tv1: [10.1.0.1]\n");
+        if w.cassandra_311 {
+            return Ok(parse_describecluster(&t).unwrap());
+        }
+        t.push_str("Keyspaces:\n");
         for (ks, r) in &w.keyspaces {
             if w.simple_strategy.contains(ks) {
                 t.push_str(&format!("\t{ks} -> Replication class: SimpleStrategy {{replication_factor=1}}\n"));
@@ -351,6 +368,24 @@ impl CassandraAdmin for FakeAdmin {
             }
         }
         Ok(parse_describecluster(&t).unwrap())
+    }
+    async fn tablestats(&self) -> Result<TableStats, AdminError> {
+        let w = self.world.lock().unwrap();
+        let mut t = format!("Total number of tables: {}\n----------------\n", w.keyspaces.len() + 1);
+        for ks in std::iter::once("system").chain(w.keyspaces.keys().map(String::as_str)) {
+            t.push_str(&format!("Keyspace : {ks}\n\tRead Count: 0\n\t\tTable: t\n\t\tSSTable count: 1\n\n----------------\n"));
+        }
+        Ok(parse_tablestats(&t).unwrap())
+    }
+    async fn describering(&self, keyspace: &str) -> Result<DescribeRing, AdminError> {
+        let w = self.world.lock().unwrap();
+        let dcs: Vec<String> = w.keyspaces.get(keyspace).map(|r| r.keys().cloned().collect()).unwrap_or_default();
+        // One range; its replicas are the ring's nodes of every datacenter the keyspace names.
+        let nodes: Vec<&RingNode> = w.ring.iter().filter(|n| dcs.contains(&n.dc)).collect();
+        let hosts = nodes.iter().map(|n| n.address.as_str()).collect::<Vec<_>>().join(", ");
+        let details = nodes.iter().map(|n| format!("EndpointDetails(host:{}, datacenter:{}, rack:ra-1)", n.address, n.dc)).collect::<Vec<_>>().join(", ");
+        let t = format!("Schema Version:5b9c5d2e-1f0a-3c4b-8d7e-6f5a4b3c2d1e\nTokenRange: \n\tTokenRange(start_token:1, end_token:2, endpoints:[{hosts}], rpc_endpoints:[{hosts}], endpoint_details:[{details}])\n");
+        Ok(parse_describering(&t).unwrap())
     }
     async fn netstats(&self) -> Result<NetStats, AdminError> {
         let mut w = self.world.lock().unwrap();
@@ -429,5 +464,6 @@ pub fn deps(world: &Shared) -> Deps {
         target: Arc::new(FakeCluster { world: world.clone(), index: 1 }),
         installer: Arc::new(FakeInstaller { world: world.clone() }),
         admins: Arc::new(FakeAdmins { world: world.clone() }),
+        notes: vec![],
     }
 }

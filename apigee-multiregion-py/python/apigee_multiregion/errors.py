@@ -56,8 +56,18 @@ class ExpansionFailed(ApigeeMultiregionError):
         self.journal = journal
 
 
+class ExpansionInterrupted(ApigeeMultiregionError, KeyboardInterrupt):
+    """The run was interrupted; the journal holds every finished action and the lock was released."""
+
+    def __init__(self, message: str, step: str | None = None, journal: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.journal = journal
+
+
 __all__ = [
     "ApigeeMultiregionError",
+    "ExpansionInterrupted",
     "ClusterError",
     "ExpansionFailed",
     "NodetoolError",

@@ -161,6 +161,7 @@ mod tests {
             ready: true,
             host_network: true,
             rack: None,
+            incarnation: None,
         }
     }
 

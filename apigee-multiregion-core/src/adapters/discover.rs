@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::adapters::NodetoolOverExec;
+use super::NodetoolOverExec;
 use crate::ports::{CassandraAdmin, ClusterOps, JmxCredentials};
 use crate::seeds::{SeedPolicy, SeedSelection, select_seeds};
 

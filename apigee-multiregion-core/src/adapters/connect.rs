@@ -1,0 +1,185 @@
+//! Building the real [`Deps`] for a plan: kube-rs clusters, the installer, nodetool over exec.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::redact::Redactor;
+use super::{Apigeectl, Helm, KubeCluster, NodetoolOverExec};
+use crate::model::Secret;
+use crate::overrides::OverridesFileError;
+use crate::ports::{CassandraAdmin, ClusterError, ClusterOps, JmxCredentials};
+
+use crate::expansion::{AdminFactory, Deps, ExpansionPlan, InstallerSpec, JmxSpec, Region};
+
+/// The plan cannot be connected to its clusters.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A kubeconfig context cannot be used.
+    #[error("{which} cluster: {source}")]
+    Cluster {
+        /// `source` or `target`.
+        which: &'static str,
+        /// Why.
+        #[source]
+        source: ClusterError,
+    },
+    /// An overrides file cannot be read.
+    #[error(transparent)]
+    Overrides(#[from] OverridesFileError),
+    /// The JMX credentials the plan names cannot be found.
+    #[error("JMX credentials (plan key `jmx`): {0}")]
+    Jmx(String),
+}
+
+/// The JMX default of Apigee hybrid when the overrides set none.
+const DEFAULT_JMX_USER: &str = "jmxuser";
+const DEFAULT_JMX_PASSWORD: &str = "iloveapis123";
+
+/// Where `jmx: {from: overrides}` found the credentials, in the product's own order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JmxSource {
+    /// `cassandra.auth.jmx` of the source overrides.
+    Overrides,
+    /// The Kubernetes secret named by `cassandra.auth.secret` (keys `jmx.user`, `jmx.password`).
+    Secret(String),
+    /// Neither: the product's defaults (`jmxuser`).
+    ProductDefault,
+    /// Not from the overrides (`env`, `pod-env`, `none`).
+    Plan,
+}
+
+impl std::fmt::Display for JmxSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Overrides => f.write_str("JMX credentials from cassandra.auth.jmx in the source overrides"),
+            Self::Secret(s) => write!(f, "JMX credentials from the secret {s} (cassandra.auth.secret)"),
+            Self::ProductDefault => write!(f, "the source overrides set no JMX credentials: using Apigee's default user {DEFAULT_JMX_USER}"),
+            Self::Plan => f.write_str("JMX credentials as the plan's `jmx` says"),
+        }
+    }
+}
+
+fn source_view(plan: &ExpansionPlan) -> Result<crate::overrides::OverridesView, ConnectError> {
+    let path = plan.resolve(&plan.source.overrides);
+    let doc = crate::overrides::load_file(&path)?;
+    doc.view().map_err(|source| ConnectError::Overrides(OverridesFileError::Parse { path, source }))
+}
+
+/// The JMX credentials the plan asks for, without asking a cluster: `from: overrides` reads
+/// `cassandra.auth.jmx` and falls back to the product's default (the secret named by
+/// `cassandra.auth.secret` needs the cluster: see [`connect`]).
+pub fn jmx_credentials(plan: &ExpansionPlan) -> Result<JmxCredentials, ConnectError> {
+    Ok(local_jmx(plan)?.0)
+}
+
+fn local_jmx(plan: &ExpansionPlan) -> Result<(JmxCredentials, JmxSource, Option<String>), ConnectError> {
+    match &plan.jmx {
+        JmxSpec::Overrides => {
+            let view = source_view(plan)?;
+            match view.cassandra.auth.users.get("jmx") {
+                Some(c) if let Some(password) = c.password.clone() => Ok((
+                    JmxCredentials::Given { username: c.username.clone().unwrap_or_else(|| DEFAULT_JMX_USER.into()), password },
+                    JmxSource::Overrides,
+                    None,
+                )),
+                _ => Ok((
+                    JmxCredentials::Given { username: DEFAULT_JMX_USER.into(), password: Secret::new(DEFAULT_JMX_PASSWORD.to_owned()) },
+                    JmxSource::ProductDefault,
+                    view.cassandra.auth.secret.clone(),
+                )),
+            }
+        }
+        JmxSpec::Env { username_env, password_env } => {
+            let get = |v: &str| std::env::var(v).map_err(|_| ConnectError::Jmx(format!("environment variable {v} is not set: export it, or change `jmx` in the plan")));
+            Ok((JmxCredentials::Given { username: get(username_env)?, password: Secret::new(get(password_env)?) }, JmxSource::Plan, None))
+        }
+        JmxSpec::PodEnv => Ok((JmxCredentials::PodEnvironment, JmxSource::Plan, None)),
+        JmxSpec::None => Ok((JmxCredentials::None, JmxSource::Plan, None)),
+    }
+}
+
+/// Every secret-like value in both overrides files, to redact from installer output.
+pub fn overrides_redactor(plan: &ExpansionPlan) -> Redactor {
+    let mut secrets = Vec::new();
+    for p in [&plan.source.overrides, &plan.target.overrides] {
+        if let Ok(doc) = crate::overrides::load_file(&plan.resolve(p)) {
+            secrets.extend(doc.secret_values());
+        }
+    }
+    if let Ok((JmxCredentials::Given { password, .. }, _, _)) = local_jmx(plan) {
+        secrets.push(password);
+    }
+    Redactor::new(secrets)
+}
+
+struct Admins {
+    source: Arc<dyn ClusterOps>,
+    target: Arc<dyn ClusterOps>,
+    plan: ExpansionPlan,
+    credentials: JmxCredentials,
+}
+
+impl AdminFactory for Admins {
+    fn admin(&self, region: Region, pod: &str) -> Arc<dyn CassandraAdmin> {
+        let (cluster, spec) = match region {
+            Region::Source => (self.source.clone(), &self.plan.source),
+            Region::Target => (self.target.clone(), &self.plan.target),
+        };
+        let mut a = NodetoolOverExec::new(cluster, &spec.namespace, pod, Some(&spec.container), self.credentials.clone());
+        a.rebuild_timeout = self.plan.rebuild.timeout.0;
+        Arc::new(a)
+    }
+}
+
+/// Connects to both clusters and builds the installer and nodetool access for the plan.
+pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
+    let kc = |p: &Option<PathBuf>| p.as_ref().map(|p| plan.resolve(p));
+    let source: Arc<dyn ClusterOps> = Arc::new(
+        KubeCluster::connect(kc(&plan.source.kubeconfig).as_deref(), Some(&plan.source.context)).await.map_err(|source| ConnectError::Cluster { which: "source", source })?,
+    );
+    let target: Arc<dyn ClusterOps> = Arc::new(
+        KubeCluster::connect(kc(&plan.target.kubeconfig).as_deref(), Some(&plan.target.context)).await.map_err(|source| ConnectError::Cluster { which: "target", source })?,
+    );
+    let (mut credentials, mut jmx_source, secret) = local_jmx(plan)?;
+    let mut redactor = overrides_redactor(plan);
+    // The product reads JMX credentials from `cassandra.auth.secret` when the overrides name
+    // one and set no password: so does the tool.
+    if let Some(name) = secret {
+        let found = source.export_secret(&plan.source.namespace, &name).await.map_err(|source| ConnectError::Cluster { which: "source", source })?;
+        let Some(obj) = found else {
+            return Err(ConnectError::Jmx(format!("the source overrides name cassandra.auth.secret `{name}`, but context `{}` has no secret {}/{name}", plan.source.context, plan.source.namespace)));
+        };
+        match (obj.data.get("jmx.user"), obj.data.get("jmx.password")) {
+            (Some(u), Some(p)) => {
+                credentials = JmxCredentials::Given { username: u.expose().to_owned(), password: p.clone() };
+                redactor = redactor.with(p.clone());
+                jmx_source = JmxSource::Secret(format!("{}/{name}", plan.source.namespace));
+            }
+            _ => return Err(ConnectError::Jmx(format!("secret {}/{name} (cassandra.auth.secret) has no `jmx.user` and `jmx.password` keys", plan.source.namespace))),
+        }
+    }
+    let installer: Arc<dyn crate::ports::HybridInstaller> = match &plan.installer {
+        InstallerSpec::Apigeectl { program, workdir } => {
+            let mut a = Apigeectl::new(program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)), &plan.target.context);
+            a.workdir = workdir.as_ref().map(|w| plan.resolve(w));
+            a.kubeconfig = kc(&plan.target.kubeconfig);
+            a.redactor = redactor;
+            a.poll_interval = plan.timeouts.poll.0;
+            Arc::new(a)
+        }
+        InstallerSpec::Helm { program, charts, org_release, environments, env_groups } => Arc::new(Helm {
+            program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
+            charts_dir: plan.resolve(charts),
+            namespace: plan.target.namespace.clone(),
+            org_release: org_release.clone(),
+            environments: environments.clone(),
+            env_groups: env_groups.clone(),
+            kubeconfig: kc(&plan.target.kubeconfig),
+            context: plan.target.context.clone(),
+            redactor,
+            command_timeout: plan.timeouts.install.0,
+        }),
+    };
+    let admins = Arc::new(Admins { source: source.clone(), target: target.clone(), plan: plan.clone(), credentials });
+    Ok(Deps { source, target, installer, admins, notes: vec![jmx_source.to_string()] })
+}

@@ -1,0 +1,56 @@
+//! The state shared by the steps of one run: the plan, the ports, the journal, the lock and the
+//! event sink. Steps record progress through [`Ctx::record`], which saves the journal at once.
+
+use std::sync::Mutex;
+
+use crate::overrides::Finding;
+use crate::verify::VerifyReport;
+
+use super::error::StepError;
+use super::events::{Event, EventSink};
+use super::journal::Journal;
+use super::lock::Lock;
+use super::plan::ExpansionPlan;
+use super::{Deps, RunOptions};
+
+pub(crate) struct Ctx<'a> {
+    pub plan: &'a ExpansionPlan,
+    pub deps: &'a Deps,
+    pub events: &'a dyn EventSink,
+    pub journal: Mutex<Journal>,
+    pub options: &'a RunOptions,
+    pub lock: Option<Lock>,
+    pub findings: Mutex<Vec<Finding>>,
+    pub verify: Mutex<Option<VerifyReport>>,
+}
+
+impl Ctx<'_> {
+    pub fn emit(&self, e: Event) {
+        self.events.emit(e);
+    }
+
+    /// Before a mutating action: the lock must still be held. (A dry run holds none and changes
+    /// nothing.)
+    pub fn ensure_locked(&self) -> Result<(), StepError> {
+        match &self.lock {
+            Some(l) => Ok(l.ensure_held()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Changes the journal and saves it at once (not in a dry run).
+    pub fn record(&self, f: impl FnOnce(&mut Journal)) -> Result<(), StepError> {
+        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut j);
+        if !self.options.dry_run {
+            self.ensure_locked()?;
+            j.save()?;
+        }
+        Ok(())
+    }
+
+    pub fn journal<T>(&self, f: impl FnOnce(&Journal) -> T) -> T {
+        let j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        f(&j)
+    }
+}

@@ -1,0 +1,171 @@
+//! The run's lock: a `coordination.k8s.io` Lease in the target cluster, so two runs (two
+//! operators, two terminals) never work on one expansion at once. It is taken before the
+//! journal is read, renewed in the background, and released at the end of the run.
+//!
+//! A lock that cannot be renewed is not silently kept: every failed renewal is counted, and once
+//! the Lease has gone unrenewed for longer than it is valid (on this machine's monotonic clock,
+//! not by comparing another machine's timestamps), the lock is *lost* and the run stops before its
+//! next mutating action ([`Lock::ensure_held`]).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::ports::{ClusterError, ClusterOps};
+
+use super::plan::ExpansionPlan;
+
+/// How long a Lease is valid without renewal. A crashed run's lock expires after this.
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
+/// Renewal period: three tries per TTL.
+const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// A lock is given up this long before the Lease would expire, so no other run can take it while
+/// this one still acts.
+const SAFETY_MARGIN: Duration = Duration::from_secs(10);
+
+/// The lock could not be taken or was lost.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds it (or took it).
+    #[error(transparent)]
+    Held(ClusterError),
+    /// The Lease could not be read or written.
+    #[error("cannot take the lock: {0}")]
+    Cluster(ClusterError),
+    /// Renewals failed for longer than the Lease is valid: another run may have taken it.
+    #[error("lost the lock `{name}` in context `{context}`: {failures} renewal(s) failed over {seconds}s (last: {last_error}); stopped before the next change. Check the API server and run the same command again")]
+    Lost {
+        /// Context.
+        context: String,
+        /// Lease name.
+        name: String,
+        /// Failed renewals in a row.
+        failures: u32,
+        /// Seconds since the last successful renewal.
+        seconds: u64,
+        /// The last renewal error.
+        last_error: String,
+    },
+}
+
+/// Where the lock lives: `(namespace, lease name)`.
+pub fn lock_location(plan: &ExpansionPlan) -> (String, String) {
+    ("default".to_owned(), format!("apigee-multiregion-{}", plan.target.namespace))
+}
+
+/// A holder identity unique to one lock: host, process and a random part.
+fn new_holder() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{host}/{}/{nanos:08x}-{n}", std::process::id())
+}
+
+#[derive(Debug)]
+struct Health {
+    last_renewed: Instant,
+    failures: u32,
+    last_error: Option<String>,
+    lost: Option<LockError>,
+}
+
+/// A held lock.
+pub(crate) struct Lock {
+    cluster: Arc<dyn ClusterOps>,
+    namespace: String,
+    name: String,
+    holder: String,
+    health: Arc<Mutex<Health>>,
+    renew: tokio::task::JoinHandle<()>,
+    ttl: Duration,
+}
+
+impl Lock {
+    /// Takes the lock, waiting up to `wait` for another holder's to be released or to expire.
+    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration) -> Result<Self, LockError> {
+        Self::acquire_with(cluster, plan, wait, LEASE_TTL, RENEW_EVERY).await
+    }
+
+    pub(crate) async fn acquire_with(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration, ttl: Duration, every: Duration) -> Result<Self, LockError> {
+        let (namespace, name) = lock_location(plan);
+        let holder = new_holder();
+        let started = Instant::now();
+        loop {
+            match cluster.acquire_lease(&namespace, &name, &holder, ttl).await {
+                Ok(()) => break,
+                Err(ClusterError::Locked { remaining_seconds, .. }) if started.elapsed() < wait => {
+                    let left = wait.saturating_sub(started.elapsed());
+                    let pause = Duration::from_secs(remaining_seconds.clamp(1, 5)).min(left.max(Duration::from_millis(100)));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e @ ClusterError::Locked { .. }) => return Err(LockError::Held(e)),
+                Err(e) => return Err(LockError::Cluster(e)),
+            }
+        }
+        let health = Arc::new(Mutex::new(Health { last_renewed: Instant::now(), failures: 0, last_error: None, lost: None }));
+        let (c, ns, n, h, hl) = (cluster.clone(), namespace.clone(), name.clone(), holder.clone(), health.clone());
+        let context = cluster.context().to_owned();
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let result = c.acquire_lease(&ns, &n, &h, ttl).await;
+                let mut st = hl.lock().unwrap_or_else(|p| p.into_inner());
+                match result {
+                    Ok(()) => {
+                        st.last_renewed = Instant::now();
+                        st.failures = 0;
+                    }
+                    Err(e) => {
+                        st.failures += 1;
+                        let taken = matches!(e, ClusterError::Locked { .. });
+                        st.last_error = Some(e.to_string());
+                        let unrenewed = st.last_renewed.elapsed();
+                        if taken || unrenewed + SAFETY_MARGIN.min(ttl / 2) >= ttl {
+                            st.lost = Some(if taken {
+                                LockError::Held(e)
+                            } else {
+                                LockError::Lost { context: context.clone(), name: n.clone(), failures: st.failures, seconds: unrenewed.as_secs(), last_error: st.last_error.clone().unwrap_or_default() }
+                            });
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Self { cluster, namespace, name, holder, health, renew, ttl })
+    }
+
+    /// `Ok` while the lock is held; the reason it was lost otherwise. Called before every
+    /// mutating action.
+    pub fn ensure_held(&self) -> Result<(), LockError> {
+        let st = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lost) = &st.lost {
+            return Err(lost.clone());
+        }
+        // The renewal task may be starved or stuck in a slow call: judge by the clock too.
+        let unrenewed = st.last_renewed.elapsed();
+        if unrenewed + SAFETY_MARGIN.min(self.ttl / 2) >= self.ttl {
+            return Err(LockError::Lost {
+                context: self.cluster.context().to_owned(),
+                name: self.name.clone(),
+                failures: st.failures,
+                seconds: unrenewed.as_secs(),
+                last_error: st.last_error.clone().unwrap_or_else(|| "no renewal finished".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Releases the lock (only if this run still holds it).
+    pub async fn release(self) {
+        self.renew.abort();
+        let _ = self.cluster.release_lease(&self.namespace, &self.name, &self.holder).await;
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // A run that is dropped stops renewing; the Lease then expires within its TTL.
+        self.renew.abort();
+    }
+}

@@ -1,0 +1,238 @@
+//! The steps of an expansion, one file each. A step answers three questions: is it already done
+//! (asked of the world, not only the journal), how is it done, and what would it do (dry run).
+//! Its judgement lives in the pure layer (`verify`, `ring`, `seeds`, `overrides`, `nodetool`,
+//! `preflight`) so it is tested without a cluster; a step file only gathers facts and acts.
+
+mod check_replication;
+mod copy_ca;
+mod copy_namespace;
+mod finalize;
+mod install;
+mod prepare_overrides;
+mod preflight;
+mod rebuild;
+mod rebuild_cr;
+mod select_seeds;
+mod verify;
+mod wait_joined;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::overrides::OverridesDoc;
+use crate::ports::CassandraAdmin;
+
+use super::ctx::Ctx;
+use super::error::StepError;
+use super::plan::{ExpansionPlan, NetworkMode};
+use super::{Deps, Region};
+
+pub(crate) use verify::verify_facts;
+
+/// The id of a step. Stable: it appears in the journal, events, the CLI and Python.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum StepId {
+    /// Read-only checks of both clusters and overrides files.
+    Preflight,
+    /// The seed host chosen from the live ring of the existing region.
+    SelectSeeds,
+    /// The target overrides get the seed host, datacenter and rack.
+    PrepareOverrides,
+    /// The Apigee namespace copied to the target.
+    CopyNamespace,
+    /// The CA secret copied to the target (in memory).
+    CopyCa,
+    /// Apigee hybrid installed in the target.
+    Install,
+    /// The new nodes are UN as the new datacenter from both sides.
+    WaitJoined,
+    /// Every keyspace replicates to the new datacenter.
+    CheckReplication,
+    /// Every new node streamed its data from the existing datacenter.
+    Rebuild,
+    /// Both sides agree and the data arrived.
+    Verify,
+    /// The seed host removed and the datastore re-applied.
+    Finalize,
+}
+
+impl StepId {
+    /// Every step, in order.
+    pub const ALL: [StepId; 11] = [
+        Self::Preflight,
+        Self::SelectSeeds,
+        Self::PrepareOverrides,
+        Self::CopyNamespace,
+        Self::CopyCa,
+        Self::Install,
+        Self::WaitJoined,
+        Self::CheckReplication,
+        Self::Rebuild,
+        Self::Verify,
+        Self::Finalize,
+    ];
+
+    /// The id as written in the journal, events and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Preflight => "preflight",
+            Self::SelectSeeds => "select-seeds",
+            Self::PrepareOverrides => "prepare-overrides",
+            Self::CopyNamespace => "copy-namespace",
+            Self::CopyCa => "copy-ca",
+            Self::Install => "install",
+            Self::WaitJoined => "wait-joined",
+            Self::CheckReplication => "check-replication",
+            Self::Rebuild => "rebuild",
+            Self::Verify => "verify",
+            Self::Finalize => "finalize",
+        }
+    }
+
+    /// Read-only steps always run, also in a resumed run and a dry run.
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Self::Preflight | Self::Verify)
+    }
+
+    /// Steps that run for real in a dry run (they change nothing): the rest are described.
+    pub(crate) fn runs_in_dry_run(self) -> bool {
+        matches!(self, Self::Preflight | Self::SelectSeeds)
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step id that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a step; the steps are {}", StepId::ALL.map(StepId::as_str).join(", "))]
+pub struct UnknownStep {
+    /// What was given.
+    pub name: String,
+}
+
+impl FromStr for StepId {
+    type Err = UnknownStep;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| UnknownStep { name: s.to_owned() })
+    }
+}
+
+/// What a step would do, for the dry run: a sentence and the equivalent commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Planned {
+    pub description: String,
+    pub commands: Vec<String>,
+}
+
+/// One step of the expansion.
+#[async_trait]
+pub(crate) trait Step: Send + Sync {
+    /// Its id.
+    fn id(&self) -> StepId;
+    /// `Some(why)` when the world shows the step done (never asked for read-only steps).
+    async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError>;
+    /// Does it.
+    async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError>;
+    /// What it would do (dry run); `None` when another step's description covers it.
+    async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError>;
+}
+
+/// The step with this id.
+pub(crate) fn step(id: StepId) -> &'static dyn Step {
+    match id {
+        StepId::Preflight => &preflight::Preflight,
+        StepId::SelectSeeds => &select_seeds::SelectSeeds,
+        StepId::PrepareOverrides => &prepare_overrides::PrepareOverrides,
+        StepId::CopyNamespace => &copy_namespace::CopyNamespace,
+        StepId::CopyCa => &copy_ca::CopyCa,
+        StepId::Install => &install::Install,
+        StepId::WaitJoined => &wait_joined::WaitJoined,
+        StepId::CheckReplication => &check_replication::CheckReplication,
+        StepId::Rebuild => &rebuild::Rebuild,
+        StepId::Verify => &verify::Verify,
+        StepId::Finalize => &finalize::Finalize,
+    }
+}
+
+/// `cassandra.replicaCount` of the target overrides; absent means 1, the product's default.
+pub(crate) fn expected_target_replicas(plan: &ExpansionPlan) -> Result<usize, StepError> {
+    let view = load_target(plan)?.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+    Ok(view.cassandra.replica_count.unwrap_or(1).max(1) as usize)
+}
+
+/// The target overrides file as it is now.
+pub(crate) fn load_target(plan: &ExpansionPlan) -> Result<OverridesDoc, StepError> {
+    Ok(crate::overrides::load_file(&plan.resolve(&plan.target.overrides))?)
+}
+
+/// The target overrides as this plan will write them (datacenter, rack, hostNetwork, seed host).
+pub(crate) fn planned_target(plan: &ExpansionPlan, seed: Option<&str>) -> Result<OverridesDoc, StepError> {
+    let path = plan.resolve(&plan.target.overrides);
+    let mut doc = crate::overrides::load_file(&path)?;
+    let e = |e| StepError::overrides(path.clone(), e);
+    doc.set_datacenter(&plan.target.datacenter).map_err(e)?;
+    doc.set_rack(&plan.target_rack()).map_err(e)?;
+    if plan.network.mode == NetworkMode::Island {
+        doc.set_host_network(true).map_err(e)?;
+    }
+    if let Some(s) = seed {
+        doc.set_seed_host(s).map_err(e)?;
+    }
+    Ok(doc)
+}
+
+/// nodetool on a Ready pod of a region.
+pub(crate) async fn ready_admin(plan: &ExpansionPlan, deps: &Deps, region: Region) -> Result<Arc<dyn CassandraAdmin>, StepError> {
+    let (cluster, spec) = match region {
+        Region::Source => (&deps.source, &plan.source),
+        Region::Target => (&deps.target, &plan.target),
+    };
+    let pods = cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?;
+    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::NoReadyPod {
+        context: cluster.context().to_owned(),
+        namespace: spec.namespace.clone(),
+        selector: spec.selector.clone(),
+    })?;
+    Ok(deps.admins.admin(region, &pod.name))
+}
+
+/// `kubectl exec ... nodetool` as the dry run shows it.
+pub(crate) fn nodetool_shown(plan: &ExpansionPlan, context: &str, pod: &str, args: &str) -> String {
+    format!("kubectl --context {context} -n {} exec {pod} -- nodetool -u <jmx user> -pw <redacted> {args}", plan.target.namespace)
+}
+
+/// The target pod names the dry run shows (the StatefulSet's ordinals).
+pub(crate) fn planned_target_pods(plan: &ExpansionPlan) -> Result<Vec<String>, StepError> {
+    Ok((0..expected_target_replicas(plan)?).map(|i| format!("apigee-cassandra-default-{i}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_ids_round_trip_through_text_and_json() {
+        for id in StepId::ALL {
+            assert_eq!(id.as_str().parse::<StepId>().unwrap(), id);
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+            assert_eq!(step(id).id(), id, "the registry maps {id} to its own step");
+        }
+    }
+
+    #[test]
+    fn an_unknown_step_lists_the_real_ones() {
+        let e = "rebuild-all".parse::<StepId>().unwrap_err().to_string();
+        assert!(e.contains("`rebuild-all` is not a step") && e.contains("check-replication"), "{e}");
+    }
+}

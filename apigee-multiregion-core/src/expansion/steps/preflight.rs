@@ -1,0 +1,95 @@
+//! `preflight`: read-only facts from both clusters and both overrides files, judged by
+//! [`crate::preflight::judge_preflight`]; any error refuses the expansion before anything changes.
+
+use async_trait::async_trait;
+
+use crate::overrides::{CheckOptions, Severity, check_pair_with};
+use crate::preflight::{PreflightFacts, judge_preflight};
+
+use super::super::ctx::Ctx;
+use super::super::error::StepError;
+use super::super::events::Event;
+use super::super::plan::NetworkMode;
+use super::super::Region;
+use super::{Planned, Step, StepId, planned_target, ready_admin};
+
+pub(crate) struct Preflight;
+
+#[async_trait]
+impl Step for Preflight {
+    fn id(&self) -> StepId {
+        StepId::Preflight
+    }
+
+    async fn is_done(&self, _ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
+        Ok(None)
+    }
+
+    async fn describe(&self, _ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError> {
+        Ok(None)
+    }
+
+    async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError> {
+        let plan = ctx.plan;
+        for note in &ctx.deps.notes {
+            ctx.emit(Event::Note { step: StepId::Preflight, message: note.clone() });
+        }
+        let source_path = plan.resolve(&plan.source.overrides);
+        let source_doc = crate::overrides::load_file(&source_path)?;
+        let source_view = source_doc.view().map_err(|e| StepError::overrides(source_path.clone(), e))?;
+        let target_doc = planned_target(plan, None)?;
+        let island = plan.network.mode == NetworkMode::Island;
+        let pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
+            .map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+        let (src, tgt) = (&ctx.deps.source, &ctx.deps.target);
+        let (source_pods, target_pods, source_nodes, target_nodes, source_ca, target_ca) = tokio::try_join!(
+            src.list_cassandra_pods(&plan.source.namespace, &plan.source.selector),
+            tgt.list_cassandra_pods(&plan.target.namespace, &plan.target.selector),
+            src.node_facts(),
+            tgt.node_facts(),
+            src.export_secret(&plan.ca.namespace, &plan.ca.secret),
+            tgt.export_secret(&plan.ca.namespace, &plan.ca.secret),
+        )?;
+        let (mut ring, mut ring_error, mut cluster) = (None, None, None);
+        match ready_admin(plan, ctx.deps, Region::Source).await {
+            Ok(admin) => match tokio::join!(admin.status(), admin.describecluster()) {
+                (Ok(r), d) => {
+                    ring = Some(r);
+                    cluster = d.ok();
+                }
+                (Err(e), _) => ring_error = Some(e.to_string()),
+            },
+            Err(e) => ring_error = Some(e.to_string()),
+        }
+        let target_ca_differs = !ctx.options.force_ca && matches!((&source_ca, &target_ca), (Some(s), Some(t)) if s.data != t.data);
+        let facts = PreflightFacts {
+            source_dc: plan.source.datacenter.to_string(),
+            target_dc: plan.target.datacenter.to_string(),
+            island,
+            pair_findings,
+            source_overrides_dc: source_view.cassandra.effective_datacenter().to_owned(),
+            source_pods,
+            ring,
+            ring_error,
+            cluster,
+            target_pods,
+            source_nodes,
+            target_nodes,
+            source_ranges: plan.network.source_ranges.clone(),
+            target_ranges: plan.network.target_ranges.clone(),
+            target_ca_differs,
+            source_ca_missing: source_ca.is_none(),
+        };
+        let findings = judge_preflight(&facts);
+        for f in &findings {
+            ctx.emit(Event::Finding { finding: f.clone() });
+        }
+        if let Ok(mut all) = ctx.findings.lock() {
+            all.clone_from(&findings);
+        }
+        if findings.iter().any(|f| f.severity == Severity::Error) {
+            return Err(StepError::Refused(findings));
+        }
+        Ok(())
+    }
+}
