@@ -283,7 +283,7 @@ fn expand(
     let until = until.as_deref().map(step).transpose()?;
     let only = only.map(|o| o.iter().map(|s| step(s)).collect::<PyResult<Vec<_>>>()).transpose()?;
     let (handle, cancel) = Cancel::new();
-    let options = RunOptions { dry_run, restart, force_ca, journal, until, only, lock_wait: seconds(lock_wait_seconds), cancel: Some(cancel) };
+    let options = RunOptions { dry_run, restart, force_ca, journal, until, only, lock_wait: seconds(lock_wait_seconds), cancel: Some(cancel), lease: Default::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
     let plan_owned = plan.inner.clone();
     let sink = Arc::new(PySink(on_event));

@@ -80,6 +80,7 @@ fn run_plan(args: &Common, only: Option<Vec<StepId>>, until: Option<StepId>, qui
         until,
         lock_wait: args.wait_for_lock,
         cancel: Some(cancel),
+        lease: Default::default(),
     };
     let renderer = Renderer::new(args.output, quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;

@@ -16,8 +16,6 @@ use super::plan::ExpansionPlan;
 
 /// How long a Lease is valid without renewal. A crashed run's lock expires after this.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
-/// Renewal period: three tries per TTL.
-const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// A lock is given up this long before the Lease would expire, so no other run can take it while
 /// this one still acts.
 const SAFETY_MARGIN: Duration = Duration::from_secs(10);
@@ -81,12 +79,9 @@ pub(crate) struct Lock {
 }
 
 impl Lock {
-    /// Takes the lock, waiting up to `wait` for another holder's to be released or to expire.
-    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration) -> Result<Self, LockError> {
-        Self::acquire_with(cluster, plan, wait, LEASE_TTL, RENEW_EVERY).await
-    }
-
-    pub(crate) async fn acquire_with(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration, ttl: Duration, every: Duration) -> Result<Self, LockError> {
+    /// Takes the lock, waiting up to `wait` for another holder's to be released or to expire;
+    /// the Lease is valid for `ttl` and renewed every `every`.
+    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration, ttl: Duration, every: Duration) -> Result<Self, LockError> {
         let (namespace, name) = lock_location(plan);
         let holder = new_holder();
         let started = Instant::now();

@@ -97,6 +97,23 @@ pub struct RunOptions {
     pub lock_wait: std::time::Duration,
     /// Stops the run at the next safe point when signalled (Ctrl-C in the faces).
     pub cancel: Option<Cancel>,
+    /// How long the Lease is valid and how often it is renewed (default 60 s and 20 s).
+    pub lease: LeaseTiming,
+}
+
+/// The Lease's validity and renewal period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTiming {
+    /// How long the Lease is valid without renewal.
+    pub ttl: std::time::Duration,
+    /// How often it is renewed.
+    pub renew_every: std::time::Duration,
+}
+
+impl Default for LeaseTiming {
+    fn default() -> Self {
+        Self { ttl: LEASE_TTL, renew_every: LEASE_TTL / 3 }
+    }
 }
 
 /// How a step ended in this run.
@@ -203,7 +220,7 @@ pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events
     let lock = if options.dry_run {
         None
     } else {
-        let acquire = Lock::acquire(deps.target.clone(), plan, options.lock_wait);
+        let acquire = Lock::acquire(deps.target.clone(), plan, options.lock_wait, options.lease.ttl, options.lease.renew_every);
         match &options.cancel {
             Some(c) => tokio::select! {
                 l = acquire => Some(l.map_err(ExpansionError::Locked)?),

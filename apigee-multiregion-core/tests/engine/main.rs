@@ -2,6 +2,7 @@
 //! crash-and-resume at every step boundary, and retried rebuilds. (The same engine runs on the
 //! real sandbox in sandbox/tests/test_expand.py.)
 
+mod reality;
 mod world;
 
 use std::path::{Path, PathBuf};
@@ -44,8 +45,14 @@ fn setup(extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("east.yaml"), SOURCE).unwrap();
     std::fs::write(dir.path().join("west.yaml"), TARGET).unwrap();
+    // `extra` may replace the default `rebuild:` or `timeouts:` line.
+    let defaults: String = ["rebuild: {progress_interval: 10ms, retry_backoff: 10ms}\n", "timeouts: {poll: 10ms, join: 1s, replication: 200ms}\n"]
+        .iter()
+        .filter(|l| !extra.contains(l.split(':').next().unwrap_or("")))
+        .copied()
+        .collect();
     let text = format!(
-        "name: t\nsource: {{context: region-1, overrides: east.yaml, datacenter: dc-1}}\ntarget: {{context: region-2, overrides: west.yaml, datacenter: dc-2}}\ninstaller: {{kind: apigeectl}}\nrebuild: {{progress_interval: 10ms}}\ntimeouts: {{poll: 10ms, join: 1s, replication: 200ms}}\n{extra}"
+        "name: t\nsource: {{context: region-1, overrides: east.yaml, datacenter: dc-1}}\ntarget: {{context: region-2, overrides: west.yaml, datacenter: dc-2}}\ninstaller: {{kind: apigeectl}}\n{defaults}{extra}"
     );
     let plan = ExpansionPlan::from_str_at(&text, "plan.yaml", dir.path().to_path_buf()).unwrap();
     let target = dir.path().join("west.yaml");

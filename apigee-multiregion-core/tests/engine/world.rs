@@ -36,6 +36,11 @@ pub enum Script {
     FailTimes(u32),
     /// Answers "still rebuilding" while a rebuild runs for `polls` netstats reads, then completes.
     AlreadyRunning(u32),
+    /// The exec stream is cut (a load balancer idling it out) while the rebuild goes on for
+    /// `polls` netstats reads, then completes.
+    CutStream(u32),
+    /// "Unable to find sufficient sources" this many times, then succeeds.
+    InsufficientSources(u32),
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +73,28 @@ pub struct World {
     pub cassandra_311: bool,
     /// Host IDs handed out to joining nodes so far.
     pub host_counter: u32,
+    /// Target pod listings left before the rolling restart that a datastore apply started
+    /// restarts every target pod (`None`: no restart pending).
+    pub rollout_left: Option<u32>,
+    /// The operator never restarts the pods after a datastore apply.
+    pub no_rollout: bool,
+    /// Lease renewals fail after this many successful takes.
+    pub lease_fails_after: Option<u32>,
+    /// Lease takes so far.
+    pub lease_takes: u32,
+    /// `metadata.generation` of the fake ApigeeDatastore.
+    pub datastore_generation: i64,
+}
+
+impl World {
+    /// Every target pod's container restarts: a new incarnation and an empty log (kubelet).
+    pub fn restart_target_pods(&mut self) {
+        for p in &mut self.target_pods {
+            let n = p.incarnation.as_deref().and_then(|i| i.rsplit('/').next()?.parse::<u32>().ok()).unwrap_or(0) + 1;
+            p.incarnation = Some(format!("{}/{n}", p.name));
+            self.logs.insert(format!("t/{}", p.name), "INFO Starting listening for CQL clients\n".into());
+        }
+    }
 }
 
 pub type Shared = Arc<Mutex<World>>;
@@ -173,7 +200,17 @@ impl ClusterOps for FakeCluster {
         if self.index == 0 { "region-1" } else { "region-2" }
     }
     async fn list_cassandra_pods(&self, _: &str, _: &str) -> Result<Vec<CassandraPod>, ClusterError> {
-        let w = self.world.lock().unwrap();
+        let mut w = self.world.lock().unwrap();
+        if self.index == 1 {
+            match w.rollout_left {
+                Some(0) => {
+                    w.rollout_left = None;
+                    w.restart_target_pods();
+                }
+                Some(n) => w.rollout_left = Some(n - 1),
+                None => {}
+            }
+        }
         Ok(if self.index == 0 { w.source_pods.clone() } else { w.target_pods.clone() })
     }
     async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {
@@ -219,6 +256,10 @@ impl ClusterOps for FakeCluster {
     }
     async fn acquire_lease(&self, _: &str, name: &str, holder: &str, _: Duration) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();
+        w.lease_takes += 1;
+        if w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
+            return Err(ClusterError::Api { context: "region-2".into(), message: "the API server is unavailable".into() });
+        }
         match w.leases.get(name) {
             Some((h, remaining)) if h != holder && *remaining > 0 => {
                 Err(ClusterError::Locked { context: "region-2".into(), name: name.into(), holder: h.clone(), remaining_seconds: *remaining })
@@ -266,7 +307,8 @@ impl ClusterOps for FakeCluster {
             let all = details.values().all(|d| d["state"] == "complete") || w.cdr_lies;
             w.cdr_status = serde_json::json!({"state": if all { "complete" } else { "error" }, "rebuildDetails": details});
         }
-        Ok(Some(serde_json::json!({"status": {"state": "running", "cassandraDataReplication": w.cdr_status.clone()}})))
+        let g = w.datastore_generation;
+        Ok(Some(serde_json::json!({"metadata": {"generation": g}, "status": {"state": "running", "observedGeneration": g, "cassandraDataReplication": w.cdr_status.clone()}})))
     }
 }
 
@@ -295,11 +337,13 @@ impl HybridInstaller for FakeInstaller {
         w.calls.push(format!("installer apply seed={:?}", view.cassandra.multi_region_seed_host));
         let same_ca = w.secrets[0].get("cert-manager/apigee-ca") == w.secrets[1].get("cert-manager/apigee-ca");
         let dc = w.join_as.clone().unwrap_or_else(|| view.cassandra.effective_datacenter().to_owned());
-        let n = view.cassandra.replica_count.unwrap_or(3) as u32;
+        let n = view.cassandra.replica_count.unwrap_or(1) as u32; // the product's default
         for i in 0..n {
             let ip = format!("10.2.0.{}", i + 1);
             if !w.target_pods.iter().any(|p| p.name.ends_with(&format!("-{i}"))) {
-                w.target_pods.push(pod(i, &ip));
+                let mut p = pod(i, &ip);
+                p.incarnation = Some(format!("{}/0", p.name));
+                w.target_pods.push(p);
                 w.logs.insert(format!("t/apigee-cassandra-default-{i}"), "INFO Starting listening for CQL clients\n".into());
             }
             if same_ca && view.cassandra.multi_region_seed_host.is_some() && !w.ring.iter().any(|r| r.address == ip) {
@@ -316,8 +360,14 @@ impl HybridInstaller for FakeInstaller {
         Ok(())
     }
     async fn apply_datastore(&self, o: &Path) -> Result<(), InstallerError> {
-        self.world.lock().unwrap().calls.push("installer apply-datastore".into());
+        let mut w = self.world.lock().unwrap();
+        w.calls.push("installer apply-datastore".into());
         let _ = o;
+        // The operator rolls the pods one by one, after a while.
+        if !w.no_rollout {
+            w.rollout_left = Some(3);
+        }
+        w.datastore_generation += 1;
         Ok(())
     }
     async fn wait_ready(&self, _: &Path, _: Duration) -> Result<(), InstallerError> {
@@ -429,6 +479,19 @@ impl CassandraAdmin for FakeAdmin {
             w.scripts.insert(self.pod.clone(), Script::Succeed);
             w.running_rebuild.insert(self.pod.clone(), polls);
             return Err(AdminError::RebuildAlreadyRunning { pod: self.pod.clone() });
+        }
+        if let Some(Script::CutStream(polls)) = w.scripts.get(&self.pod).cloned() {
+            let key = self.log_key();
+            Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"));
+            w.scripts.insert(self.pod.clone(), Script::Succeed);
+            w.running_rebuild.insert(self.pod.clone(), polls);
+            return Err(AdminError::Cluster(ClusterError::Exec { context: "region-2".into(), pod: self.pod.clone(), message: "connection reset by peer".into() }));
+        }
+        if let Some(Script::InsufficientSources(n)) = w.scripts.get(&self.pod).cloned()
+            && n > 0
+        {
+            w.scripts.insert(self.pod.clone(), Script::InsufficientSources(n - 1));
+            return Err(AdminError::InsufficientSources { pod: self.pod.clone(), message: "Unable to find sufficient sources for streaming range (1,2] in keyspace perses".into() });
         }
         w.rebuild_pod(&self.pod, source_dc).map_err(|reason| AdminError::StreamFailed { pod: self.pod.clone(), reason })
     }

@@ -95,14 +95,16 @@ impl Step for Finalize {
         let plan = ctx.plan;
         let path = plan.resolve(&plan.target.overrides);
         let mut doc = load_target(plan)?;
-        doc.clear_seed_host().map_err(|e| StepError::overrides(path.clone(), e))?;
+        let had_seed = doc.clear_seed_host().map_err(|e| StepError::overrides(path.clone(), e))?;
         // A merge key (`<<: *base`) can carry a seed host the editor did not touch.
         let view = doc.view().map_err(|e| StepError::overrides(path.clone(), e))?;
         if let Some(seed) = view.cassandra.multi_region_seed_host {
             return Err(StepError::SeedHostRemains { path, seed });
         }
         let (reapplied, record) = ctx.journal(|j| (j.datastore_reapplied, j.finalize.clone()));
-        if !reapplied || record.is_none() {
+        // Apply when the file still names a seed host (a region prepared again) or when no
+        // apply was recorded; a resumed run whose apply is recorded only waits for the rollout.
+        if had_seed || !reapplied || record.is_none() {
             write_overrides(ctx, &doc)?;
             let pods = ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
             let record = FinalizeRecord {

@@ -47,7 +47,12 @@ impl Step for PrepareOverrides {
         let plan = ctx.plan;
         let seed = ctx.journal(|j| j.seed_host.clone()).ok_or(StepError::NoSeedChosen)?;
         let doc = planned_target(plan, Some(&seed))?;
-        write_overrides(ctx, &doc)
+        write_overrides(ctx, &doc)?;
+        // The seed host is back: an earlier finalize no longer holds.
+        ctx.record(|j| {
+            j.datastore_reapplied = false;
+            j.finalize = None;
+        })
     }
 }
 

@@ -147,7 +147,14 @@ impl Step for Rebuild {
         }
         let limit = plan.rebuild.concurrency.limit().min(nodes.len().max(1));
         let results: Vec<Result<(), StepError>> = futures::stream::iter(nodes.iter().cloned()).map(|n| async move { rebuild_node(ctx, &n).await }).buffer_unordered(limit).collect().await;
-        let failures: Vec<String> = results.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
+        let mut failures = Vec::new();
+        for e in results.into_iter().filter_map(Result::err) {
+            match e {
+                // A lost lock stops the run as itself, not as a node's failure.
+                StepError::Lock(lost) => return Err(StepError::Lock(lost)),
+                other => failures.push(other.to_string()),
+            }
+        }
         if failures.is_empty() { Ok(()) } else { Err(StepError::RebuildFailed { failures }) }
     }
 }

@@ -1,0 +1,172 @@
+//! The engine against behaviours of the real product that the first sandbox hid: container logs
+//! that start empty after a restart, an operator that restarts pods after the datastore is
+//! re-applied, exec streams cut by load balancers, keyspace-scoped manual rebuilds, Cassandra
+//! 3.11's describecluster, product defaults, and a lock that cannot be lost silently.
+
+use std::time::Duration;
+
+use apigee_multiregion_core::expansion::{self, Event, ExpansionError, LeaseTiming, LockError, RunOptions, StepError, StepId};
+
+use super::world::{Script, healthy};
+use super::{TARGET, calls, run, setup};
+
+fn until(step: StepId) -> RunOptions {
+    RunOptions { until: Some(step), ..Default::default() }
+}
+
+#[tokio::test]
+async fn every_pod_restarted_after_the_expansion_verify_passes_and_nothing_is_rebuilt_again() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    // Every target container restarts: `kubectl logs` starts empty, as on a real kubelet.
+    w.lock().unwrap().restart_target_pods();
+    let report = expansion::verify_only(&s.plan, &super::world::deps(&w), None).await.unwrap();
+    assert!(report.passed(), "{:?}", report.failures());
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild "), 2, "a second expand rebuilds nothing");
+}
+
+#[tokio::test]
+async fn finalize_is_done_only_after_every_pod_restarted_without_the_seed_host() {
+    let s = setup("");
+    let w = healthy();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    {
+        let w = w.lock().unwrap();
+        assert!(w.rollout_left.is_none(), "the run waited until the rolling restart was over");
+        assert!(w.target_pods.iter().all(|p| p.incarnation.as_deref().is_some_and(|i| i.ends_with("/1"))), "every pod restarted once");
+    }
+    assert!(rec.events().iter().any(|e| matches!(e, Event::Note { step: StepId::Finalize, message } if message.contains("rolling restart"))));
+}
+
+#[tokio::test]
+async fn finalize_without_the_operator_s_restart_is_never_done() {
+    let s = setup("timeouts: {poll: 10ms, join: 1s, replication: 200ms, rollout: 300ms}\n");
+    let w = healthy();
+    w.lock().unwrap().no_rollout = true;
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some(StepId::Finalize));
+    assert!(err.to_string().contains("rolling restart"), "{err}");
+    // Run again once the operator rolled: it waits for the restart, it does not apply again.
+    {
+        let mut w = w.lock().unwrap();
+        w.no_rollout = false;
+        w.rollout_left = Some(1);
+    }
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    assert_eq!(calls(&w, "installer apply-datastore"), 1);
+}
+
+#[tokio::test]
+async fn a_one_node_region_without_replica_count_expands_with_the_product_default() {
+    let s = setup("");
+    std::fs::write(&s.target, TARGET.replace("  replicaCount: 2\n", "")).unwrap();
+    let w = healthy();
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    assert!(r.unwrap().verify.unwrap().passed());
+    assert_eq!(w.lock().unwrap().target_pods.len(), 1);
+    assert_eq!(calls(&w, "rebuild "), 1);
+}
+
+#[tokio::test]
+async fn a_cut_exec_stream_is_followed_to_the_end_of_the_rebuild() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::CutStream(3));
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "a cut stream is not a failure: no second rebuild");
+    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildProgress { pod, .. } if pod == "apigee-cassandra-default-0")));
+}
+
+#[tokio::test]
+async fn a_keyspace_scoped_manual_rebuild_is_not_counted() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, until(StepId::CheckReplication)).await.0.unwrap();
+    // An operator rebuilt one keyspace by hand on pod 0.
+    w.lock().unwrap().logs.get_mut("t/apigee-cassandra-default-0").unwrap().push_str(
+        "INFO rebuild from dc: dc-1, perses, (All tokens)\nINFO [Stream #aaaa] Executing streaming plan for Rebuild\nINFO [Stream #aaaa] All sessions completed\n",
+    );
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "pod 0 is rebuilt fully");
+}
+
+#[tokio::test]
+async fn replication_is_checked_on_cassandra_3_11_without_describecluster_keyspaces() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().cassandra_311 = true;
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    // And a keyspace that does not reach dc-2 is still caught on 3.11.
+    let s = setup("");
+    let w = healthy();
+    {
+        let mut w = w.lock().unwrap();
+        w.cassandra_311 = true;
+        w.schema_setup = false;
+    }
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some(StepId::CheckReplication), "{err}");
+    assert!(err.to_string().contains("perses"), "{err}");
+}
+
+#[tokio::test]
+async fn a_down_source_replica_is_retried_after_a_backoff() {
+    let s = setup("rebuild: {progress_interval: 10ms, retry_backoff: 20ms, retries: 3}\n");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-1".into(), Script::InsufficientSources(2));
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 3);
+    let waits: Vec<String> = rec
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::RebuildNode { message: Some(m), .. } if m.contains("source replica is down") => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits[0].contains("retrying in 0.02s") && waits[1].contains("retrying in 0.04s"), "the pause doubles: {waits:?}");
+}
+
+#[tokio::test]
+async fn a_lost_lock_stops_the_run_before_its_next_change() {
+    let s = setup("");
+    let w = healthy();
+    {
+        let mut w = w.lock().unwrap();
+        w.lease_fails_after = Some(1); // the first take works, every renewal fails
+        w.scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(60));
+    }
+    let options = RunOptions { lease: LeaseTiming { ttl: Duration::from_millis(300), renew_every: Duration::from_millis(40) }, ..Default::default() };
+    let err = run(&s, &w, options).await.0.unwrap_err();
+    assert!(matches!(&err, ExpansionError::Step { source: StepError::Lock(LockError::Lost { .. }), .. }), "{err:?}");
+    assert!(err.to_string().contains("lost the lock"), "{err}");
+    assert_eq!(calls(&w, "installer apply-datastore"), 0, "nothing changed after the lock was lost");
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 0);
+}
+
+#[tokio::test]
+async fn a_run_that_waited_for_the_lock_reads_the_journal_the_first_run_left() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(30));
+    let first = run(&s, &w, RunOptions::default());
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        run(&s, &w, RunOptions { lock_wait: Duration::from_secs(30), ..Default::default() }).await
+    };
+    let ((a, _), (b, _)) = tokio::join!(first, second);
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(calls(&w, "rebuild "), 2, "the second run rebuilt nothing");
+    assert_eq!(calls(&w, "installer apply seed"), 1, "and installed nothing");
+    assert_eq!(calls(&w, "installer apply-datastore"), 1, "and re-applied nothing");
+    let text = std::fs::read_to_string(&s.target).unwrap();
+    assert!(!text.contains("multiRegionSeedHost"), "the seed host is not written back: {text}");
+}
