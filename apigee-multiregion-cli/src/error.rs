@@ -22,10 +22,16 @@ pub enum CliError {
     Failed(String),
     /// An expansion stopped: its kind decides the exit code.
     #[error(transparent)]
-    Expansion(#[from] ExpansionError),
+    Expansion(Box<ExpansionError>),
     /// The plan's clusters or credentials cannot be used. Exit 2.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+}
+
+impl From<ExpansionError> for CliError {
+    fn from(e: ExpansionError) -> Self {
+        Self::Expansion(Box::new(e))
+    }
 }
 
 impl CliError {
@@ -84,7 +90,8 @@ mod tests {
         let refused = ExpansionError::Refused { findings: vec![] };
         let locked = ExpansionError::Locked(LockError::Held(ClusterError::Config("held".into())));
         let cancelled = ExpansionError::Cancelled { step: StepId::Install, journal: "j".into() };
-        let codes: Vec<u8> = [step, plan, refused, locked, cancelled].into_iter().map(|e| CliError::from(e).exit_code()).collect();
+        let codes: Vec<u8> =
+            [step, plan, refused, locked, cancelled].into_iter().map(|e| CliError::from(e).exit_code()).collect();
         assert_eq!(codes, [1, 2, 3, 4, 130]);
         assert_eq!(CliError::Input("x".into()).exit_code(), 2);
         assert_eq!(CliError::Refused("x".into()).exit_code(), 3);

@@ -66,11 +66,19 @@ impl Renderer {
             self.line(&format!("  {mark} {:<18} {:>8.1}s", s.id.as_str(), s.duration_ms as f64 / 1000.0));
         }
         if let Some(seed) = &report.seed_host {
-            self.line(&format!("  seed host {seed} (alternates: {})", if report.seed_alternates.is_empty() { "none".into() } else { report.seed_alternates.join(", ") }));
+            self.line(&format!(
+                "  seed host {seed} (alternates: {})",
+                if report.seed_alternates.is_empty() { "none".into() } else { report.seed_alternates.join(", ") }
+            ));
         }
         if let Some(v) = &report.verify {
             for c in &v.checks {
-                self.line(&format!("  {} {}: {}", if c.passed { self.paint("32", "ok  ") } else { self.paint("31", "FAIL") }, c.name, c.detail));
+                self.line(&format!(
+                    "  {} {}: {}",
+                    if c.passed { self.paint("32", "ok  ") } else { self.paint("31", "FAIL") },
+                    c.name,
+                    c.detail
+                ));
             }
         }
         self.line(&format!("  journal {}", report.journal.display()));
@@ -101,12 +109,16 @@ impl EventSink for Renderer {
         let t = format!("[{:>6.1}s]", self.started.elapsed().as_secs_f64());
         match event {
             Event::StepStarted { step } => self.line(&format!("{t} {} {step}", self.paint("1", "▶"))),
-            Event::StepSkipped { step, reason } => self.line(&format!("{t} {} {step}: already done ({reason})", self.paint("36", "↷"))),
-            Event::StepFinished { step, duration_ms } => self.line(&format!("{t} {} {step} ({:.1}s)", self.paint("32", "✓"), duration_ms as f64 / 1000.0)),
+            Event::StepSkipped { step, reason } => {
+                self.line(&format!("{t} {} {step}: already done ({reason})", self.paint("36", "↷")))
+            }
+            Event::StepFinished { step, duration_ms } => {
+                self.line(&format!("{t} {} {step} ({:.1}s)", self.paint("32", "✓"), duration_ms as f64 / 1000.0))
+            }
             Event::StepFailed { step, error } => self.line(&format!("{t} {} {step}: {error}", self.paint("31", "✗"))),
             Event::RebuildProgress { pod, received, total } => {
                 // At most one line per pod per 5%.
-                let pct = if total == 0 { 0 } else { received * 100 / total };
+                let pct = (received * 100).checked_div(total).unwrap_or(0);
                 let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
                 if last.get(&pod).is_none_or(|p| pct >= p + 5 || pct == 100 && *p != 100) {
                     last.insert(pod.clone(), pct);
@@ -115,13 +127,18 @@ impl EventSink for Renderer {
             }
             Event::RebuildNode { pod, state, attempt, message } => {
                 let extra = message.map(|m| format!(": {m}")).unwrap_or_default();
-                let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                let state =
+                    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 self.line(&format!("{t}   rebuild {pod}: {state} (attempt {attempt}){extra}"));
             }
             Event::Note { step, message } => self.line(&format!("{t}   {step}: {message}")),
             Event::Warning { step, message } => self.line(&format!("{t} {} {step}: {message}", self.paint("33", "!"))),
             Event::Finding { finding } => {
-                let sev = if finding.severity == Severity::Error { self.paint("31", "error") } else { self.paint("33", "warning") };
+                let sev = if finding.severity == Severity::Error {
+                    self.paint("31", "error")
+                } else {
+                    self.paint("33", "warning")
+                };
                 self.line(&format!("{t}   {sev}[{}] {}", finding.code, finding.message));
             }
             Event::Action { step, description, commands } => {

@@ -1,4 +1,5 @@
 //! The CLI as a user runs it: help texts (snapshots), output on fixtures, exit codes, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +15,11 @@ fn fixture(name: &str) -> PathBuf {
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut c = bin();
-    c.args(args).env("NO_COLOR", "1").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    c.args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
     if let Some(s) = stdin {
         child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
@@ -62,7 +67,10 @@ fn parse_status_prints_the_documented_json() {
 fn unparsable_nodetool_output_is_exit_2_with_the_line() {
     let o = run(&["parse", "netstats"], Some("error: Failed to connect\n"));
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(err(&o), "error: stdin: nodetool netstats output, line 1: no `Mode:` line found; it starts with `error: Failed to connect`\n");
+    assert_eq!(
+        err(&o),
+        "error: stdin: nodetool netstats output, line 1: no `Mode:` line found; it starts with `error: Failed to connect`\n"
+    );
 }
 
 const SOURCE: &str = "# east\ncassandra:\n  hostNetwork: true\n  datacenter: dc-1\n  auth:\n    jmx:\n      username: jmxuser\n      password: \"cli-s3cret\"\n";
@@ -73,9 +81,24 @@ fn set_seed_in_place_keeps_the_original_and_check_passes() {
     let (s, t) = (dir.path().join("east.yaml"), dir.path().join("west.yaml"));
     std::fs::write(&s, SOURCE).unwrap();
     std::fs::write(&t, SOURCE.replace("# east", "# west")).unwrap();
-    let o = run(&["overrides", "set-seed", t.to_str().unwrap(), "--seed-host", "10.1.0.4", "--datacenter", "dc-2", "--in-place"], None);
+    let o = run(
+        &[
+            "overrides",
+            "set-seed",
+            t.to_str().unwrap(),
+            "--seed-host",
+            "10.1.0.4",
+            "--datacenter",
+            "dc-2",
+            "--in-place",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(std::fs::read_to_string(&t).unwrap(), SOURCE.replace("# east", "# west").replace("dc-1", "dc-2") + "  multiRegionSeedHost: 10.1.0.4\n");
+    assert_eq!(
+        std::fs::read_to_string(&t).unwrap(),
+        SOURCE.replace("# east", "# west").replace("dc-1", "dc-2") + "  multiRegionSeedHost: 10.1.0.4\n"
+    );
     assert_eq!(std::fs::read_to_string(dir.path().join("west.yaml.orig")).unwrap(), SOURCE.replace("# east", "# west"));
     let check = run(&["overrides", "check", s.to_str().unwrap(), t.to_str().unwrap()], None);
     assert_eq!(check.status.code(), Some(0), "{}", out(&check));
@@ -123,7 +146,8 @@ fn bad_input_is_exit_2_says_where_and_changes_nothing() {
     assert_eq!(std::fs::read_to_string(&f).unwrap(), SOURCE);
     assert!(!dir.path().join("west.yaml.orig").exists());
     // A bad datacenter name is a usage error from the argument parser.
-    let o = run(&["overrides", "set-seed", f.to_str().unwrap(), "--seed-host", "10.0.0.1", "--datacenter", "dc 2"], None);
+    let o =
+        run(&["overrides", "set-seed", f.to_str().unwrap(), "--seed-host", "10.0.0.1", "--datacenter", "dc 2"], None);
     assert_eq!(o.status.code(), Some(2));
     // An unknown kubeconfig context.
     let kc = dir.path().join("kubeconfig");

@@ -1,5 +1,6 @@
 //! Benchmarks: `nodetool status` of a 3-datacenter, 1,000-node ring, and a seed-host edit of a
 //! 5,000-line overrides file (targets in docs/performance.md: < 1 ms and < 5 ms).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use std::hint::black_box;
 
@@ -12,7 +13,15 @@ fn big_ring() -> String {
     for dc in 1..=3 {
         t.push_str(&format!("Datacenter: dc-{dc}\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address        Load        Tokens  Owns (effective)  Host ID                               Rack\n"));
         for n in 0..334 {
-            t.push_str(&format!("UN  10.{dc}.{}.{}  {}.{} GiB  16      33.3%             {:08x}-4543-4e50-ae6f-a9a9cb720b7c  ra-{}\n", n / 250, n % 250, 100 + n, n % 100, dc * 1000 + n, n % 3 + 1));
+            t.push_str(&format!(
+                "UN  10.{dc}.{}.{}  {}.{} GiB  16      33.3%             {:08x}-4543-4e50-ae6f-a9a9cb720b7c  ra-{}\n",
+                n / 250,
+                n % 250,
+                100 + n,
+                n % 100,
+                dc * 1000 + n,
+                n % 3 + 1
+            ));
         }
     }
     t

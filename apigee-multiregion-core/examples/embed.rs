@@ -24,8 +24,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             incarnation: None,
         })
         .collect();
-    let chosen = select_seeds(&pods, Some(&ring), &SeedPolicy { source_dc: Some(DatacenterName::new("dc-1")?), count: 2 })?;
-    println!("seed host: {} ({}), alternates: {:?}", chosen.seed_host.address, chosen.seed_host.pod, chosen.alternates.iter().map(|s| s.address).collect::<Vec<_>>());
+    let chosen =
+        select_seeds(&pods, Some(&ring), &SeedPolicy { source_dc: Some(DatacenterName::new("dc-1")?), count: 2 })?;
+    println!(
+        "seed host: {} ({}), alternates: {:?}",
+        chosen.seed_host.address,
+        chosen.seed_host.pod,
+        chosen.alternates.iter().map(|s| s.address).collect::<Vec<_>>()
+    );
 
     let source = OverridesDoc::parse("cassandra:\n  hostNetwork: true\n  datacenter: dc-1\n")?;
     let mut target = OverridesDoc::parse("# the new region\ncassandra:\n  hostNetwork: true   # island network\n")?;

@@ -35,7 +35,9 @@ pub enum CopyError {
         name: String,
     },
     /// The target holds a different CA.
-    #[error("context `{context}`: secret {name} already exists with a DIFFERENT CA. A new region must use the existing region's CA, or its Cassandra nodes cannot join. If the new region was installed with its own CA, delete that installation and the secret first; to replace the secret anyway, use --force-ca (anything that trusts the old CA will stop working)")]
+    #[error(
+        "context `{context}`: secret {name} already exists with a DIFFERENT CA. A new region must use the existing region's CA, or its Cassandra nodes cannot join. If the new region was installed with its own CA, delete that installation and the secret first; to replace the secret anyway, use --force-ca (anything that trusts the old CA will stop working)"
+    )]
     DifferentCa {
         /// Target context.
         context: String,
@@ -48,7 +50,11 @@ pub enum CopyError {
 }
 
 /// Copies namespace `name` (sanitized) to the target.
-pub async fn copy_namespace(source: &dyn ClusterOps, target: &dyn ClusterOps, name: &str) -> Result<CopyOutcome, CopyError> {
+pub async fn copy_namespace(
+    source: &dyn ClusterOps,
+    target: &dyn ClusterOps,
+    name: &str,
+) -> Result<CopyOutcome, CopyError> {
     let ns = source.export_namespace(name).await?.ok_or_else(|| CopyError::MissingInSource {
         context: source.context().into(),
         kind: "namespace",
@@ -74,7 +80,13 @@ fn same_metadata(existing: &SanitizedObject, wanted: &SanitizedObject) -> bool {
 }
 
 /// Copies the CA secret `namespace/name`; see the module documentation for the rules.
-pub async fn copy_ca(source: &dyn ClusterOps, target: &dyn ClusterOps, namespace: &str, name: &str, force: bool) -> Result<CopyOutcome, CopyError> {
+pub async fn copy_ca(
+    source: &dyn ClusterOps,
+    target: &dyn ClusterOps,
+    namespace: &str,
+    name: &str,
+    force: bool,
+) -> Result<CopyOutcome, CopyError> {
     let ca = source.export_secret(namespace, name).await?.ok_or_else(|| CopyError::MissingInSource {
         context: source.context().into(),
         kind: "secret",
@@ -82,7 +94,9 @@ pub async fn copy_ca(source: &dyn ClusterOps, target: &dyn ClusterOps, namespace
     })?;
     match target.export_secret(namespace, name).await? {
         Some(existing) if existing.data == ca.data => Ok(CopyOutcome::AlreadyPresent),
-        Some(_) if !force => Err(CopyError::DifferentCa { context: target.context().into(), name: format!("{namespace}/{name}") }),
+        Some(_) if !force => {
+            Err(CopyError::DifferentCa { context: target.context().into(), name: format!("{namespace}/{name}") })
+        }
         Some(_) => {
             target.apply(&ca).await?;
             Ok(CopyOutcome::Replaced)

@@ -45,7 +45,10 @@ impl DataReplicationStatus {
     /// The entry of a node, by pod name or by host ID, ignoring entries older than `since`.
     pub fn detail(&self, pod: &str, host_id: Option<&str>, since: Option<i64>) -> Option<&RebuildDetail> {
         let fresh = |d: &&RebuildDetail| since.is_none_or(|s| d.updated.is_none_or(|u| u >= s));
-        self.rebuild_details.get(pod).filter(fresh).or_else(|| host_id.and_then(|h| self.rebuild_details.get(h)).filter(fresh))
+        self.rebuild_details
+            .get(pod)
+            .filter(fresh)
+            .or_else(|| host_id.and_then(|h| self.rebuild_details.get(h)).filter(fresh))
     }
 }
 
@@ -86,7 +89,13 @@ pub fn judge(status: &DataReplicationStatus, pods: &[(String, Option<String>)], 
     if failed.is_empty() && finished && any_fresh {
         for (pod, host) in pods {
             if status.detail(pod, host.as_deref(), since).and_then(|d| d.state.as_deref()) != Some("complete") {
-                failed.push((pod.clone(), format!("the operator reports {} but this node's rebuild is not complete", status.state.as_deref().unwrap_or(""))));
+                failed.push((
+                    pod.clone(),
+                    format!(
+                        "the operator reports {} but this node's rebuild is not complete",
+                        status.state.as_deref().unwrap_or("")
+                    ),
+                ));
             }
         }
     }
@@ -99,7 +108,10 @@ mod tests {
     use serde_json::json;
 
     fn pods() -> Vec<(String, Option<String>)> {
-        vec![("apigee-cassandra-default-0".into(), Some("h0".into())), ("apigee-cassandra-default-1".into(), Some("h1".into()))]
+        vec![
+            ("apigee-cassandra-default-0".into(), Some("h0".into())),
+            ("apigee-cassandra-default-1".into(), Some("h1".into())),
+        ]
     }
 
     fn status(v: serde_json::Value) -> DataReplicationStatus {
@@ -108,29 +120,47 @@ mod tests {
 
     #[test]
     fn complete_only_when_every_pod_is_complete() {
-        let s = status(json!({"state": "complete", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}}}));
-        assert!(matches!(judge(&s, &pods(), None), Progress::Failed(f) if f[0].0 == "apigee-cassandra-default-1"), "pod 1 has no entry: the top-level state is not enough");
-        let s = status(json!({"state": "running", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}}}));
+        let s = status(
+            json!({"state": "complete", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}}}),
+        );
+        assert!(
+            matches!(judge(&s, &pods(), None), Progress::Failed(f) if f[0].0 == "apigee-cassandra-default-1"),
+            "pod 1 has no entry: the top-level state is not enough"
+        );
+        let s = status(
+            json!({"state": "running", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}}}),
+        );
         assert_eq!(judge(&s, &pods(), None), Progress::Running);
-        let s = status(json!({"state": "complete", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}, "apigee-cassandra-default-1": {"state": "complete"}}}));
+        let s = status(
+            json!({"state": "complete", "rebuildDetails": {"apigee-cassandra-default-0": {"state": "complete"}, "apigee-cassandra-default-1": {"state": "complete"}}}),
+        );
         assert_eq!(judge(&s, &pods(), None), Progress::Complete);
     }
 
     #[test]
     fn entries_keyed_by_host_id_count() {
-        let s = status(json!({"state": "complete", "rebuildDetails": {"h0": {"state": "complete"}, "h1": {"state": "complete"}}}));
+        let s = status(
+            json!({"state": "complete", "rebuildDetails": {"h0": {"state": "complete"}, "h1": {"state": "complete"}}}),
+        );
         assert_eq!(judge(&s, &pods(), None), Progress::Complete);
     }
 
     #[test]
     fn errors_name_the_pod() {
-        let s = status(json!({"state": "error", "rebuildDetails": {"h0": {"state": "complete"}, "apigee-cassandra-default-1": {"state": "error", "message": "stream failed"}}}));
-        assert_eq!(judge(&s, &pods(), None), Progress::Failed(vec![("apigee-cassandra-default-1".into(), "stream failed".into())]));
+        let s = status(
+            json!({"state": "error", "rebuildDetails": {"h0": {"state": "complete"}, "apigee-cassandra-default-1": {"state": "error", "message": "stream failed"}}}),
+        );
+        assert_eq!(
+            judge(&s, &pods(), None),
+            Progress::Failed(vec![("apigee-cassandra-default-1".into(), "stream failed".into())])
+        );
     }
 
     #[test]
     fn status_from_an_earlier_attempt_is_ignored() {
-        let s = status(json!({"state": "complete", "rebuildDetails": {"h0": {"state": "complete", "updated": 100}, "h1": {"state": "complete", "updated": 100}}}));
+        let s = status(
+            json!({"state": "complete", "rebuildDetails": {"h0": {"state": "complete", "updated": 100}, "h1": {"state": "complete", "updated": 100}}}),
+        );
         assert_eq!(judge(&s, &pods(), Some(200)), Progress::Running);
         assert_eq!(judge(&s, &pods(), Some(100)), Progress::Complete);
     }

@@ -75,26 +75,55 @@ fn ranges(nodes: &[NodeFacts], extra: &[Cidr]) -> Vec<RegionRange> {
 pub fn judge_preflight(f: &PreflightFacts) -> Vec<Finding> {
     use Severity::{Error, Warning};
     let mut out = f.pair_findings.clone();
-    let target_is_ours: BTreeSet<String> = f.target_pods.iter().filter_map(|p| p.cassandra_address()).map(|a| a.to_string()).collect();
+    let target_is_ours: BTreeSet<String> =
+        f.target_pods.iter().filter_map(|p| p.cassandra_address()).map(|a| a.to_string()).collect();
 
     if f.source_overrides_dc != f.source_dc {
-        out.push(finding(Error, "source-datacenter-mismatch", format!("the plan says the source datacenter is `{}` but the source overrides say `{}`; fix the plan", f.source_dc, f.source_overrides_dc)));
+        out.push(finding(
+            Error,
+            "source-datacenter-mismatch",
+            format!(
+                "the plan says the source datacenter is `{}` but the source overrides say `{}`; fix the plan",
+                f.source_dc, f.source_overrides_dc
+            ),
+        ));
     }
     if f.source_pods.is_empty() {
-        out.push(finding(Error, "no-source-pods", "no Cassandra pods found in the source region: check the source context, namespace and selector".into()));
+        out.push(finding(
+            Error,
+            "no-source-pods",
+            "no Cassandra pods found in the source region: check the source context, namespace and selector".into(),
+        ));
     }
     if f.source_ca_missing {
-        out.push(finding(Error, "source-ca-missing", "the source region has no CA secret (cert-manager/apigee-ca by default): check the plan's `ca` section".into()));
+        out.push(finding(
+            Error,
+            "source-ca-missing",
+            "the source region has no CA secret (cert-manager/apigee-ca by default): check the plan's `ca` section"
+                .into(),
+        ));
     }
     if f.target_ca_differs {
         out.push(finding(Error, "target-ca-differs", "the target region already has a DIFFERENT CA secret: its Cassandra would not be trusted by the source; delete it (and any installation made with it) or pass --force-ca".into()));
     }
     match (&f.ring, &f.ring_error) {
-        (None, e) => out.push(finding(Error, "ring-unreadable", format!("could not read the source ring with nodetool: {}", e.as_deref().unwrap_or("no Ready source pod")))),
+        (None, e) => out.push(finding(
+            Error,
+            "ring-unreadable",
+            format!("could not read the source ring with nodetool: {}", e.as_deref().unwrap_or("no Ready source pod")),
+        )),
         (Some(ring), _) => {
             if ring.datacenter(&f.source_dc).is_none() {
                 let dcs: Vec<&str> = ring.datacenters.iter().map(|d| d.name.as_str()).collect();
-                out.push(finding(Error, "source-datacenter-missing", format!("the ring has no datacenter `{}` (it has {}): the rebuild would find no source", f.source_dc, dcs.join(", "))));
+                out.push(finding(
+                    Error,
+                    "source-datacenter-missing",
+                    format!(
+                        "the ring has no datacenter `{}` (it has {}): the rebuild would find no source",
+                        f.source_dc,
+                        dcs.join(", ")
+                    ),
+                ));
             }
             for (dc, n) in ring.nodes() {
                 if dc == f.target_dc {
@@ -102,10 +131,19 @@ pub fn judge_preflight(f: &PreflightFacts) -> Vec<Finding> {
                         out.push(finding(Error, "target-datacenter-exists", format!("datacenter `{}` already exists in the ring ({} is {}), but not as this plan's pods: choose another name, or remove the stale nodes (nodetool removenode/assassinate) if that region was deleted without decommissioning", f.target_dc, n.address, n.code())));
                     }
                 } else if !n.is_up_normal() {
-                    out.push(finding(Error, "source-node-not-up", format!("{} in {dc} is {}, not UN: every existing node must be up and normal before expanding", n.address, n.code())));
+                    out.push(finding(
+                        Error,
+                        "source-node-not-up",
+                        format!(
+                            "{} in {dc} is {}, not UN: every existing node must be up and normal before expanding",
+                            n.address,
+                            n.code()
+                        ),
+                    ));
                 }
             }
-            let target_ips: BTreeSet<&str> = f.target_nodes.iter().flat_map(|n| n.internal_ips.iter().map(String::as_str)).collect();
+            let target_ips: BTreeSet<&str> =
+                f.target_nodes.iter().flat_map(|n| n.internal_ips.iter().map(String::as_str)).collect();
             for (dc, n) in ring.nodes() {
                 if dc != f.target_dc && target_ips.contains(n.address.as_str()) {
                     out.push(finding(Error, "stale-ring-entry", format!("{} is already in the ring (as {dc}, {}) and is also a node IP of the target cluster: a new node there fails with `A node with address {} already exists, cancelling join`; remove the stale entry first (nodetool removenode)", n.address, n.code(), n.address)));
@@ -138,7 +176,11 @@ pub fn judge_preflight(f: &PreflightFacts) -> Vec<Finding> {
     }
     let ready = f.source_pods.iter().filter(|p| p.ready).count();
     if ready == 1 {
-        out.push(finding(Warning, "single-seed", "only one source pod is Ready: the seed host has no alternate".into()));
+        out.push(finding(
+            Warning,
+            "single-seed",
+            "only one source pod is Ready: the seed host has no alternate".into(),
+        ));
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
@@ -166,7 +208,13 @@ mod tests {
     }
 
     fn node(ip: &str) -> NodeFacts {
-        NodeFacts { name: ip.into(), internal_ips: vec![ip.into()], pod_cidrs: vec![], ready: true, unschedulable: false }
+        NodeFacts {
+            name: ip.into(),
+            internal_ips: vec![ip.into()],
+            pod_cidrs: vec![],
+            ready: true,
+            unschedulable: false,
+        }
     }
 
     fn facts(status: &str) -> PreflightFacts {
@@ -229,7 +277,8 @@ mod tests {
 
     #[test]
     fn a_target_dc_made_of_this_plan_s_pods_is_a_resume_not_a_conflict() {
-        let mut f = facts(&status(&[("dc-1", "UN", "10.0.1.1"), ("dc-1", "UN", "10.0.1.2"), ("dc-2", "UN", "10.0.2.1")]));
+        let mut f =
+            facts(&status(&[("dc-1", "UN", "10.0.1.1"), ("dc-1", "UN", "10.0.1.2"), ("dc-2", "UN", "10.0.2.1")]));
         f.target_pods = vec![pod(0, "10.0.2.1")];
         assert_eq!(codes(&judge_preflight(&f)), Vec::<&str>::new());
     }
@@ -247,7 +296,12 @@ mod tests {
         f.cluster = Some(parse_describecluster("Cluster Information:\n\tSchema versions:\n\t\tv1: [10.0.1.1]\n\t\tv2: [10.0.1.2]\nKeyspaces:\n\tsystem_auth -> Replication class: SimpleStrategy {replication_factor=1}\n\tsystem -> Replication class: LocalStrategy {}\n").unwrap());
         f.target_nodes = vec![node("10.0.1.2")];
         let got = codes(&judge_preflight(&f));
-        assert!(got.contains(&"schema-disagreement") && got.contains(&"simple-strategy-keyspace") && got.contains(&"cidr-overlap"), "{got:?}");
+        assert!(
+            got.contains(&"schema-disagreement")
+                && got.contains(&"simple-strategy-keyspace")
+                && got.contains(&"cidr-overlap"),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -256,6 +310,11 @@ mod tests {
         f.target_ca_differs = true;
         f.source_dc = "dc-9".into();
         let got = codes(&judge_preflight(&f));
-        assert!(got.contains(&"target-ca-differs") && got.contains(&"source-datacenter-mismatch") && got.contains(&"source-datacenter-missing"), "{got:?}");
+        assert!(
+            got.contains(&"target-ca-differs")
+                && got.contains(&"source-datacenter-mismatch")
+                && got.contains(&"source-datacenter-missing"),
+            "{got:?}"
+        );
     }
 }

@@ -34,7 +34,12 @@ pub type SideView<'a> = (&'a str, Result<&'a StatusReport, String>);
 
 /// Judges the join. `want` is the target's `replicaCount`, `ready` the addresses of the target
 /// pods that are Ready.
-pub fn judge_join(want: usize, ready: &[String], views: &[SideView<'_>], target_dc: &str) -> Result<JoinVerdict, WrongDatacenter> {
+pub fn judge_join(
+    want: usize,
+    ready: &[String],
+    views: &[SideView<'_>],
+    target_dc: &str,
+) -> Result<JoinVerdict, WrongDatacenter> {
     if ready.len() < want {
         return Ok(JoinVerdict::Waiting(format!("{} of {want} target pods are Ready", ready.len())));
     }
@@ -47,9 +52,15 @@ pub fn judge_join(want: usize, ready: &[String], views: &[SideView<'_>], target_
             match view.find_address(a) {
                 None => return Ok(JoinVerdict::Waiting(format!("the {side} does not see {a} in the ring yet"))),
                 Some((dc, _)) if dc != target_dc => {
-                    return Err(WrongDatacenter { address: a.clone(), found: dc.to_owned(), expected: target_dc.to_owned() });
+                    return Err(WrongDatacenter {
+                        address: a.clone(),
+                        found: dc.to_owned(),
+                        expected: target_dc.to_owned(),
+                    });
                 }
-                Some((_, n)) if !n.is_up_normal() => return Ok(JoinVerdict::Waiting(format!("{a} is {} seen from the {side}", n.code()))),
+                Some((_, n)) if !n.is_up_normal() => {
+                    return Ok(JoinVerdict::Waiting(format!("{a} is {} seen from the {side}", n.code())));
+                }
                 Some(_) => {}
             }
         }

@@ -104,7 +104,9 @@ pub struct SeedSelection {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SeedError {
     /// No Cassandra pods were found at all.
-    #[error("no Cassandra pods were found: check the context, the namespace and the label selector `app=apigee-cassandra`")]
+    #[error(
+        "no Cassandra pods were found: check the context, the namespace and the label selector `app=apigee-cassandra`"
+    )]
     NoPods,
     /// Pods exist but none is eligible.
     #[error("no Cassandra pod can be a seed host:\n{}", list(.verdicts))]
@@ -313,6 +315,8 @@ mod tests {
 
     #[test]
     fn no_pods_at_all_says_where_to_look() {
-        assert!(select_seeds(&[], None, &SeedPolicy::default()).unwrap_err().to_string().contains("app=apigee-cassandra"));
+        assert!(
+            select_seeds(&[], None, &SeedPolicy::default()).unwrap_err().to_string().contains("app=apigee-cassandra")
+        );
     }
 }

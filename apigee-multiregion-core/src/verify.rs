@@ -76,9 +76,9 @@ impl RebuildEvidence {
     fn problem(&self, pod: &str) -> Option<String> {
         match self {
             Self::Recorded { .. } | Self::Logged { .. } => None,
-            Self::Replaced { recorded_host_id, current_host_id } => {
-                Some(format!("{pod}: replaced since its rebuild (host ID {recorded_host_id} then, {current_host_id} now): rebuild it again"))
-            }
+            Self::Replaced { recorded_host_id, current_host_id } => Some(format!(
+                "{pod}: replaced since its rebuild (host ID {recorded_host_id} then, {current_host_id} now): rebuild it again"
+            )),
             Self::Failed { reason } => Some(format!("{pod}: the last rebuild failed: {reason}")),
             Self::Missing => Some(format!("{pod}: no completed rebuild recorded or in its log")),
         }
@@ -97,7 +97,12 @@ pub struct RecordedRebuild<'a> {
 /// Judges one node's rebuild from the journal's record, the node's current host ID (from the
 /// ring) and its current log. Only a rebuild of all keyspaces and all tokens from `source_dc`
 /// counts.
-pub fn rebuild_evidence(recorded: Option<RecordedRebuild<'_>>, current_host_id: Option<&str>, log: &[LogEvent], source_dc: &str) -> RebuildEvidence {
+pub fn rebuild_evidence(
+    recorded: Option<RecordedRebuild<'_>>,
+    current_host_id: Option<&str>,
+    log: &[LogEvent],
+    source_dc: &str,
+) -> RebuildEvidence {
     if let (Some(RecordedRebuild { host_id: Some(h), plan_id }), Some(c)) = (recorded, current_host_id)
         && h == c
     {
@@ -105,11 +110,15 @@ pub fn rebuild_evidence(recorded: Option<RecordedRebuild<'_>>, current_host_id: 
     }
     match full_rebuild_outcome(log, source_dc) {
         Some(o) if o.completed && o.failure.is_none() => return RebuildEvidence::Logged { plan_id: o.plan_id },
-        Some(o) if o.failure.is_some() && recorded.is_none() => return RebuildEvidence::Failed { reason: o.failure.unwrap_or_default() },
+        Some(o) if o.failure.is_some() && recorded.is_none() => {
+            return RebuildEvidence::Failed { reason: o.failure.unwrap_or_default() };
+        }
         _ => {}
     }
     match (recorded, current_host_id) {
-        (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) => RebuildEvidence::Replaced { recorded_host_id: h.to_owned(), current_host_id: c.to_owned() },
+        (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) => {
+            RebuildEvidence::Replaced { recorded_host_id: h.to_owned(), current_host_id: c.to_owned() }
+        }
         _ => RebuildEvidence::Missing,
     }
 }
@@ -154,13 +163,18 @@ fn check(name: &str, passed: bool, detail: String) -> Check {
 }
 
 fn ring_checks(side: &str, view: &StatusReport, f: &VerifyFacts, out: &mut Vec<Check>) {
-    let not_up: Vec<String> = view.nodes().filter(|(_, n)| !n.is_up_normal()).map(|(dc, n)| format!("{} ({dc}) is {}", n.address, n.code())).collect();
+    let not_up: Vec<String> = view
+        .nodes()
+        .filter(|(_, n)| !n.is_up_normal())
+        .map(|(dc, n)| format!("{} ({dc}) is {}", n.address, n.code()))
+        .collect();
     out.push(check(
         &format!("all-up-from-{side}"),
         not_up.is_empty(),
         if not_up.is_empty() { format!("{} nodes, all UN", view.nodes().count()) } else { not_up.join(", ") },
     ));
-    let in_target: BTreeSet<&str> = view.datacenter(&f.target_dc).map(|d| d.nodes.iter().map(|n| n.address.as_str()).collect()).unwrap_or_default();
+    let in_target: BTreeSet<&str> =
+        view.datacenter(&f.target_dc).map(|d| d.nodes.iter().map(|n| n.address.as_str()).collect()).unwrap_or_default();
     let missing: Vec<&str> = f.target_addresses.iter().map(String::as_str).filter(|a| !in_target.contains(a)).collect();
     out.push(check(
         &format!("target-dc-complete-from-{side}"),
@@ -184,13 +198,23 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
     checks.push(check(
         "same-ring-from-both-sides",
         a == b,
-        if a == b { format!("both sides see the same {} nodes", a.len()) } else { format!("only the source sees {:?}; only the target sees {:?}", a.difference(&b).collect::<Vec<_>>(), b.difference(&a).collect::<Vec<_>>()) },
+        if a == b {
+            format!("both sides see the same {} nodes", a.len())
+        } else {
+            format!(
+                "only the source sees {:?}; only the target sees {:?}",
+                a.difference(&b).collect::<Vec<_>>(),
+                b.difference(&a).collect::<Vec<_>>()
+            )
+        },
     ));
 
     let load = |dc: &str| {
         f.from_source
             .datacenter(dc)
-            .map(|d| d.nodes.iter().map(|n| f.own_loads.get(&n.address).copied().or(n.load_bytes).unwrap_or(0)).sum::<u64>())
+            .map(|d| {
+                d.nodes.iter().map(|n| f.own_loads.get(&n.address).copied().or(n.load_bytes).unwrap_or(0)).sum::<u64>()
+            })
             .unwrap_or(0)
     };
     let (src, tgt) = (load(&f.source_dc), load(&f.target_dc));
@@ -198,7 +222,13 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
     checks.push(check(
         "target-load",
         ratio >= f.min_load_fraction,
-        format!("{} holds {tgt} bytes, {} holds {src} bytes ({:.0}% of the source; at least {:.0}% required)", f.target_dc, f.source_dc, ratio * 100.0, f.min_load_fraction * 100.0),
+        format!(
+            "{} holds {tgt} bytes, {} holds {src} bytes ({:.0}% of the source; at least {:.0}% required)",
+            f.target_dc,
+            f.source_dc,
+            ratio * 100.0,
+            f.min_load_fraction * 100.0
+        ),
     ));
 
     let problems: Vec<String> = f.rebuilds.iter().filter_map(|(pod, e)| e.problem(pod)).collect();
@@ -207,7 +237,11 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
         "rebuild-completed-on-every-node",
         problems.is_empty() && !f.rebuilds.is_empty(),
         if problems.is_empty() {
-            format!("{} nodes completed a full rebuild ({recorded} recorded for their host ID, {} in their log)", f.rebuilds.len(), f.rebuilds.len() - recorded)
+            format!(
+                "{} nodes completed a full rebuild ({recorded} recorded for their host ID, {} in their log)",
+                f.rebuilds.len(),
+                f.rebuilds.len() - recorded
+            )
         } else {
             problems.join("; ")
         },
@@ -234,7 +268,12 @@ mod tests {
     }
 
     fn facts() -> VerifyFacts {
-        let r = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "90"), ("dc-2", "UN", "10.0.2.2", "95")]);
+        let r = ring(&[
+            ("dc-1", "UN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "90"),
+            ("dc-2", "UN", "10.0.2.2", "95"),
+        ]);
         let done = |p: &str| RebuildEvidence::Logged { plan_id: Some(p.into()) };
         VerifyFacts {
             source_dc: "dc-1".into(),
@@ -258,7 +297,12 @@ mod tests {
     #[test]
     fn a_down_node_seen_from_the_target_fails() {
         let mut f = facts();
-        f.from_target = ring(&[("dc-1", "DN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "90"), ("dc-2", "UN", "10.0.2.2", "95")]);
+        f.from_target = ring(&[
+            ("dc-1", "DN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "90"),
+            ("dc-2", "UN", "10.0.2.2", "95"),
+        ]);
         let r = verify(&f);
         assert_eq!(r.failures(), ["all-up-from-target: 10.0.1.1 (dc-1) is DN"]);
     }
@@ -266,7 +310,12 @@ mod tests {
     #[test]
     fn an_empty_new_datacenter_fails_the_load_check() {
         let mut f = facts();
-        f.from_source = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "1"), ("dc-2", "UN", "10.0.2.2", "1")]);
+        f.from_source = ring(&[
+            ("dc-1", "UN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "1"),
+            ("dc-2", "UN", "10.0.2.2", "1"),
+        ]);
         let r = verify(&f);
         assert!(r.failures().iter().any(|l| l.starts_with("target-load")), "{:?}", r.failures());
     }
@@ -274,7 +323,12 @@ mod tests {
     #[test]
     fn a_node_s_own_load_beats_the_gossiped_one() {
         let mut f = facts();
-        f.from_source = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "1"), ("dc-2", "UN", "10.0.2.2", "1")]);
+        f.from_source = ring(&[
+            ("dc-1", "UN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "1"),
+            ("dc-2", "UN", "10.0.2.2", "1"),
+        ]);
         assert!(!verify(&f).passed(), "stale gossip alone fails");
         f.own_loads = [("10.0.2.1".to_owned(), 90 * 1024), ("10.0.2.2".to_owned(), 95 * 1024)].into();
         assert!(verify(&f).passed(), "{:?}", verify(&f).failures());
@@ -309,7 +363,10 @@ mod tests {
     #[test]
     fn without_a_record_the_current_log_decides() {
         let log = crate::nodetool::scan_rebuild_log(FULL);
-        assert_eq!(rebuild_evidence(None, Some("h1"), &log, "dc-1"), RebuildEvidence::Logged { plan_id: Some("p1".into()) });
+        assert_eq!(
+            rebuild_evidence(None, Some("h1"), &log, "dc-1"),
+            RebuildEvidence::Logged { plan_id: Some("p1".into()) }
+        );
         assert_eq!(rebuild_evidence(None, Some("h1"), &[], "dc-1"), RebuildEvidence::Missing);
     }
 
@@ -322,7 +379,11 @@ mod tests {
     #[test]
     fn a_node_only_one_side_sees_fails() {
         let mut f = facts();
-        f.from_target = ring(&[("dc-1", "UN", "10.0.1.1", "100"), ("dc-1", "UN", "10.0.1.2", "100"), ("dc-2", "UN", "10.0.2.1", "90")]);
+        f.from_target = ring(&[
+            ("dc-1", "UN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "90"),
+        ]);
         let r = verify(&f);
         assert!(r.failures().iter().any(|l| l.starts_with("target-dc-complete-from-target")));
         assert!(r.failures().iter().any(|l| l.starts_with("same-ring-from-both-sides")));

@@ -1,4 +1,5 @@
 //! The kube-rs adapter against a mocked API server (tower-test): the exact requests it sends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "kube")]
 
 use std::collections::BTreeMap;
@@ -17,7 +18,10 @@ fn cluster() -> (KubeCluster, Handle) {
 }
 
 fn json(v: serde_json::Value) -> Response<Body> {
-    Response::builder().header("content-type", "application/json").body(Body::from(serde_json::to_vec(&v).unwrap())).unwrap()
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&v).unwrap()))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -87,7 +91,9 @@ async fn applies_with_server_side_apply_as_apigee_multiregion() {
         assert_eq!(body["metadata"], serde_json::json!({"name": "apigee-ca", "namespace": "cert-manager"}));
         assert_eq!(body["data"]["tls.key"], "S0VZ");
         assert_eq!(body["type"], "kubernetes.io/tls");
-        send.send_response(json(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "apigee-ca"}})));
+        send.send_response(json(
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "apigee-ca"}}),
+        ));
     });
     let o = SanitizedObject {
         api_version: "v1".into(),
@@ -126,7 +132,15 @@ async fn an_api_error_names_the_context_and_the_object() {
 fn secret_arguments_travel_on_stdin_not_in_the_command() {
     use apigee_multiregion_core::adapters::exec_argv;
     use apigee_multiregion_core::ports::ExecArg;
-    let (argv, stdin) = exec_argv(&["nodetool".into(), "-u".into(), "jmxuser".into(), "-pw".into(), ExecArg::Secret(Secret::new("pw; rm -rf /")), "status".into()]).unwrap();
+    let (argv, stdin) = exec_argv(&[
+        "nodetool".into(),
+        "-u".into(),
+        "jmxuser".into(),
+        "-pw".into(),
+        ExecArg::Secret(Secret::new("pw; rm -rf /")),
+        "status".into(),
+    ])
+    .unwrap();
     assert_eq!(argv[..2], ["sh", "-c"]);
     assert_eq!(argv[2], r#"IFS= read -r s0 && exec "${1}" "${2}" "${3}" "${4}" "$s0" "${6}""#);
     assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "-", "status"]);

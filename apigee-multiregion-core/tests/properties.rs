@@ -1,10 +1,11 @@
 //! Properties: the parsers never panic, whatever the input; an edit changes only the edited key,
 //! and set-then-clear of the seed host gives back the original bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use apigee_multiregion_core::nodetool::{
-    check_replication, classify_rebuild_failure, evidence_from_describecluster, evidence_from_rings, last_full_rebuild_outcome,
-    last_rebuild_outcome, parse_describecluster, parse_describering, parse_info, parse_netstats, parse_status, parse_tablestats,
-    scan_rebuild_log,
+    check_replication, classify_rebuild_failure, evidence_from_describecluster, evidence_from_rings,
+    last_full_rebuild_outcome, last_rebuild_outcome, parse_describecluster, parse_describering, parse_info,
+    parse_netstats, parse_status, parse_tablestats, scan_rebuild_log,
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use proptest::prelude::*;
@@ -102,7 +103,13 @@ fn scalar() -> impl Strategy<Value = String> {
 fn document() -> impl Strategy<Value = Doc> {
     let entry = ("[a-z][a-zA-Z]{0,6}", scalar(), proptest::option::of("[a-z ]{0,10}"));
     let nested = proptest::collection::vec(("[a-z][a-zA-Z]{0,6}", scalar()), 1..4);
-    let cassandra = proptest::collection::vec((prop_oneof![Just("datacenter"), Just("rack"), Just("replicaCount"), Just("clusterName"), Just("note")], scalar()), 0..4);
+    let cassandra = proptest::collection::vec(
+        (
+            prop_oneof![Just("datacenter"), Just("rack"), Just("replicaCount"), Just("clusterName"), Just("note")],
+            scalar(),
+        ),
+        0..4,
+    );
     (
         proptest::collection::vec(entry, 0..6),
         proptest::option::of(("[a-z][a-z]{0,6}", nested)),
@@ -120,14 +127,21 @@ fn document() -> impl Strategy<Value = Doc> {
             let mut seen = std::collections::BTreeSet::new();
             for (k, v, c) in entries {
                 let k = format!("top{k}");
-                if !seen.insert(k.clone()) { continue; }
-                lines.push(match c { Some(c) => format!("{k}: {v}   # {c}"), None => format!("{k}: {v}") });
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                lines.push(match c {
+                    Some(c) => format!("{k}: {v}   # {c}"),
+                    None => format!("{k}: {v}"),
+                });
             }
             if let Some((name, kv)) = block {
                 lines.push(format!("blk{name}:"));
                 let mut inner = std::collections::BTreeSet::new();
                 for (k, v) in kv {
-                    if inner.insert(k.clone()) { lines.push(format!("{pad}{k}: {v}")); }
+                    if inner.insert(k.clone()) {
+                        lines.push(format!("{pad}{k}: {v}"));
+                    }
                 }
                 lines.push(String::new());
             }
@@ -136,7 +150,9 @@ fn document() -> impl Strategy<Value = Doc> {
                 let mut inner = std::collections::BTreeSet::new();
                 for (k, v) in kv {
                     let v = if k == "replicaCount" { "3".to_owned() } else { v };
-                    if inner.insert(k) { lines.push(format!("{pad}{k}: {v}")); }
+                    if inner.insert(k) {
+                        lines.push(format!("{pad}{k}: {v}"));
+                    }
                 }
             }
             let eol = if crlf { "\r\n" } else { "\n" };

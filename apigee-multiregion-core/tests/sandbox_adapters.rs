@@ -1,5 +1,6 @@
 //! The adapters against the sandbox's real kube-apiservers and Cassandra (./run-tests brings the
 //! sandbox up and runs these with `--include-ignored`; alone: `sandbox/sandbox up` first).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "kube")]
 
 use std::path::PathBuf;
@@ -10,7 +11,9 @@ use apigee_multiregion_core::adapters::{Apigeectl, KubeCluster, NodetoolOverExec
 use apigee_multiregion_core::copy::{CopyError, CopyOutcome, copy_ca, copy_namespace};
 use apigee_multiregion_core::model::{PodPhase, Secret};
 use apigee_multiregion_core::overrides::OverridesDoc;
-use apigee_multiregion_core::ports::{AdminError, CassandraAdmin, ClusterOps, HybridInstaller, JmxCredentials, SanitizedObject};
+use apigee_multiregion_core::ports::{
+    AdminError, CassandraAdmin, ClusterOps, HybridInstaller, JmxCredentials, SanitizedObject,
+};
 
 const NEEDS: &str = "needs the sandbox (./run-tests runs it)";
 
@@ -87,7 +90,11 @@ async fn secrets_go_through_stdin_and_never_come_back_in_output() {
     let cmd = [ExecArg::from("echo"), ExecArg::from("value:"), ExecArg::Secret(Secret::new("s3cr3t-value"))];
     let out = r1.exec("apigee", "apigee-cassandra-default-0", None, &cmd, Duration::from_secs(30)).await.unwrap();
     assert!(out.success);
-    assert_eq!(out.stdout.trim(), "value: <redacted>", "the container received it, and it was redacted on the way back");
+    assert_eq!(
+        out.stdout.trim(),
+        "value: <redacted>",
+        "the container received it, and it was redacted on the way back"
+    );
 }
 
 #[tokio::test]
@@ -103,24 +110,55 @@ async fn copies_namespace_and_ca_then_refuses_a_different_ca() {
     let (r1, r2) = (region(1).await, region(2).await);
     // Start from an empty target for the CA.
     let _ = std::process::Command::new("kubectl")
-        .args(["--kubeconfig", kubeconfig().to_str().unwrap(), "--context", "region-2", "-n", "cert-manager", "delete", "secret", "apigee-ca", "--ignore-not-found"])
+        .args([
+            "--kubeconfig",
+            kubeconfig().to_str().unwrap(),
+            "--context",
+            "region-2",
+            "-n",
+            "cert-manager",
+            "delete",
+            "secret",
+            "apigee-ca",
+            "--ignore-not-found",
+        ])
         .status();
-    assert!(matches!(copy_namespace(&*r1, &*r2, "apigee").await.unwrap(), CopyOutcome::Copied | CopyOutcome::AlreadyPresent));
+    assert!(matches!(
+        copy_namespace(&*r1, &*r2, "apigee").await.unwrap(),
+        CopyOutcome::Copied | CopyOutcome::AlreadyPresent
+    ));
     assert!(r2.export_namespace("apigee").await.unwrap().is_some());
     assert_eq!(copy_ca(&*r1, &*r2, "cert-manager", "apigee-ca", false).await.unwrap(), CopyOutcome::Copied);
-    let (a, b) = (r1.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap(), r2.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap());
+    let (a, b) = (
+        r1.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap(),
+        r2.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap(),
+    );
     assert_eq!(a.data, b.data, "region-2 now has region-1's CA, byte for byte");
     assert_eq!(copy_ca(&*r1, &*r2, "cert-manager", "apigee-ca", false).await.unwrap(), CopyOutcome::AlreadyPresent);
     // A different CA in the target is refused.
     let mut other: SanitizedObject = b.clone();
-    other.data.insert("tls.crt".into(), Secret::new("-----BEGIN CERTIFICATE-----\nnot the same\n-----END CERTIFICATE-----\n"));
+    other.data.insert(
+        "tls.crt".into(),
+        Secret::new("-----BEGIN CERTIFICATE-----\nnot the same\n-----END CERTIFICATE-----\n"),
+    );
     r2.apply(&other).await.unwrap();
     let err = copy_ca(&*r1, &*r2, "cert-manager", "apigee-ca", false).await.unwrap_err();
     assert!(matches!(err, CopyError::DifferentCa { .. }), "{err}");
     assert!(!format!("{err} {err:?} {other:?}").contains("BEGIN"), "no key material in messages");
     // Leave region-2 as the other tests expect it: no CA.
     let _ = std::process::Command::new("kubectl")
-        .args(["--kubeconfig", kubeconfig().to_str().unwrap(), "--context", "region-2", "-n", "cert-manager", "delete", "secret", "apigee-ca", "--ignore-not-found"])
+        .args([
+            "--kubeconfig",
+            kubeconfig().to_str().unwrap(),
+            "--context",
+            "region-2",
+            "-n",
+            "cert-manager",
+            "delete",
+            "secret",
+            "apigee-ca",
+            "--ignore-not-found",
+        ])
         .status();
 }
 

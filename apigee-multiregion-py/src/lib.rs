@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apigee_multiregion_core::adapters::connect;
-use apigee_multiregion_core::expansion::{self, Cancel, ErrorKind, Event, EventSink, ExpansionError, RunOptions, StepId};
+use apigee_multiregion_core::expansion::{
+    self, Cancel, ErrorKind, Event, EventSink, ExpansionError, RunOptions, StepId,
+};
 use apigee_multiregion_core::model::{CassandraPod, DatacenterName, PodPhase, RackName};
 use apigee_multiregion_core::nodetool;
 use apigee_multiregion_core::overrides::{self, CheckOptions, OverridesError};
@@ -39,7 +41,15 @@ fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
 
 fn overrides_err(py: Python<'_>, e: &OverridesError) -> PyErr {
     let (line, column) = e.location().unwrap_or((0, 0));
-    raise(py, "OverridesError", e.to_string(), &[("line", line.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())), ("column", column.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()))])
+    raise(
+        py,
+        "OverridesError",
+        e.to_string(),
+        &[
+            ("line", line.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
+            ("column", column.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None())),
+        ],
+    )
 }
 
 fn parse_err(py: Python<'_>, e: &nodetool::ParseError) -> PyErr {
@@ -97,8 +107,15 @@ fn running() -> String {
 /// Seed selection: pods as JSON list of objects, the ring as `nodetool status` text.
 #[pyfunction]
 #[pyo3(signature = (pods_json, ring_text=None, source_dc=None, count=3))]
-fn select_seeds(py: Python<'_>, pods_json: &str, ring_text: Option<&str>, source_dc: Option<&str>, count: usize) -> PyResult<String> {
-    let input: Vec<PodIn> = serde_json::from_str(pods_json).map_err(|e| raise(py, "SeedSelectionError", format!("pods: {e}"), &[]))?;
+fn select_seeds(
+    py: Python<'_>,
+    pods_json: &str,
+    ring_text: Option<&str>,
+    source_dc: Option<&str>,
+    count: usize,
+) -> PyResult<String> {
+    let input: Vec<PodIn> =
+        serde_json::from_str(pods_json).map_err(|e| raise(py, "SeedSelectionError", format!("pods: {e}"), &[]))?;
     let pods: Vec<CassandraPod> = input
         .into_iter()
         .map(|p| CassandraPod {
@@ -122,7 +139,8 @@ fn select_seeds(py: Python<'_>, pods_json: &str, ring_text: Option<&str>, source
         Some(d) => Some(DatacenterName::new(d).map_err(|e| raise(py, "SeedSelectionError", e.to_string(), &[]))?),
         None => None,
     };
-    let chosen = core_select_seeds(&pods, ring.as_ref(), &SeedPolicy { source_dc, count }).map_err(|e| raise(py, "SeedSelectionError", e.to_string(), &[]))?;
+    let chosen = core_select_seeds(&pods, ring.as_ref(), &SeedPolicy { source_dc, count })
+        .map_err(|e| raise(py, "SeedSelectionError", e.to_string(), &[]))?;
     to_json(&chosen)
 }
 
@@ -179,7 +197,9 @@ impl OverridesDoc {
 
     #[pyo3(signature = (target, island_network=true))]
     fn check_pair_json(&self, py: Python<'_>, target: &OverridesDoc, island_network: bool) -> PyResult<String> {
-        overrides::check_pair_with(&self.inner, &target.inner, &CheckOptions { island_network }).map_err(|e| overrides_err(py, &e)).and_then(|f| to_json(&f))
+        overrides::check_pair_with(&self.inner, &target.inner, &CheckOptions { island_network })
+            .map_err(|e| overrides_err(py, &e))
+            .and_then(|f| to_json(&f))
     }
 }
 
@@ -193,7 +213,9 @@ struct Plan {
 impl Plan {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        expansion::ExpansionPlan::from_file(&path).map(|inner| Self { inner }).map_err(|e| raise(py, "PlanError", e.to_string(), &[]))
+        expansion::ExpansionPlan::from_file(&path)
+            .map(|inner| Self { inner })
+            .map_err(|e| raise(py, "PlanError", e.to_string(), &[]))
     }
 
     #[getter]
@@ -283,11 +305,27 @@ fn expand(
     let until = until.as_deref().map(step).transpose()?;
     let only = only.map(|o| o.iter().map(|s| step(s)).collect::<PyResult<Vec<_>>>()).transpose()?;
     let (handle, cancel) = Cancel::new();
-    let options = RunOptions { dry_run, restart, force_ca, journal, until, only, lock_wait: seconds(lock_wait_seconds), cancel: Some(cancel), lease: Default::default() };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
+    let options = RunOptions {
+        dry_run,
+        restart,
+        force_ca,
+        journal,
+        until,
+        only,
+        lock_wait: seconds(lock_wait_seconds),
+        cancel: Some(cancel),
+        lease: Default::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
     let plan_owned = plan.inner.clone();
     let sink = Arc::new(PySink(on_event));
-    let deps = py.detach(|| runtime.block_on(connect(&plan_owned))).map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
+    let deps = py
+        .detach(|| runtime.block_on(connect(&plan_owned)))
+        .map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
     let (p, d, o, s) = (plan_owned.clone(), deps.clone(), options.clone(), sink.clone());
     let task = runtime.spawn(async move { expansion::run(&p, &d, &o, &*s).await });
     let (tx, rx) = std::sync::mpsc::channel();
@@ -304,10 +342,14 @@ fn expand(
         });
         match next {
             // After Ctrl-C the run has stopped and released its lock: raise the interrupt.
-            Ok(_) if interrupted.is_some() => return Err(interrupted.unwrap_or_else(|| pyo3::exceptions::PyKeyboardInterrupt::new_err(()))),
+            Ok(_) if interrupted.is_some() => {
+                return Err(interrupted.unwrap_or_else(|| pyo3::exceptions::PyKeyboardInterrupt::new_err(())));
+            }
             Ok(Ok(Ok(report))) => return to_json(&report),
             Ok(Ok(Err(e))) => return Err(expansion_err(py, &e)),
-            Ok(Err(join)) => return Err(raise(py, "ExpansionFailed", format!("the expansion task ended abnormally: {join}"), &[])),
+            Ok(Err(join)) => {
+                return Err(raise(py, "ExpansionFailed", format!("the expansion task ended abnormally: {join}"), &[]));
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if interrupted.is_none()
                     && let Err(interrupt) = py.check_signals()
@@ -316,7 +358,9 @@ fn expand(
                     interrupted = Some(interrupt);
                 }
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err(raise(py, "ExpansionFailed", "the expansion task disappeared".into(), &[])),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(raise(py, "ExpansionFailed", "the expansion task disappeared".into(), &[]));
+            }
         }
     }
 }

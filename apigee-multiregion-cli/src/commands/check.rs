@@ -39,7 +39,11 @@ pub struct VerifyArgs {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Failed(e.to_string()))
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 fn load(plan: &std::path::Path) -> Result<ExpansionPlan, CliError> {
@@ -77,6 +81,10 @@ pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
             }
             print_stdout(&out)?;
         }
-        if report.passed() { Ok(()) } else { Err(CliError::Failed(format!("verification failed: {}", report.failures().join("; ")))) }
+        if report.passed() {
+            Ok(())
+        } else {
+            Err(CliError::Failed(format!("verification failed: {}", report.failures().join("; "))))
+        }
     })
 }

@@ -13,7 +13,9 @@ use crate::render::Renderer;
 
 /// Run or resume an expansion from a plan file.
 #[derive(Debug, ClapArgs)]
-#[command(after_help = "Examples:\n  apigee-multiregion expand --plan plan.yaml --dry-run\n  apigee-multiregion expand --plan plan.yaml            # resumes where a previous run stopped\n  apigee-multiregion expand --plan plan.yaml -o json    # one JSON object per event")]
+#[command(
+    after_help = "Examples:\n  apigee-multiregion expand --plan plan.yaml --dry-run\n  apigee-multiregion expand --plan plan.yaml            # resumes where a previous run stopped\n  apigee-multiregion expand --plan plan.yaml -o json    # one JSON object per event"
+)]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
@@ -53,7 +55,9 @@ pub struct Common {
 
 /// Only the rebuild: every target node that needs it, with the same checks, journal and lock.
 #[derive(Debug, ClapArgs)]
-#[command(after_help = "Example (the runbook done in stages):\n  apigee-multiregion expand --plan plan.yaml --until check-replication\n  apigee-multiregion rebuild --plan plan.yaml\n  apigee-multiregion finalize --plan plan.yaml")]
+#[command(
+    after_help = "Example (the runbook done in stages):\n  apigee-multiregion expand --plan plan.yaml --until check-replication\n  apigee-multiregion rebuild --plan plan.yaml\n  apigee-multiregion finalize --plan plan.yaml"
+)]
 pub struct StepArgs {
     #[command(flatten)]
     pub common: Common,
@@ -83,7 +87,11 @@ fn run_plan(args: &Common, only: Option<Vec<StepId>>, until: Option<StepId>, qui
         lease: Default::default(),
     };
     let renderer = Renderer::new(args.output, quiet);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let deps = connect(&plan).await?;
         // Ctrl-C: the engine stops at its next await, records the journal, releases its lock.

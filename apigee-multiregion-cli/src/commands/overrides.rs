@@ -21,13 +21,17 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set cassandra.multiRegionSeedHost (and optionally datacenter, rack, hostNetwork).
-    #[command(after_help = "Example:\n  apigee-multiregion overrides set-seed overrides-west.yaml --seed-host 10.1.0.4 --datacenter dc-2 --rack ra-1 --in-place")]
+    #[command(
+        after_help = "Example:\n  apigee-multiregion overrides set-seed overrides-west.yaml --seed-host 10.1.0.4 --datacenter dc-2 --rack ra-1 --in-place"
+    )]
     SetSeed(SetSeed),
     /// Remove cassandra.multiRegionSeedHost (after the new region is rebuilt).
     #[command(after_help = "Example:\n  apigee-multiregion overrides clear-seed overrides-west.yaml --in-place")]
     ClearSeed(ClearSeed),
     /// Compare the existing region's overrides with the new region's; exit 3 on errors.
-    #[command(after_help = "Example:\n  apigee-multiregion overrides check overrides-east.yaml overrides-west.yaml -o json")]
+    #[command(
+        after_help = "Example:\n  apigee-multiregion overrides check overrides-east.yaml overrides-west.yaml -o json"
+    )]
     Check(Check),
 }
 

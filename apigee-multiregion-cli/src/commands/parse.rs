@@ -24,7 +24,9 @@ pub enum Kind {
 
 /// Parse nodetool output from stdin and print it as JSON.
 #[derive(Debug, ClapArgs)]
-#[command(after_help = "Example:\n  kubectl -n apigee exec apigee-cassandra-default-0 -- nodetool -u jmxuser -pw \"$JMX_PASSWORD\" status \\\n    | apigee-multiregion parse status")]
+#[command(
+    after_help = "Example:\n  kubectl -n apigee exec apigee-cassandra-default-0 -- nodetool -u jmxuser -pw \"$JMX_PASSWORD\" status \\\n    | apigee-multiregion parse status"
+)]
 pub struct Args {
     /// What stdin holds.
     #[arg(value_enum)]

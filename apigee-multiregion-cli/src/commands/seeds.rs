@@ -15,7 +15,9 @@ use crate::output::{Format, print_json, print_stdout};
 
 /// Choose the seed host from the live ring of the existing region.
 #[derive(Debug, ClapArgs)]
-#[command(after_help = "Example:\n  JMX_PASSWORD=... apigee-multiregion seeds --context aks-east --datacenter dc-1 --jmx-user jmxuser --jmx-password-env JMX_PASSWORD")]
+#[command(
+    after_help = "Example:\n  JMX_PASSWORD=... apigee-multiregion seeds --context aks-east --datacenter dc-1 --jmx-user jmxuser --jmx-password-env JMX_PASSWORD"
+)]
 pub struct Args {
     /// kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
     #[arg(long, value_name = "FILE")]
@@ -47,15 +49,29 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let credentials = match (&args.jmx_user, &args.jmx_password_env) {
         (Some(u), Some(var)) => JmxCredentials::Given {
             username: u.clone(),
-            password: Secret::new(std::env::var(var).map_err(|_| CliError::Input(format!("environment variable {var} is not set")))?),
+            password: Secret::new(
+                std::env::var(var).map_err(|_| CliError::Input(format!("environment variable {var} is not set")))?,
+            ),
         },
         _ => JmxCredentials::PodEnvironment,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::Failed(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     let selection = runtime.block_on(async {
-        let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
+        let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), args.context.as_deref())
+            .await
+            .map_err(|e| CliError::Input(e.to_string()))?;
         let policy = SeedPolicy { source_dc: args.datacenter.clone(), count: args.count };
-        seeds_from_cluster(Arc::new(cluster), &PodsAt { namespace: args.namespace.clone(), ..Default::default() }, credentials, &policy).await.map_err(CliError::Failed)
+        seeds_from_cluster(
+            Arc::new(cluster),
+            &PodsAt { namespace: args.namespace.clone(), ..Default::default() },
+            credentials,
+            &policy,
+        )
+        .await
+        .map_err(CliError::Failed)
     })?;
     if args.output == Format::Json {
         return print_json(&selection);

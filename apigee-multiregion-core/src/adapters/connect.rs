@@ -53,7 +53,9 @@ impl std::fmt::Display for JmxSource {
         match self {
             Self::Overrides => f.write_str("JMX credentials from cassandra.auth.jmx in the source overrides"),
             Self::Secret(s) => write!(f, "JMX credentials from the secret {s} (cassandra.auth.secret)"),
-            Self::ProductDefault => write!(f, "the source overrides set no JMX credentials: using Apigee's default user {DEFAULT_JMX_USER}"),
+            Self::ProductDefault => {
+                write!(f, "the source overrides set no JMX credentials: using Apigee's default user {DEFAULT_JMX_USER}")
+            }
             Self::Plan => f.write_str("JMX credentials as the plan's `jmx` says"),
         }
     }
@@ -78,20 +80,36 @@ fn local_jmx(plan: &ExpansionPlan) -> Result<(JmxCredentials, JmxSource, Option<
             let view = source_view(plan)?;
             match view.cassandra.auth.users.get("jmx") {
                 Some(c) if let Some(password) = c.password.clone() => Ok((
-                    JmxCredentials::Given { username: c.username.clone().unwrap_or_else(|| DEFAULT_JMX_USER.into()), password },
+                    JmxCredentials::Given {
+                        username: c.username.clone().unwrap_or_else(|| DEFAULT_JMX_USER.into()),
+                        password,
+                    },
                     JmxSource::Overrides,
                     None,
                 )),
                 _ => Ok((
-                    JmxCredentials::Given { username: DEFAULT_JMX_USER.into(), password: Secret::new(DEFAULT_JMX_PASSWORD.to_owned()) },
+                    JmxCredentials::Given {
+                        username: DEFAULT_JMX_USER.into(),
+                        password: Secret::new(DEFAULT_JMX_PASSWORD.to_owned()),
+                    },
                     JmxSource::ProductDefault,
                     view.cassandra.auth.secret.clone(),
                 )),
             }
         }
         JmxSpec::Env { username_env, password_env } => {
-            let get = |v: &str| std::env::var(v).map_err(|_| ConnectError::Jmx(format!("environment variable {v} is not set: export it, or change `jmx` in the plan")));
-            Ok((JmxCredentials::Given { username: get(username_env)?, password: Secret::new(get(password_env)?) }, JmxSource::Plan, None))
+            let get = |v: &str| {
+                std::env::var(v).map_err(|_| {
+                    ConnectError::Jmx(format!(
+                        "environment variable {v} is not set: export it, or change `jmx` in the plan"
+                    ))
+                })
+            };
+            Ok((
+                JmxCredentials::Given { username: get(username_env)?, password: Secret::new(get(password_env)?) },
+                JmxSource::Plan,
+                None,
+            ))
         }
         JmxSpec::PodEnv => Ok((JmxCredentials::PodEnvironment, JmxSource::Plan, None)),
         JmxSpec::None => Ok((JmxCredentials::None, JmxSource::Plan, None)),
@@ -125,7 +143,8 @@ impl AdminFactory for Admins {
             Region::Source => (self.source.clone(), &self.plan.source),
             Region::Target => (self.target.clone(), &self.plan.target),
         };
-        let mut a = NodetoolOverExec::new(cluster, &spec.namespace, pod, Some(&spec.container), self.credentials.clone());
+        let mut a =
+            NodetoolOverExec::new(cluster, &spec.namespace, pod, Some(&spec.container), self.credentials.clone());
         a.rebuild_timeout = self.plan.rebuild.timeout.0;
         Arc::new(a)
     }
@@ -135,19 +154,29 @@ impl AdminFactory for Admins {
 pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
     let kc = |p: &Option<PathBuf>| p.as_ref().map(|p| plan.resolve(p));
     let source: Arc<dyn ClusterOps> = Arc::new(
-        KubeCluster::connect(kc(&plan.source.kubeconfig).as_deref(), Some(&plan.source.context)).await.map_err(|source| ConnectError::Cluster { which: "source", source })?,
+        KubeCluster::connect(kc(&plan.source.kubeconfig).as_deref(), Some(&plan.source.context))
+            .await
+            .map_err(|source| ConnectError::Cluster { which: "source", source })?,
     );
     let target: Arc<dyn ClusterOps> = Arc::new(
-        KubeCluster::connect(kc(&plan.target.kubeconfig).as_deref(), Some(&plan.target.context)).await.map_err(|source| ConnectError::Cluster { which: "target", source })?,
+        KubeCluster::connect(kc(&plan.target.kubeconfig).as_deref(), Some(&plan.target.context))
+            .await
+            .map_err(|source| ConnectError::Cluster { which: "target", source })?,
     );
     let (mut credentials, mut jmx_source, secret) = local_jmx(plan)?;
     let mut redactor = overrides_redactor(plan);
     // The product reads JMX credentials from `cassandra.auth.secret` when the overrides name
     // one and set no password: so does the tool.
     if let Some(name) = secret {
-        let found = source.export_secret(&plan.source.namespace, &name).await.map_err(|source| ConnectError::Cluster { which: "source", source })?;
+        let found = source
+            .export_secret(&plan.source.namespace, &name)
+            .await
+            .map_err(|source| ConnectError::Cluster { which: "source", source })?;
         let Some(obj) = found else {
-            return Err(ConnectError::Jmx(format!("the source overrides name cassandra.auth.secret `{name}`, but context `{}` has no secret {}/{name}", plan.source.context, plan.source.namespace)));
+            return Err(ConnectError::Jmx(format!(
+                "the source overrides name cassandra.auth.secret `{name}`, but context `{}` has no secret {}/{name}",
+                plan.source.context, plan.source.namespace
+            )));
         };
         match (obj.data.get("jmx.user"), obj.data.get("jmx.password")) {
             (Some(u), Some(p)) => {
@@ -155,12 +184,20 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
                 redactor = redactor.with(p.clone());
                 jmx_source = JmxSource::Secret(format!("{}/{name}", plan.source.namespace));
             }
-            _ => return Err(ConnectError::Jmx(format!("secret {}/{name} (cassandra.auth.secret) has no `jmx.user` and `jmx.password` keys", plan.source.namespace))),
+            _ => {
+                return Err(ConnectError::Jmx(format!(
+                    "secret {}/{name} (cassandra.auth.secret) has no `jmx.user` and `jmx.password` keys",
+                    plan.source.namespace
+                )));
+            }
         }
     }
     let installer: Arc<dyn crate::ports::HybridInstaller> = match &plan.installer {
         InstallerSpec::Apigeectl { program, workdir } => {
-            let mut a = Apigeectl::new(program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)), &plan.target.context);
+            let mut a = Apigeectl::new(
+                program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)),
+                &plan.target.context,
+            );
             a.workdir = workdir.as_ref().map(|w| plan.resolve(w));
             a.kubeconfig = kc(&plan.target.kubeconfig);
             a.redactor = redactor;

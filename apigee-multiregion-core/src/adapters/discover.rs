@@ -20,13 +20,22 @@ pub struct PodsAt {
 
 impl Default for PodsAt {
     fn default() -> Self {
-        Self { namespace: "apigee".into(), selector: "app=apigee-cassandra".into(), container: "apigee-cassandra".into() }
+        Self {
+            namespace: "apigee".into(),
+            selector: "app=apigee-cassandra".into(),
+            container: "apigee-cassandra".into(),
+        }
     }
 }
 
 /// Seed selection on a live cluster. The ring is read from the first Ready pod; without a Ready
 /// pod no pod is eligible anyway, and the error names every pod and why.
-pub async fn seeds_from_cluster(cluster: Arc<dyn ClusterOps>, at: &PodsAt, credentials: JmxCredentials, policy: &SeedPolicy) -> Result<SeedSelection, String> {
+pub async fn seeds_from_cluster(
+    cluster: Arc<dyn ClusterOps>,
+    at: &PodsAt,
+    credentials: JmxCredentials,
+    policy: &SeedPolicy,
+) -> Result<SeedSelection, String> {
     let pods = cluster.list_cassandra_pods(&at.namespace, &at.selector).await.map_err(|e| e.to_string())?;
     let ring = match pods.iter().find(|p| p.ready) {
         Some(p) => Some(

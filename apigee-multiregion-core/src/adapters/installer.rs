@@ -29,12 +29,27 @@ pub fn apigeectl_argv(op: Operation, overrides: &Path) -> Vec<String> {
 
 /// Runs a program with the context pinned; returns combined output, or an error with the last
 /// lines, redacted.
-async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Option<&Path>, context: &str, redactor: &Redactor, timeout: Duration) -> Result<String, InstallerError> {
+async fn run(
+    program: &Path,
+    args: &[String],
+    cwd: Option<&Path>,
+    kubeconfig: Option<&Path>,
+    context: &str,
+    redactor: &Redactor,
+    timeout: Duration,
+) -> Result<String, InstallerError> {
     let shown = format!("{} {}", program.display(), args.join(" "));
-    let fail = |message: String| InstallerError { command: redactor.redact(&shown), context: Some(context.to_owned()), message: redactor.redact(&message) };
+    let fail = |message: String| InstallerError {
+        command: redactor.redact(&shown),
+        context: Some(context.to_owned()),
+        message: redactor.redact(&message),
+    };
     // A private directory (0700, random name) holds the selector: another local user can neither
     // pre-create it as a symlink nor put their own server under this context name.
-    let private = tempfile::Builder::new().prefix("apigee-multiregion-").tempdir().map_err(|e| fail(format!("cannot create a private temporary directory: {e}")))?;
+    let private = tempfile::Builder::new()
+        .prefix("apigee-multiregion-")
+        .tempdir()
+        .map_err(|e| fail(format!("cannot create a private temporary directory: {e}")))?;
     let selector = private.path().join("context.yaml");
     {
         use std::io::Write;
@@ -43,7 +58,8 @@ async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Op
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut f = options.open(&selector).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
-        f.write_all(format!("apiVersion: v1\nkind: Config\ncurrent-context: {context:?}\n").as_bytes()).map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
+        f.write_all(format!("apiVersion: v1\nkind: Config\ncurrent-context: {context:?}\n").as_bytes())
+            .map_err(|e| fail(format!("cannot write {}: {e}", selector.display())))?;
     }
     let base = kubeconfig.map(Path::to_path_buf).or_else(super::default_kubeconfig).unwrap_or_default();
     let chain = std::env::join_paths([selector.clone(), base]).map_err(|e| fail(e.to_string()))?;
@@ -62,7 +78,11 @@ async fn run(program: &Path, args: &[String], cwd: Option<&Path>, kubeconfig: Op
         Ok(redactor.redact(&text))
     } else {
         let tail: Vec<&str> = text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-        Err(fail(format!("exit status {}: {}", output.status.code().map_or("signal".into(), |c| c.to_string()), tail.join("\n"))))
+        Err(fail(format!(
+            "exit status {}: {}",
+            output.status.code().map_or("signal".into(), |c| c.to_string()),
+            tail.join("\n")
+        )))
     }
 }
 
@@ -100,7 +120,16 @@ impl Apigeectl {
     }
 
     async fn op(&self, op: Operation, overrides: &Path) -> Result<String, InstallerError> {
-        run(&self.program, &apigeectl_argv(op, overrides), self.workdir.as_deref(), self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout).await
+        run(
+            &self.program,
+            &apigeectl_argv(op, overrides),
+            self.workdir.as_deref(),
+            self.kubeconfig.as_deref(),
+            &self.context,
+            &self.redactor,
+            self.command_timeout,
+        )
+        .await
     }
 }
 
@@ -111,7 +140,11 @@ impl HybridInstaller for Apigeectl {
     }
 
     fn describe(&self, op: Operation, overrides: &Path) -> Vec<String> {
-        vec![format!("kubectl config use-context {} && apigeectl {}", self.context, apigeectl_argv(op, overrides).join(" "))]
+        vec![format!(
+            "kubectl config use-context {} && apigeectl {}",
+            self.context,
+            apigeectl_argv(op, overrides).join(" ")
+        )]
     }
 
     async fn init(&self, overrides: &Path) -> Result<(), InstallerError> {
@@ -132,7 +165,10 @@ impl HybridInstaller for Apigeectl {
             match self.op(Operation::CheckReady, overrides).await {
                 Ok(_) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() + self.poll_interval >= deadline => {
-                    return Err(InstallerError { message: format!("not ready after {}s: {}", timeout.as_secs(), e.message), ..e });
+                    return Err(InstallerError {
+                        message: format!("not ready after {}s: {}", timeout.as_secs(), e.message),
+                        ..e
+                    });
                 }
                 Err(_) => tokio::time::sleep(self.poll_interval).await,
             }
@@ -220,7 +256,8 @@ impl Helm {
     }
 
     async fn helm(&self, args: &[String]) -> Result<String, InstallerError> {
-        run(&self.program, args, None, self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout).await
+        run(&self.program, args, None, self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout)
+            .await
     }
 }
 
@@ -239,10 +276,22 @@ impl HybridInstaller for Helm {
             Operation::CheckReady => vec![],
             Operation::Apply => releases.iter().filter(|r| r.name != "operator").collect(),
             Operation::Delete => {
-                return releases.iter().rev().map(|r| format!("helm --kube-context {} uninstall {} --namespace {}", self.context, r.name, self.namespace)).collect();
+                return releases
+                    .iter()
+                    .rev()
+                    .map(|r| {
+                        format!(
+                            "helm --kube-context {} uninstall {} --namespace {}",
+                            self.context, r.name, self.namespace
+                        )
+                    })
+                    .collect();
             }
         };
-        chosen.iter().map(|r| format!("helm --kube-context {} {}", self.context, self.upgrade_argv(r, overrides).join(" "))).collect()
+        chosen
+            .iter()
+            .map(|r| format!("helm --kube-context {} {}", self.context, self.upgrade_argv(r, overrides).join(" ")))
+            .collect()
     }
 
     async fn init(&self, overrides: &Path) -> Result<(), InstallerError> {
@@ -255,7 +304,10 @@ impl HybridInstaller for Helm {
 
     async fn apply(&self, overrides: &Path) -> Result<(), InstallerError> {
         // The operator release was installed by `init`.
-        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups).into_iter().filter(|r| r.name != "operator") {
+        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups)
+            .into_iter()
+            .filter(|r| r.name != "operator")
+        {
             self.helm(&self.upgrade_argv(&r, overrides)).await?;
         }
         Ok(())
@@ -289,7 +341,10 @@ mod tests {
     fn apigeectl_argv_matches_the_runbook() {
         let p = Path::new("overrides/overrides-west.yaml");
         assert_eq!(apigeectl_argv(Operation::Init, p), ["init", "-f", "overrides/overrides-west.yaml"]);
-        assert_eq!(apigeectl_argv(Operation::ApplyDatastore, p), ["apply", "--datastore", "-f", "overrides/overrides-west.yaml"]);
+        assert_eq!(
+            apigeectl_argv(Operation::ApplyDatastore, p),
+            ["apply", "--datastore", "-f", "overrides/overrides-west.yaml"]
+        );
         assert_eq!(apigeectl_argv(Operation::CheckReady, p), ["check-ready", "-f", "overrides/overrides-west.yaml"]);
     }
 
@@ -297,7 +352,10 @@ mod tests {
     fn helm_installs_charts_in_the_documented_order() {
         let r = helm_releases("my-org", &["test".into()], &["default-group".into()]);
         let names: Vec<&str> = r.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org", "test", "default-group"]);
+        assert_eq!(
+            names,
+            ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org", "test", "default-group"]
+        );
         assert_eq!(r[6].set, ["env=test"]);
         let h = Helm {
             program: "helm".into(),
@@ -317,7 +375,10 @@ mod tests {
         );
         assert_eq!(h.describe(Operation::ApplyDatastore, Path::new("o.yaml")).len(), 1);
         // A dry run of init + apply lists each chart once, in order.
-        let shown: Vec<String> = [Operation::Init, Operation::Apply, Operation::CheckReady].into_iter().flat_map(|op| h.describe(op, Path::new("o.yaml"))).collect();
+        let shown: Vec<String> = [Operation::Init, Operation::Apply, Operation::CheckReady]
+            .into_iter()
+            .flat_map(|op| h.describe(op, Path::new("o.yaml")))
+            .collect();
         let charts: Vec<&str> = shown.iter().map(|c| c.split_whitespace().nth(4).unwrap_or("")).collect();
         assert_eq!(charts, ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org"]);
     }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret as KubeSecret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::ByteString;
 use kube::api::{Api, AttachParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
@@ -18,7 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::redact::Redactor;
 use crate::model::{CassandraPod, PodPhase, Secret};
-use crate::ports::{ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject};
+use crate::ports::{
+    ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject,
+};
 
 /// The field manager of every server-side apply this tool makes.
 pub const FIELD_MANAGER: &str = "apigee-multiregion";
@@ -43,15 +45,23 @@ impl KubeCluster {
     pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Self, ClusterError> {
         let kc = match kubeconfig {
             Some(p) => Kubeconfig::read_from(p).map_err(|e| ClusterError::Config(format!("{}: {e}", p.display())))?,
-            None => Kubeconfig::read().map_err(|e| ClusterError::Config(format!("$KUBECONFIG or ~/.kube/config: {e}")))?,
+            None => {
+                Kubeconfig::read().map_err(|e| ClusterError::Config(format!("$KUBECONFIG or ~/.kube/config: {e}")))?
+            }
         };
         let name = match context {
             Some(c) => c.to_owned(),
-            None => kc.current_context.clone().ok_or_else(|| ClusterError::Config("no current context; pass a context".into()))?,
+            None => kc
+                .current_context
+                .clone()
+                .ok_or_else(|| ClusterError::Config("no current context; pass a context".into()))?,
         };
         if !kc.contexts.iter().any(|c| c.name == name) {
             let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-            return Err(ClusterError::Config(format!("context `{name}` is not in the kubeconfig (it has: {})", known.join(", "))));
+            return Err(ClusterError::Config(format!(
+                "context `{name}` is not in the kubeconfig (it has: {})",
+                known.join(", ")
+            )));
         }
         let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
         let config = Config::from_custom_kubeconfig(kc, &options)
@@ -113,7 +123,11 @@ pub fn pod_facts(p: &Pod) -> CassandraPod {
 fn incarnation(p: &Pod) -> Option<String> {
     let uid = p.metadata.uid.clone()?;
     let c = p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first());
-    let started = c.and_then(|c| c.state.as_ref()).and_then(|s| s.running.as_ref()).and_then(|r| r.started_at.as_ref()).map(|t| t.0.to_string());
+    let started = c
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.running.as_ref())
+        .and_then(|r| r.started_at.as_ref())
+        .map(|t| t.0.to_string());
     Some(format!(
         "{uid}/{}/{}/{}",
         c.map_or(0, |c| c.restart_count),
@@ -123,8 +137,13 @@ fn incarnation(p: &Pod) -> Option<String> {
 }
 
 fn keep_annotations(a: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-    a.map(|a| a.iter().filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+    a.map(|a| {
+        a.iter()
+            .filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Sanitizes a namespace for another cluster: name, labels and kept annotations only.
@@ -194,7 +213,8 @@ pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
 /// Builds the command actually sent: secrets are read from stdin by a tiny `sh` prologue, so
 /// they never appear in the exec request. Returns the argv and the stdin payload.
 pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), String> {
-    let secrets: Vec<&Secret> = command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
+    let secrets: Vec<&Secret> =
+        command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
     if secrets.is_empty() {
         return Ok((command.iter().map(|a| a.shown().to_owned()).collect(), None));
     }
@@ -290,17 +310,34 @@ impl ClusterOps for KubeCluster {
     async fn apply(&self, object: &SanitizedObject) -> Result<(), ClusterError> {
         let body = apply_body(object);
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let what = format!("apply {} {}", object.kind.to_lowercase(), object.namespace.as_ref().map_or(object.name.clone(), |ns| format!("{ns}/{}", object.name)));
+        let what = format!(
+            "apply {} {}",
+            object.kind.to_lowercase(),
+            object.namespace.as_ref().map_or(object.name.clone(), |ns| format!("{ns}/{}", object.name))
+        );
         let result = if object.kind == "Secret" {
             let ns = object.namespace.as_deref().unwrap_or("default");
-            Api::<KubeSecret>::namespaced(self.client.clone(), ns).patch(&object.name, &params, &Patch::Apply(&body)).await.map(|_| ())
+            Api::<KubeSecret>::namespaced(self.client.clone(), ns)
+                .patch(&object.name, &params, &Patch::Apply(&body))
+                .await
+                .map(|_| ())
         } else {
-            Api::<Namespace>::all(self.client.clone()).patch(&object.name, &params, &Patch::Apply(&body)).await.map(|_| ())
+            Api::<Namespace>::all(self.client.clone())
+                .patch(&object.name, &params, &Patch::Apply(&body))
+                .await
+                .map(|_| ())
         };
         result.map_err(|e| self.api_err(&what, e))
     }
 
-    async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[ExecArg], timeout: Duration) -> Result<ExecOutput, ClusterError> {
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[ExecArg],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
         let redactor = Redactor::from_args(command);
         let shown: Vec<&str> = command.iter().map(ExecArg::shown).collect();
         let err = |message: String| ClusterError::Exec {
@@ -315,7 +352,10 @@ impl ClusterOps for KubeCluster {
             params = params.container(c);
         }
         let run = async {
-            let mut attached = api.exec(pod, argv, &params).await.map_err(|e| err(format!("`{}`: {}", shown.join(" "), describe(&e))))?;
+            let mut attached = api
+                .exec(pod, argv, &params)
+                .await
+                .map_err(|e| err(format!("`{}`: {}", shown.join(" "), describe(&e))))?;
             if let (Some(payload), Some(mut w)) = (stdin, attached.stdin()) {
                 w.write_all(payload.as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
                 w.shutdown().await.map_err(|e| err(format!("closing stdin: {e}")))?;
@@ -349,7 +389,11 @@ impl ClusterOps for KubeCluster {
             .await
             .map_err(|_| err(format!("`{}` did not finish within {}s", shown.join(" "), timeout.as_secs())))??;
         let success = status.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"));
-        let message = if success { None } else { Some(status.map_or_else(|| "no status reported".to_owned(), |s| s.message.unwrap_or_default())) };
+        let message = if success {
+            None
+        } else {
+            Some(status.map_or_else(|| "no status reported".to_owned(), |s| s.message.unwrap_or_default()))
+        };
         Ok(ExecOutput {
             stdout: redactor.redact(&String::from_utf8_lossy(&out)),
             stderr: redactor.redact(&String::from_utf8_lossy(&errs)),
@@ -358,13 +402,25 @@ impl ClusterOps for KubeCluster {
         })
     }
 
-    async fn logs(&self, namespace: &str, pod: &str, container: Option<&str>, tail_lines: Option<i64>) -> Result<String, ClusterError> {
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail_lines: Option<i64>,
+    ) -> Result<String, ClusterError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let params = LogParams { container: container.map(str::to_owned), tail_lines, ..Default::default() };
         api.logs(pod, &params).await.map_err(|e| self.api_err(&format!("logs of pod {namespace}/{pod}"), e))
     }
 
-    async fn wait_pods_ready(&self, namespace: &str, selector: &str, count: usize, timeout: Duration) -> Result<Vec<CassandraPod>, ClusterError> {
+    async fn wait_pods_ready(
+        &self,
+        namespace: &str,
+        selector: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<CassandraPod>, ClusterError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = watcher(api, watcher::Config::default().labels(selector)).boxed();
@@ -388,7 +444,13 @@ impl ClusterOps for KubeCluster {
         }
     }
 
-    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration) -> Result<(), ClusterError> {
+    async fn acquire_lease(
+        &self,
+        namespace: &str,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<(), ClusterError> {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
         let now = k8s_openapi::jiff::Timestamp::now();
         let spec = k8s_openapi::api::coordination::v1::LeaseSpec {
@@ -399,13 +461,24 @@ impl ClusterOps for KubeCluster {
         };
         match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
             None => {
-                let lease = Lease { metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() }, spec: Some(spec) };
+                let lease = Lease {
+                    metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() },
+                    spec: Some(spec),
+                };
                 match api.create(&PostParams::default(), &lease).await {
                     Ok(_) => Ok(()),
                     // Someone created it between our get and create: report their hold.
                     Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 409) => {
-                        let state = self.lease(namespace, name).await?.unwrap_or(LeaseState { holder: "?".into(), remaining_seconds: 0 });
-                        Err(ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: state.holder, remaining_seconds: state.remaining_seconds })
+                        let state = self
+                            .lease(namespace, name)
+                            .await?
+                            .unwrap_or(LeaseState { holder: "?".into(), remaining_seconds: 0 });
+                        Err(ClusterError::Locked {
+                            context: self.context.clone(),
+                            name: name.into(),
+                            holder: state.holder,
+                            remaining_seconds: state.remaining_seconds,
+                        })
                     }
                     Err(e) => Err(self.api_err(&format!("create lease {namespace}/{name}"), e)),
                 }
@@ -413,12 +486,22 @@ impl ClusterOps for KubeCluster {
             Some(mut existing) => {
                 let state = lease_state(&existing);
                 if state.holder != holder && state.remaining_seconds > 0 {
-                    return Err(ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: state.holder, remaining_seconds: state.remaining_seconds });
+                    return Err(ClusterError::Locked {
+                        context: self.context.clone(),
+                        name: name.into(),
+                        holder: state.holder,
+                        remaining_seconds: state.remaining_seconds,
+                    });
                 }
                 existing.spec = Some(spec);
                 // `replace` carries the resourceVersion: a concurrent taker makes this fail.
                 api.replace(name, &PostParams::default(), &existing).await.map(|_| ()).map_err(|e| match &e {
-                    kube::Error::Api(s) if s.code == 409 => ClusterError::Locked { context: self.context.clone(), name: name.into(), holder: "another run".into(), remaining_seconds: ttl.as_secs() },
+                    kube::Error::Api(s) if s.code == 409 => ClusterError::Locked {
+                        context: self.context.clone(),
+                        name: name.into(),
+                        holder: "another run".into(),
+                        remaining_seconds: ttl.as_secs(),
+                    },
                     _ => self.api_err(&format!("renew lease {namespace}/{name}"), e),
                 })
             }
@@ -443,17 +526,29 @@ impl ClusterOps for KubeCluster {
         Ok(l.as_ref().map(lease_state))
     }
 
-    async fn apply_custom(&self, resource: &CustomResource, namespace: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
+    async fn apply_custom(
+        &self,
+        resource: &CustomResource,
+        namespace: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ClusterError> {
         let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
         api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
             .await
             .map(|_| ())
             .map_err(|e| self.api_err(&format!("apply {} {namespace}/{name}", resource.kind), e))
     }
 
-    async fn get_custom(&self, resource: &CustomResource, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, ClusterError> {
-        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
+    async fn get_custom(
+        &self,
+        resource: &CustomResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, ClusterError> {
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
         match api.get_opt(name).await {
             Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default())),
             Err(e) if is_not_found(&e) => Ok(None),

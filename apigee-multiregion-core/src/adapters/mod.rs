@@ -15,5 +15,8 @@ pub mod redact;
 pub use connect::{ConnectError, connect, jmx_credentials, overrides_redactor};
 pub use discover::{PodsAt, seeds_from_cluster};
 pub use installer::{Apigeectl, Helm, Release, apigeectl_argv, helm_releases};
-pub use kube_cluster::{FIELD_MANAGER, KubeCluster, apply_body, default_kubeconfig, exec_argv, pod_facts, sanitize_namespace, sanitize_secret};
+pub use kube_cluster::{
+    FIELD_MANAGER, KubeCluster, apply_body, default_kubeconfig, exec_argv, pod_facts, sanitize_namespace,
+    sanitize_secret,
+};
 pub use nodetool::{NodetoolOverExec, classify_failure, nodetool_command};

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering, parse_netstats, parse_status, parse_tablestats};
+use crate::nodetool::{
+    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
+    parse_netstats, parse_status, parse_tablestats,
+};
 use crate::ports::{AdminError, CassandraAdmin, ClusterOps, ExecArg, ExecOutput, JmxCredentials};
 
 /// nodetool on one pod, through [`ClusterOps::exec`].
@@ -23,7 +26,13 @@ pub struct NodetoolOverExec {
 
 impl NodetoolOverExec {
     /// nodetool on `namespace/pod` (container `apigee-cassandra` unless given).
-    pub fn new(cluster: Arc<dyn ClusterOps>, namespace: &str, pod: &str, container: Option<&str>, credentials: JmxCredentials) -> Self {
+    pub fn new(
+        cluster: Arc<dyn ClusterOps>,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        credentials: JmxCredentials,
+    ) -> Self {
         Self {
             cluster,
             namespace: namespace.to_owned(),
@@ -38,11 +47,7 @@ impl NodetoolOverExec {
     async fn run(&self, args: &[&str], timeout: Duration) -> Result<ExecOutput, AdminError> {
         let command = nodetool_command(&self.credentials, args);
         let out = self.cluster.exec(&self.namespace, &self.pod, self.container.as_deref(), &command, timeout).await?;
-        if out.success {
-            Ok(out)
-        } else {
-            Err(classify_failure(&self.pod, args, &out))
-        }
+        if out.success { Ok(out) } else { Err(classify_failure(&self.pod, args, &out)) }
     }
 }
 
@@ -73,9 +78,14 @@ pub fn classify_failure(pod: &str, args: &[&str], out: &ExecOutput) -> AdminErro
     let all = format!("{}\n{}\n{}", out.stdout, out.stderr, out.message.as_deref().unwrap_or(""));
     let pod = pod.to_owned();
     let first_line = |needle: &str| {
-        all.lines().find(|l| l.contains(needle)).map(|l| l.trim().trim_start_matches("nodetool: ").trim_start_matches("error: ").to_owned())
+        all.lines()
+            .find(|l| l.contains(needle))
+            .map(|l| l.trim().trim_start_matches("nodetool: ").trim_start_matches("error: ").to_owned())
     };
-    if all.contains("Invalid username or password") || all.contains("Authentication failed") || all.contains("FailedLoginException") {
+    if all.contains("Invalid username or password")
+        || all.contains("Authentication failed")
+        || all.contains("FailedLoginException")
+    {
         return AdminError::JmxAuthentication { pod };
     }
     if all.contains("Node is still rebuilding") {
@@ -150,11 +160,13 @@ impl CassandraAdmin for NodetoolOverExec {
     async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
         let out = self.run(&["getinterdcstreamthroughput"], self.command_timeout).await?;
         // "Current inter-datacenter stream throughput: 200 Mb/s" (wording varies by version).
-        out.stdout
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|w| !w.is_empty())
-            .and_then(|w| w.parse().ok())
-            .ok_or_else(|| AdminError::Other { pod: self.pod.clone(), command: "getinterdcstreamthroughput".into(), message: out.stdout.trim().to_owned() })
+        out.stdout.split(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).and_then(|w| w.parse().ok()).ok_or_else(
+            || AdminError::Other {
+                pod: self.pod.clone(),
+                command: "getinterdcstreamthroughput".into(),
+                message: out.stdout.trim().to_owned(),
+            },
+        )
     }
 
     async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError> {
@@ -180,13 +192,18 @@ mod tests {
 
     #[test]
     fn still_rebuilding_means_running_not_failed() {
-        let e = classify_failure("p", &["rebuild", "--", "dc-1"], &failed("nodetool: Node is still rebuilding. Check nodetool netstats.", "exit 1"));
+        let e = classify_failure(
+            "p",
+            &["rebuild", "--", "dc-1"],
+            &failed("nodetool: Node is still rebuilding. Check nodetool netstats.", "exit 1"),
+        );
         assert!(matches!(e, AdminError::RebuildAlreadyRunning { .. }));
     }
 
     #[test]
     fn an_unknown_source_dc_is_named() {
-        let text = "nodetool: Provided datacenter 'dc-9' is not a valid datacenter, available datacenters are: dc-1,dc-2";
+        let text =
+            "nodetool: Provided datacenter 'dc-9' is not a valid datacenter, available datacenters are: dc-1,dc-2";
         let e = classify_failure("p", &["rebuild", "--", "dc-9"], &failed(text, "exit 1"));
         assert!(matches!(&e, AdminError::InvalidSourceDatacenter { source_dc, .. } if source_dc == "dc-9"), "{e}");
     }
@@ -195,9 +212,17 @@ mod tests {
     fn authentication_and_connection_failures_are_told_apart() {
         let auth = classify_failure("p", &["status"], &failed("error: Invalid username or password", "exit 2"));
         assert!(matches!(auth, AdminError::JmxAuthentication { .. }));
-        let conn = classify_failure("p", &["status"], &failed("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.", "exit 1"));
+        let conn = classify_failure(
+            "p",
+            &["status"],
+            &failed(
+                "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.",
+                "exit 1",
+            ),
+        );
         assert!(matches!(conn, AdminError::JmxUnreachable { .. }));
-        let stream = classify_failure("p", &["rebuild"], &failed("error: Error while rebuilding node: Stream failed", "exit 2"));
+        let stream =
+            classify_failure("p", &["rebuild"], &failed("error: Error while rebuilding node: Stream failed", "exit 2"));
         assert!(matches!(stream, AdminError::StreamFailed { .. }));
     }
 }

@@ -69,10 +69,14 @@ pub enum StepError {
         selector: String,
     },
     /// A step needs the seed host, and none was chosen.
-    #[error("no seed host was chosen: run the select-seeds step first (run the whole expansion, or --until select-seeds)")]
+    #[error(
+        "no seed host was chosen: run the select-seeds step first (run the whole expansion, or --until select-seeds)"
+    )]
     NoSeedChosen,
     /// Fewer target pods than the overrides ask for.
-    #[error("only {found} of {want} target Cassandra pods exist: the install is not complete (check the installer's output and `kubectl get pods -l app=apigee-cassandra`)")]
+    #[error(
+        "only {found} of {want} target Cassandra pods exist: the install is not complete (check the installer's output and `kubectl get pods -l app=apigee-cassandra`)"
+    )]
     InstallIncomplete {
         /// Pods found.
         found: usize,
@@ -80,7 +84,9 @@ pub enum StepError {
         want: usize,
     },
     /// A new node joined under another datacenter name.
-    #[error("{address} joined as datacenter `{found}`, but the plan says `{expected}`: check cassandra.datacenter in the target overrides; do not rebuild")]
+    #[error(
+        "{address} joined as datacenter `{found}`, but the plan says `{expected}`: check cassandra.datacenter in the target overrides; do not rebuild"
+    )]
     WrongDatacenter {
         /// The node.
         address: String,
@@ -90,7 +96,9 @@ pub enum StepError {
         expected: String,
     },
     /// The new nodes did not join in time.
-    #[error("the new nodes did not join within {seconds}s: {why}. Check that the seed host is reachable from the target on ports 7000/7001, that the target uses the source's CA (copy-ca), and that clusterName matches")]
+    #[error(
+        "the new nodes did not join within {seconds}s: {why}. Check that the seed host is reachable from the target on ports 7000/7001, that the target uses the source's CA (copy-ca), and that clusterName matches"
+    )]
     NotJoined {
         /// The timeout.
         seconds: u64,
@@ -116,7 +124,9 @@ pub enum StepError {
         failures: Vec<String>,
     },
     /// A node's rebuild ran past its timeout.
-    #[error("{pod}: the rebuild still runs after {seconds}s (rebuild.timeout); it goes on in Cassandra: run again to follow it")]
+    #[error(
+        "{pod}: the rebuild still runs after {seconds}s (rebuild.timeout); it goes on in Cassandra: run again to follow it"
+    )]
     RebuildTimeout {
         /// The pod.
         pod: String,
@@ -148,7 +158,9 @@ pub enum StepError {
         seed: String,
     },
     /// After finalize the rollout did not finish.
-    #[error("after re-applying the datastore without the seed host, the rolling restart did not finish within timeouts.rollout: {why}")]
+    #[error(
+        "after re-applying the datastore without the seed host, the rolling restart did not finish within timeouts.rollout: {why}"
+    )]
     FinalizeNotHealthy {
         /// What is wrong.
         why: String,

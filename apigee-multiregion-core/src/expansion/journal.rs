@@ -174,21 +174,35 @@ impl Journal {
         }
         if restart {
             let prev = PathBuf::from(format!("{}.prev", path.display()));
-            std::fs::rename(path, &prev).map_err(|e| JournalError::Read { path: path.into(), message: format!("cannot move it to {}: {e}", prev.display()) })?;
+            std::fs::rename(path, &prev).map_err(|e| JournalError::Read {
+                path: path.into(),
+                message: format!("cannot move it to {}: {e}", prev.display()),
+            })?;
             return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| JournalError::Read { path: path.into(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| JournalError::Read { path: path.into(), message: e.to_string() })?;
         #[derive(Deserialize)]
         struct Version {
             version: u32,
         }
-        let v: Version = serde_json::from_str(&text).map_err(|e| JournalError::Read { path: path.into(), message: format!("not a journal: {e}; move it away or use --restart") })?;
+        let v: Version = serde_json::from_str(&text).map_err(|e| JournalError::Read {
+            path: path.into(),
+            message: format!("not a journal: {e}; move it away or use --restart"),
+        })?;
         if v.version > JOURNAL_VERSION {
             return Err(JournalError::TooNew { path: path.into(), found: v.version, supported: JOURNAL_VERSION });
         }
-        let mut j: Journal = serde_json::from_str(&text).map_err(|e| JournalError::Read { path: path.into(), message: format!("not a journal: {e}; move it away or use --restart") })?;
+        let mut j: Journal = serde_json::from_str(&text).map_err(|e| JournalError::Read {
+            path: path.into(),
+            message: format!("not a journal: {e}; move it away or use --restart"),
+        })?;
         if j.plan_hash != plan_hash {
-            return Err(JournalError::PlanChanged { path: path.into(), expected: plan_hash.into(), found: j.plan_hash });
+            return Err(JournalError::PlanChanged {
+                path: path.into(),
+                expected: plan_hash.into(),
+                found: j.plan_hash,
+            });
         }
         j.path = path.to_path_buf();
         j.version = JOURNAL_VERSION; // saved in this tool's format from now on
@@ -200,9 +214,11 @@ impl Journal {
         if let Some(dir) = self.path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| JournalError::Write(WriteError { path: dir.into(), source: e }))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| JournalError::Write(WriteError { path: dir.into(), source: e }))?;
         }
-        let text = serde_json::to_string_pretty(self).map_err(|e| JournalError::Read { path: self.path.clone(), message: e.to_string() })?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| JournalError::Read { path: self.path.clone(), message: e.to_string() })?;
         write_atomic(&self.path, format!("{text}\n").as_bytes(), Some(0o600))?;
         Ok(())
     }

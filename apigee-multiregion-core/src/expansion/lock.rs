@@ -30,7 +30,9 @@ pub enum LockError {
     #[error("cannot take the lock: {0}")]
     Cluster(ClusterError),
     /// Renewals failed for longer than the Lease is valid: another run may have taken it.
-    #[error("lost the lock `{name}` in context `{context}`: {failures} renewal(s) failed over {seconds}s (last: {last_error}); stopped before the next change. Check the API server and run the same command again")]
+    #[error(
+        "lost the lock `{name}` in context `{context}`: {failures} renewal(s) failed over {seconds}s (last: {last_error}); stopped before the next change. Check the API server and run the same command again"
+    )]
     Lost {
         /// Context.
         context: String,
@@ -55,7 +57,8 @@ fn new_holder() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{host}/{}/{nanos:08x}-{n}", std::process::id())
 }
 
@@ -81,7 +84,13 @@ pub(crate) struct Lock {
 impl Lock {
     /// Takes the lock, waiting up to `wait` for another holder's to be released or to expire;
     /// the Lease is valid for `ttl` and renewed every `every`.
-    pub async fn acquire(cluster: Arc<dyn ClusterOps>, plan: &ExpansionPlan, wait: Duration, ttl: Duration, every: Duration) -> Result<Self, LockError> {
+    pub async fn acquire(
+        cluster: Arc<dyn ClusterOps>,
+        plan: &ExpansionPlan,
+        wait: Duration,
+        ttl: Duration,
+        every: Duration,
+    ) -> Result<Self, LockError> {
         let (namespace, name) = lock_location(plan);
         let holder = new_holder();
         let started = Instant::now();
@@ -90,14 +99,16 @@ impl Lock {
                 Ok(()) => break,
                 Err(ClusterError::Locked { remaining_seconds, .. }) if started.elapsed() < wait => {
                     let left = wait.saturating_sub(started.elapsed());
-                    let pause = Duration::from_secs(remaining_seconds.clamp(1, 5)).min(left.max(Duration::from_millis(100)));
+                    let pause =
+                        Duration::from_secs(remaining_seconds.clamp(1, 5)).min(left.max(Duration::from_millis(100)));
                     tokio::time::sleep(pause).await;
                 }
                 Err(e @ ClusterError::Locked { .. }) => return Err(LockError::Held(e)),
                 Err(e) => return Err(LockError::Cluster(e)),
             }
         }
-        let health = Arc::new(Mutex::new(Health { last_renewed: Instant::now(), failures: 0, last_error: None, lost: None }));
+        let health =
+            Arc::new(Mutex::new(Health { last_renewed: Instant::now(), failures: 0, last_error: None, lost: None }));
         let (c, ns, n, h, hl) = (cluster.clone(), namespace.clone(), name.clone(), holder.clone(), health.clone());
         let context = cluster.context().to_owned();
         let renew = tokio::spawn(async move {
@@ -119,7 +130,13 @@ impl Lock {
                             st.lost = Some(if taken {
                                 LockError::Held(e)
                             } else {
-                                LockError::Lost { context: context.clone(), name: n.clone(), failures: st.failures, seconds: unrenewed.as_secs(), last_error: st.last_error.clone().unwrap_or_default() }
+                                LockError::Lost {
+                                    context: context.clone(),
+                                    name: n.clone(),
+                                    failures: st.failures,
+                                    seconds: unrenewed.as_secs(),
+                                    last_error: st.last_error.clone().unwrap_or_default(),
+                                }
                             });
                             return;
                         }

@@ -33,8 +33,8 @@ pub use events::{Event, EventSink, NodeState};
 pub use journal::{FinalizeRecord, JOURNAL_VERSION, Journal, JournalError, RebuildRecord, StepRecord, StepState};
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
-    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError, RebuildSpec, RegionSpec, Replication,
-    ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
+    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError,
+    RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
 };
 pub use steps::{StepId, UnknownStep};
 
@@ -173,13 +173,34 @@ pub fn journal_path(plan: &ExpansionPlan, given: Option<PathBuf>) -> PathBuf {
 
 /// Verifies an expansion without changing anything: both sides' rings, the load, and every
 /// target node's rebuild (the journal's record for its host ID, else its log).
-pub async fn verify_only(plan: &ExpansionPlan, deps: &Deps, journal: Option<PathBuf>) -> Result<VerifyReport, ExpansionError> {
+pub async fn verify_only(
+    plan: &ExpansionPlan,
+    deps: &Deps,
+    journal: Option<PathBuf>,
+) -> Result<VerifyReport, ExpansionError> {
     let path = journal_path(plan, journal);
-    let recorded = if path.exists() { Journal::open(&path, &plan.name, &plan.hash(), false)? } else { Journal::new(path.clone(), &plan.name, &plan.hash()) };
+    let recorded = if path.exists() {
+        Journal::open(&path, &plan.name, &plan.hash(), false)?
+    } else {
+        Journal::new(path.clone(), &plan.name, &plan.hash())
+    };
     let options = RunOptions { dry_run: true, ..Default::default() };
     let events = |_: Event| {};
-    let ctx = Ctx { plan, deps, events: &events, journal: Mutex::new(recorded), options: &options, lock: None, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
-    steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step { step: StepId::Verify, source, journal: path })
+    let ctx = Ctx {
+        plan,
+        deps,
+        events: &events,
+        journal: Mutex::new(recorded),
+        options: &options,
+        lock: None,
+        findings: Mutex::new(Vec::new()),
+        verify: Mutex::new(None),
+    };
+    steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
+        step: StepId::Verify,
+        source,
+        journal: path,
+    })
 }
 
 /// Runs one step: skipped when the world shows it done, described in a dry run, else run.
@@ -187,14 +208,15 @@ async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
     let step = steps::step(id);
     debug_assert_eq!(step.id(), id, "the registry maps each id to its own step");
     let dry = ctx.options.dry_run;
-    if !dry && !id.is_read_only() {
-        if let Some(reason) = step.is_done(ctx).await? {
-            ctx.emit(Event::StepSkipped { step: id, reason });
-            if ctx.journal(|j| j.step(id)) != StepState::Done {
-                ctx.record(|j| j.set_step(id, StepState::Done, Some(0), None))?;
-            }
-            return Ok(StepOutcome::Skipped);
+    if !dry
+        && !id.is_read_only()
+        && let Some(reason) = step.is_done(ctx).await?
+    {
+        ctx.emit(Event::StepSkipped { step: id, reason });
+        if ctx.journal(|j| j.step(id)) != StepState::Done {
+            ctx.record(|j| j.set_step(id, StepState::Done, Some(0), None))?;
         }
+        return Ok(StepOutcome::Skipped);
     }
     if dry && !id.runs_in_dry_run() {
         if let Some(p) = step.describe(ctx).await? {
@@ -213,14 +235,20 @@ async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
 }
 
 /// Runs (or resumes) an expansion.
-pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events: &dyn EventSink) -> Result<ExpansionReport, ExpansionError> {
+pub async fn run(
+    plan: &ExpansionPlan,
+    deps: &Deps,
+    options: &RunOptions,
+    events: &dyn EventSink,
+) -> Result<ExpansionReport, ExpansionError> {
     let started = Instant::now();
     let journal_path = journal_path(plan, options.journal.clone());
     // The lock first: a run that waited for another must read the journal that run left.
     let lock = if options.dry_run {
         None
     } else {
-        let acquire = Lock::acquire(deps.target.clone(), plan, options.lock_wait, options.lease.ttl, options.lease.renew_every);
+        let acquire =
+            Lock::acquire(deps.target.clone(), plan, options.lock_wait, options.lease.ttl, options.lease.renew_every);
         match &options.cancel {
             Some(c) => tokio::select! {
                 l = acquire => Some(l.map_err(ExpansionError::Locked)?),
@@ -231,7 +259,8 @@ pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events
     };
     let journal = if options.dry_run {
         // A dry run reads the journal when there is one (to show what is left), and never writes.
-        Journal::open(&journal_path, &plan.name, &plan.hash(), false).unwrap_or_else(|_| Journal::new(journal_path.clone(), &plan.name, &plan.hash()))
+        Journal::open(&journal_path, &plan.name, &plan.hash(), false)
+            .unwrap_or_else(|_| Journal::new(journal_path.clone(), &plan.name, &plan.hash()))
     } else {
         match Journal::open(&journal_path, &plan.name, &plan.hash(), options.restart) {
             Ok(j) => j,
@@ -243,7 +272,16 @@ pub async fn run(plan: &ExpansionPlan, deps: &Deps, options: &RunOptions, events
             }
         }
     };
-    let ctx = Ctx { plan, deps, events, journal: Mutex::new(journal), options, lock, findings: Mutex::new(Vec::new()), verify: Mutex::new(None) };
+    let ctx = Ctx {
+        plan,
+        deps,
+        events,
+        journal: Mutex::new(journal),
+        options,
+        lock,
+        findings: Mutex::new(Vec::new()),
+        verify: Mutex::new(None),
+    };
     let mut reports = Vec::new();
     let mut failure = None;
     let mut stopped = false;

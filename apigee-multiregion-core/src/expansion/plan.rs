@@ -191,7 +191,9 @@ impl Serialize for Span {
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(Span).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`")))
+        parse_duration(&s).map(Span).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`"))
+        })
     }
 }
 
@@ -489,7 +491,8 @@ fn default_jmx() -> JmxSpec {
 impl ExpansionPlan {
     /// Reads and validates a plan file.
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_str_at(&text, &path.display().to_string(), base)
     }
@@ -503,10 +506,16 @@ impl ExpansionPlan {
         plan.base_dir = base_dir;
         let value = |message: String| PlanError::Value { path: shown.into(), message };
         if plan.source.datacenter == plan.target.datacenter {
-            return Err(value(format!("source and target datacenter are both `{}`: the new region needs a new datacenter name", plan.target.datacenter)));
+            return Err(value(format!(
+                "source and target datacenter are both `{}`: the new region needs a new datacenter name",
+                plan.target.datacenter
+            )));
         }
         if plan.source.context == plan.target.context && plan.source.kubeconfig == plan.target.kubeconfig {
-            return Err(value(format!("source and target use the same context `{}`: the new region is another cluster", plan.source.context)));
+            return Err(value(format!(
+                "source and target use the same context `{}`: the new region is another cluster",
+                plan.source.context
+            )));
         }
         if plan.replication == ReplicationMethod::Cr && plan.cr.is_none() {
             return Err(value("replication: cr needs a `cr:` section with `organization:` (the ApigeeOrganization name: kubectl get apigeeorg -n apigee)".into()));
@@ -570,7 +579,8 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
 
     #[test]
     fn unknown_keys_are_refused_with_line_and_column() {
-        let err = ExpansionPlan::from_str_at(&PLAN.replace("retries: 3", "retires: 3"), "plan.yaml", "".into()).unwrap_err();
+        let err =
+            ExpansionPlan::from_str_at(&PLAN.replace("retries: 3", "retires: 3"), "plan.yaml", "".into()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("plan.yaml:5:"), "{msg}");
         assert!(msg.contains("retires"), "{msg}");
@@ -584,9 +594,21 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
 
     #[test]
     fn bad_names_and_durations_say_what_is_wrong() {
-        assert!(ExpansionPlan::from_str_at(&PLAN.replace("dc-2", "dc 2"), "p", "".into()).unwrap_err().to_string().contains("' '"));
-        assert!(ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "forever"), "p", "".into()).unwrap_err().to_string().contains("not a duration"));
-        assert!(ExpansionPlan::from_str_at(&PLAN.replace("concurrency: all", "concurrency: 0"), "p", "".into()).is_err());
+        assert!(
+            ExpansionPlan::from_str_at(&PLAN.replace("dc-2", "dc 2"), "p", "".into())
+                .unwrap_err()
+                .to_string()
+                .contains("' '")
+        );
+        assert!(
+            ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "forever"), "p", "".into())
+                .unwrap_err()
+                .to_string()
+                .contains("not a duration")
+        );
+        assert!(
+            ExpansionPlan::from_str_at(&PLAN.replace("concurrency: all", "concurrency: 0"), "p", "".into()).is_err()
+        );
     }
 
     #[test]

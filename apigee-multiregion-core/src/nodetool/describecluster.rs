@@ -109,9 +109,9 @@ pub fn parse_describecluster(text: &str) -> Result<DescribeCluster, ParseError> 
                 }
             }
             Section::Schema => {
-                let (version, list) = line
-                    .split_once(": [")
-                    .ok_or_else(|| ParseError::new(WHAT, n, format!("expected `<version>: [<addresses>]`, found `{line}`")))?;
+                let (version, list) = line.split_once(": [").ok_or_else(|| {
+                    ParseError::new(WHAT, n, format!("expected `<version>: [<addresses>]`, found `{line}`"))
+                })?;
                 let addresses: Vec<String> = list
                     .trim_end_matches(']')
                     .split(',')
@@ -125,13 +125,18 @@ pub fn parse_describecluster(text: &str) -> Result<DescribeCluster, ParseError> 
                 }
             }
             Section::Datacenters => {
-                let (name, counts) = parse_dc_line(line)
-                    .ok_or_else(|| ParseError::new(WHAT, n, format!("expected `<dc> #Nodes: N #Down: N`, found `{line}`")))?;
+                let (name, counts) = parse_dc_line(line).ok_or_else(|| {
+                    ParseError::new(WHAT, n, format!("expected `<dc> #Nodes: N #Down: N`, found `{line}`"))
+                })?;
                 out.datacenters.insert(name, counts);
             }
             Section::Keyspaces => {
                 let (name, repl) = parse_keyspace_line(line).ok_or_else(|| {
-                    ParseError::new(WHAT, n, format!("expected `<keyspace> -> Replication class: <class> {{...}}`, found `{line}`"))
+                    ParseError::new(
+                        WHAT,
+                        n,
+                        format!("expected `<keyspace> -> Replication class: <class> {{...}}`, found `{line}`"),
+                    )
                 })?;
                 out.keyspaces.insert(name, repl);
             }
@@ -139,7 +144,11 @@ pub fn parse_describecluster(text: &str) -> Result<DescribeCluster, ParseError> 
         }
     }
     if section.is_none() {
-        return Err(ParseError::new(WHAT, 1, format!("no `Cluster Information:` header found; {}", first_line_hint(text))));
+        return Err(ParseError::new(
+            WHAT,
+            1,
+            format!("no `Cluster Information:` header found; {}", first_line_hint(text)),
+        ));
     }
     Ok(out)
 }

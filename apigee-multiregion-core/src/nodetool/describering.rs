@@ -119,10 +119,18 @@ pub fn parse_describering(text: &str) -> Result<DescribeRing, ParseError> {
         if !started || line.is_empty() {
             continue; // noise before the header
         }
-        return Err(ParseError::new(WHAT, n, format!("expected a `TokenRange(start_token:..., ...)` line, found `{}`", shorten(line))));
+        return Err(ParseError::new(
+            WHAT,
+            n,
+            format!("expected a `TokenRange(start_token:..., ...)` line, found `{}`", shorten(line)),
+        ));
     }
     if !started {
-        return Err(ParseError::new(WHAT, 1, format!("no `TokenRange:` header or `TokenRange(` line found; {}", first_line_hint(text))));
+        return Err(ParseError::new(
+            WHAT,
+            1,
+            format!("no `TokenRange:` header or `TokenRange(` line found; {}", first_line_hint(text)),
+        ));
     }
     Ok(out)
 }

@@ -157,25 +157,27 @@ Token                  : (invoke with -T/--tokens to see all 16 tokens)
 
     #[test]
     fn a_node_with_gossip_off_and_not_joined_says_so() {
-        let text = INFO_4_0.replace("Gossip active          : true", "Gossip active          : false").replace(
-            "(invoke with -T/--tokens to see all 16 tokens)",
-            "(node is not joined to the cluster)",
-        );
+        let text = INFO_4_0
+            .replace("Gossip active          : true", "Gossip active          : false")
+            .replace("(invoke with -T/--tokens to see all 16 tokens)", "(node is not joined to the cluster)");
         let i = parse_info(&format!("Defaulted container \"apigee-cassandra\"\n{text}")).unwrap();
         assert!(!i.gossip_active && !i.joined);
     }
 
     #[test]
     fn the_heap_line_without_newline_does_not_break_the_rest() {
-        let text = INFO_4_0.replace("Heap Memory (MB)       : 120.50 / 512.00\nOff Heap", "Heap Memory (MB)       : N/AOff Heap");
+        let text = INFO_4_0
+            .replace("Heap Memory (MB)       : 120.50 / 512.00\nOff Heap", "Heap Memory (MB)       : N/AOff Heap");
         assert_eq!(parse_info(&text).unwrap().datacenter, "dc-2");
     }
 
     #[test]
     fn a_bad_flag_or_a_missing_field_names_its_line() {
-        let err = parse_info(&INFO_4_0.replace("Native Transport active: true", "Native Transport active: maybe")).unwrap_err();
+        let err = parse_info(&INFO_4_0.replace("Native Transport active: true", "Native Transport active: maybe"))
+            .unwrap_err();
         assert_eq!(err.line, 3);
-        let err = parse_info(&format!("noise\n{}", INFO_4_0.replace("Rack                   : ra-1\n", ""))).unwrap_err();
+        let err =
+            parse_info(&format!("noise\n{}", INFO_4_0.replace("Rack                   : ra-1\n", ""))).unwrap_err();
         assert_eq!(err.line, 2);
         assert!(err.message.contains("Rack"), "{err}");
         let err = parse_info("ID : not-a-uuid\n").unwrap_err();
@@ -184,7 +186,9 @@ Token                  : (invoke with -T/--tokens to see all 16 tokens)
 
     #[test]
     fn a_connection_error_is_not_info() {
-        let err = parse_info("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.").unwrap_err();
+        let err =
+            parse_info("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.")
+                .unwrap_err();
         assert!(err.message.contains("Failed to connect"), "{err}");
     }
 }

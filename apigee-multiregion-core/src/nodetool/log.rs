@@ -143,10 +143,12 @@ impl RebuildFailureKind {
     /// returned unchanged.
     pub fn given_ring_datacenters(self, source_dc: &str, ring_datacenters: &[&str]) -> Self {
         match self {
-            Self::InsufficientSources { .. } if !ring_datacenters.contains(&source_dc) => Self::InvalidSourceDatacenter {
-                datacenter: Some(source_dc.to_owned()),
-                available: ring_datacenters.iter().map(|d| (*d).to_owned()).collect(),
-            },
+            Self::InsufficientSources { .. } if !ring_datacenters.contains(&source_dc) => {
+                Self::InvalidSourceDatacenter {
+                    datacenter: Some(source_dc.to_owned()),
+                    available: ring_datacenters.iter().map(|d| (*d).to_owned()).collect(),
+                }
+            }
             other => other,
         }
     }
@@ -176,7 +178,10 @@ pub fn classify_rebuild_failure(text: &str) -> Option<RebuildFailureKind> {
     if text.contains("Node is still rebuilding") {
         return Some(RebuildFailureKind::AlreadyRebuilding);
     }
-    if text.contains("Stream failed") || text.contains("Error while rebuilding node") || text.contains("Streaming error occurred") {
+    if text.contains("Stream failed")
+        || text.contains("Error while rebuilding node")
+        || text.contains("Streaming error occurred")
+    {
         return Some(RebuildFailureKind::StreamFailed);
     }
     None
@@ -219,7 +224,11 @@ fn rebuild_start(rest: &str) -> (Option<String>, RebuildScope) {
         let end = tokens.rfind(']').map_or(tokens.len(), |i| i + 1);
         Some(tokens[..end].to_owned()).filter(|t| !t.is_empty())
     };
-    let scope = if keyspace.is_none() && tokens.is_none() { RebuildScope::Full } else { RebuildScope::Scoped { keyspace, tokens } };
+    let scope = if keyspace.is_none() && tokens.is_none() {
+        RebuildScope::Full
+    } else {
+        RebuildScope::Scoped { keyspace, tokens }
+    };
     (source_dc, scope)
 }
 
@@ -357,22 +366,29 @@ fn outcome_from(events: &[LogEvent], start: usize) -> RebuildOutcome {
     for e in &events[start + 1..] {
         match e {
             LogEvent::RebuildStarted { .. } => break, // another rebuild began
-            LogEvent::StreamPlanStarted { plan_id, operation, .. } if operation == "Rebuild" && out.plan_id.is_none() => {
+            LogEvent::StreamPlanStarted { plan_id, operation, .. }
+                if operation == "Rebuild" && out.plan_id.is_none() =>
+            {
                 out.plan_id = Some(plan_id.clone());
             }
-            LogEvent::AllSessionsCompleted { plan_id, .. } if out.plan_id.as_ref() == Some(plan_id) => out.completed = true,
+            LogEvent::AllSessionsCompleted { plan_id, .. } if out.plan_id.as_ref() == Some(plan_id) => {
+                out.completed = true
+            }
             LogEvent::StreamFailed { plan_id, reason, .. } if out.plan_id.as_ref() == Some(plan_id) => {
                 let message = reason.clone().unwrap_or_else(|| "stream failed".into());
                 fail(&mut out, message, RebuildFailureKind::StreamFailed, true);
             }
             LogEvent::RebuildError { message, .. } => {
-                let kind = message.as_deref().and_then(classify_rebuild_failure).unwrap_or(RebuildFailureKind::StreamFailed);
+                let kind =
+                    message.as_deref().and_then(classify_rebuild_failure).unwrap_or(RebuildFailureKind::StreamFailed);
                 let message = message.clone().unwrap_or_else(|| "error while rebuilding node".into());
                 fail(&mut out, message, kind, false);
             }
             LogEvent::InsufficientSources { keyspace, range, fatal: true, .. } => {
                 let message = match (keyspace, range) {
-                    (Some(k), Some(r)) => format!("unable to find sufficient sources for streaming range {r} in keyspace {k}"),
+                    (Some(k), Some(r)) => {
+                        format!("unable to find sufficient sources for streaming range {r} in keyspace {k}")
+                    }
                     (Some(k), None) => format!("unable to find sufficient sources in keyspace {k}"),
                     _ => "a source replica needed to stream the data is down".to_owned(),
                 };
@@ -390,7 +406,9 @@ fn outcome_from(events: &[LogEvent], start: usize) -> RebuildOutcome {
 /// says so in [`RebuildOutcome::scope`]: only [`RebuildOutcome::is_full_success`] proves a node
 /// was rebuilt (see also [`last_full_rebuild_outcome`]).
 pub fn last_rebuild_outcome(events: &[LogEvent], source_dc: &str) -> Option<RebuildOutcome> {
-    let start = events.iter().rposition(|e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), .. } if dc == source_dc))?;
+    let start = events
+        .iter()
+        .rposition(|e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), .. } if dc == source_dc))?;
     Some(outcome_from(events, start))
 }
 
@@ -419,16 +437,23 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
     fn finds_the_whole_successful_rebuild() {
         let ev = scan_rebuild_log(SUCCESS);
         assert_eq!(ev.len(), 4);
-        assert_eq!(ev[0], LogEvent::RebuildStarted { line: 1, source_dc: Some("dc-1".into()), scope: RebuildScope::Full });
+        assert_eq!(
+            ev[0],
+            LogEvent::RebuildStarted { line: 1, source_dc: Some("dc-1".into()), scope: RebuildScope::Full }
+        );
         assert!(matches!(&ev[2], LogEvent::SessionComplete { peer, .. } if peer == "127.0.1.1"));
-        assert!(matches!(&ev[3], LogEvent::AllSessionsCompleted { plan_id, .. } if plan_id == "5b6e3f10-ac3c-11f0-8b5c-4f5a0d3c1e21"));
+        assert!(
+            matches!(&ev[3], LogEvent::AllSessionsCompleted { plan_id, .. } if plan_id == "5b6e3f10-ac3c-11f0-8b5c-4f5a0d3c1e21")
+        );
     }
 
     #[test]
     fn takes_the_4_1_failure_reason_from_the_next_line() {
         let text = "WARN  [Stream #abc] Stream failed: \nSession peer /127.0.1.1:7000 Failed because of an unknown exception\nERROR Error while rebuilding node: Stream failed\n";
         let ev = scan_rebuild_log(text);
-        assert!(matches!(&ev[0], LogEvent::StreamFailed { reason: Some(r), .. } if r.starts_with("Session peer /127.0.1.1")));
+        assert!(
+            matches!(&ev[0], LogEvent::StreamFailed { reason: Some(r), .. } if r.starts_with("Session peer /127.0.1.1"))
+        );
         assert!(matches!(&ev[1], LogEvent::RebuildError { message: Some(m), .. } if m == "Stream failed"));
     }
 
@@ -439,10 +464,16 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
         assert!(o.completed && o.failure.is_none());
         assert_eq!(o.plan_id.as_deref(), Some("5b6e3f10-ac3c-11f0-8b5c-4f5a0d3c1e21"));
         assert_eq!(last_rebuild_outcome(&ev, "dc-9"), None);
-        let failed = format!("{SUCCESS}rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p2] Executing streaming plan for Rebuild\n[Stream #p2] Stream failed\n");
+        let failed = format!(
+            "{SUCCESS}rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p2] Executing streaming plan for Rebuild\n[Stream #p2] Stream failed\n"
+        );
         let o = last_rebuild_outcome(&scan_rebuild_log(&failed), "dc-1").unwrap();
-        assert_eq!((o.plan_id.as_deref(), o.completed, o.failure.as_deref()), (Some("p2"), false, Some("stream failed")));
-        let started = "rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p3] Executing streaming plan for Rebuild\n";
+        assert_eq!(
+            (o.plan_id.as_deref(), o.completed, o.failure.as_deref()),
+            (Some("p2"), false, Some("stream failed"))
+        );
+        let started =
+            "rebuild from dc: dc-1, (All keyspaces), (All tokens)\n[Stream #p3] Executing streaming plan for Rebuild\n";
         let o = last_rebuild_outcome(&scan_rebuild_log(started), "dc-1").unwrap();
         assert!(!o.completed && o.failure.is_none(), "still running");
     }
@@ -455,7 +486,9 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
 
     #[test]
     fn a_keyspace_scoped_rebuild_carries_its_scope() {
-        let ev = scan_rebuild_log("INFO  [RMI TCP Connection(4)-127.0.0.1] 2026-11-27 11:00:00,000 StorageService.java:1260 - rebuild from dc: dc-1, perses, (All tokens)");
+        let ev = scan_rebuild_log(
+            "INFO  [RMI TCP Connection(4)-127.0.0.1] 2026-11-27 11:00:00,000 StorageService.java:1260 - rebuild from dc: dc-1, perses, (All tokens)",
+        );
         let LogEvent::RebuildStarted { source_dc, scope, .. } = &ev[0] else { panic!("{ev:?}") };
         assert_eq!(source_dc.as_deref(), Some("dc-1"));
         assert_eq!(*scope, RebuildScope::Scoped { keyspace: Some("perses".into()), tokens: None });
@@ -468,14 +501,20 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
         let LogEvent::RebuildStarted { scope, .. } = &ev[0] else { panic!("{ev:?}") };
         assert_eq!(
             *scope,
-            RebuildScope::Scoped { keyspace: Some("perses".into()), tokens: Some("(-9223372036854775808,-3074457345618258603],(1,2]".into()) }
+            RebuildScope::Scoped {
+                keyspace: Some("perses".into()),
+                tokens: Some("(-9223372036854775808,-3074457345618258603],(1,2]".into())
+            }
         );
     }
 
     #[test]
     fn the_old_one_field_line_is_a_full_rebuild() {
         let ev = scan_rebuild_log("INFO 10:00:00 rebuild from dc: DC1");
-        assert_eq!(ev, vec![LogEvent::RebuildStarted { line: 1, source_dc: Some("DC1".into()), scope: RebuildScope::Full }]);
+        assert_eq!(
+            ev,
+            vec![LogEvent::RebuildStarted { line: 1, source_dc: Some("DC1".into()), scope: RebuildScope::Full }]
+        );
     }
 
     #[test]
@@ -491,7 +530,9 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
 
     #[test]
     fn a_full_rebuild_still_counts_after_a_later_scoped_one() {
-        let text = format!("{SUCCESS}rebuild from dc: dc-1, perses, (All tokens)\n[Stream #p9] Executing streaming plan for Rebuild\n[Stream #p9] Stream failed\n");
+        let text = format!(
+            "{SUCCESS}rebuild from dc: dc-1, perses, (All tokens)\n[Stream #p9] Executing streaming plan for Rebuild\n[Stream #p9] Stream failed\n"
+        );
         let ev = scan_rebuild_log(&text);
         let last = last_rebuild_outcome(&ev, "dc-1").unwrap();
         assert_eq!((last.completed, last.failure_kind.clone()), (false, Some(RebuildFailureKind::StreamFailed)));
@@ -512,9 +553,21 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
 
     #[test]
     fn the_rf1_warning_is_not_fatal() {
-        let ev = scan_rebuild_log("WARN  RangeStreamer.java:400 - Unable to find sufficient sources for streaming range (1,2] in keyspace perses with RF=1. Keyspace might be missing data.");
-        assert_eq!(ev, vec![LogEvent::InsufficientSources { line: 1, keyspace: Some("perses".into()), range: Some("(1,2]".into()), fatal: false }]);
-        let ev = scan_rebuild_log("rebuild from dc: dc-1, (All keyspaces), (All tokens)\nWARN Unable to find sufficient sources for streaming range (1,2] in keyspace perses with RF=1. Keyspace might be missing data.\n");
+        let ev = scan_rebuild_log(
+            "WARN  RangeStreamer.java:400 - Unable to find sufficient sources for streaming range (1,2] in keyspace perses with RF=1. Keyspace might be missing data.",
+        );
+        assert_eq!(
+            ev,
+            vec![LogEvent::InsufficientSources {
+                line: 1,
+                keyspace: Some("perses".into()),
+                range: Some("(1,2]".into()),
+                fatal: false
+            }]
+        );
+        let ev = scan_rebuild_log(
+            "rebuild from dc: dc-1, (All keyspaces), (All tokens)\nWARN Unable to find sufficient sources for streaming range (1,2] in keyspace perses with RF=1. Keyspace might be missing data.\n",
+        );
         assert_eq!(last_rebuild_outcome(&ev, "dc-1").unwrap().failure, None);
     }
 
@@ -523,7 +576,10 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
         let invalid = "nodetool: Provided datacenter 'dc-9' is not a valid datacenter, available datacenters are: dc-1,dc-2\nSee 'nodetool help' or 'nodetool help <command>'.";
         assert_eq!(
             classify_rebuild_failure(invalid),
-            Some(RebuildFailureKind::InvalidSourceDatacenter { datacenter: Some("dc-9".into()), available: vec!["dc-1".into(), "dc-2".into()] })
+            Some(RebuildFailureKind::InvalidSourceDatacenter {
+                datacenter: Some("dc-9".into()),
+                available: vec!["dc-1".into(), "dc-2".into()]
+            })
         );
         let down = "error: Unable to find sufficient sources for streaming range (-3074457345618258603,3074457345618258602] in keyspace system_auth\n-- StackTrace --\njava.lang.IllegalStateException: Unable to find sufficient sources for streaming range";
         assert_eq!(
@@ -533,8 +589,14 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
                 range: Some("(-3074457345618258603,3074457345618258602]".into())
             })
         );
-        assert_eq!(classify_rebuild_failure("nodetool: Node is still rebuilding. Check nodetool netstats."), Some(RebuildFailureKind::AlreadyRebuilding));
-        assert_eq!(classify_rebuild_failure("error: Error while rebuilding node: Stream failed"), Some(RebuildFailureKind::StreamFailed));
+        assert_eq!(
+            classify_rebuild_failure("nodetool: Node is still rebuilding. Check nodetool netstats."),
+            Some(RebuildFailureKind::AlreadyRebuilding)
+        );
+        assert_eq!(
+            classify_rebuild_failure("error: Error while rebuilding node: Stream failed"),
+            Some(RebuildFailureKind::StreamFailed)
+        );
         assert_eq!(classify_rebuild_failure("all fine"), None);
     }
 
@@ -544,13 +606,17 @@ INFO  [Stream-Deserializer-/127.0.1.1:7000-1] 2026-11-27 10:00:01,001 StreamResu
         assert_eq!(kind.clone().given_ring_datacenters("dc-1", &["dc-1", "dc-2"]), kind);
         assert_eq!(
             kind.given_ring_datacenters("dc-9", &["dc-1", "dc-2"]),
-            RebuildFailureKind::InvalidSourceDatacenter { datacenter: Some("dc-9".into()), available: vec!["dc-1".into(), "dc-2".into()] }
+            RebuildFailureKind::InvalidSourceDatacenter {
+                datacenter: Some("dc-9".into()),
+                available: vec!["dc-1".into(), "dc-2".into()]
+            }
         );
     }
 
     #[test]
     fn a_resumed_rebuild_is_noticed() {
-        let ev = scan_rebuild_log("INFO Some ranges of [(1,2]] are already available. Skipping streaming those ranges.");
+        let ev =
+            scan_rebuild_log("INFO Some ranges of [(1,2]] are already available. Skipping streaming those ranges.");
         assert_eq!(ev, vec![LogEvent::RangesAlreadyAvailable { line: 1 }]);
     }
 }

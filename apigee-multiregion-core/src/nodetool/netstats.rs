@@ -102,7 +102,11 @@ pub fn parse_netstats(text: &str) -> Result<NetStats, ParseError> {
             continue;
         }
         let Some(plan) = streams.last_mut() else {
-            return Err(ParseError::new(WHAT, n, format!("expected a plan line such as `Rebuild <plan id>`, found `{line}`")));
+            return Err(ParseError::new(
+                WHAT,
+                n,
+                format!("expected a plan line such as `Rebuild <plan id>`, found `{line}`"),
+            ));
         };
         // A peer line is `/10.0.0.1[:7000][ (using /10.0.0.1)]`; per-file lines also start with `/`.
         if line.starts_with('/') {
@@ -141,9 +145,8 @@ pub fn parse_netstats(text: &str) -> Result<NetStats, ParseError> {
 /// `Receiving 12 files, 104857600 bytes total. Already received 3 files (25.00%), 26214400 bytes total (25.00%)`
 /// (3.11 prints no percentages; `-H` prints sizes with units).
 fn parse_direction(line: &str) -> Result<StreamDirection, String> {
-    let (total, done) = line
-        .split_once("Already")
-        .ok_or_else(|| format!("expected `... total. Already ...` in `{line}`"))?;
+    let (total, done) =
+        line.split_once("Already").ok_or_else(|| format!("expected `... total. Already ...` in `{line}`"))?;
     let (files_total, bytes_total) = parse_half(total).ok_or_else(|| format!("cannot read the totals of `{line}`"))?;
     let (files_done, bytes_done) = parse_half(done).ok_or_else(|| format!("cannot read the progress of `{line}`"))?;
     Ok(StreamDirection { files_total, bytes_total, files_done, bytes_done })
@@ -165,7 +168,8 @@ mod tests {
 
     #[test]
     fn an_idle_node_has_no_streams() {
-        let s = parse_netstats("Mode: NORMAL\nNot sending any streams.\nRead Repair Statistics:\nAttempted: 0\n").unwrap();
+        let s =
+            parse_netstats("Mode: NORMAL\nNot sending any streams.\nRead Repair Statistics:\nAttempted: 0\n").unwrap();
         assert_eq!(s.mode, "NORMAL");
         assert!(s.streams.is_empty());
         assert_eq!(s.rebuild_progress(), (0, 0));

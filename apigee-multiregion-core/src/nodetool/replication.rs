@@ -160,7 +160,9 @@ impl MissingReason {
                  ALTER KEYSPACE {keyspace} to add '{target_dc}' to its NetworkTopologyStrategy"
             ),
             Self::NoRanges => {
-                format!("nodetool describering {keyspace} printed no token ranges, so nothing shows it replicates to {target_dc}")
+                format!(
+                    "nodetool describering {keyspace} printed no token ranges, so nothing shows it replicates to {target_dc}"
+                )
             }
         }
     }
@@ -206,7 +208,11 @@ pub fn classify_keyspace(name: &str, evidence: &KeyspaceEvidence, target_dc: &st
 }
 
 /// Classifies every keyspace and lists the ones that block the rebuild.
-pub fn check_replication(keyspaces: &BTreeMap<String, KeyspaceEvidence>, target_dc: &str, source_dc: &str) -> ReplicationCheck {
+pub fn check_replication(
+    keyspaces: &BTreeMap<String, KeyspaceEvidence>,
+    target_dc: &str,
+    source_dc: &str,
+) -> ReplicationCheck {
     let mut out = ReplicationCheck {
         target_dc: target_dc.to_owned(),
         source_dc: source_dc.to_owned(),
@@ -216,7 +222,8 @@ pub fn check_replication(keyspaces: &BTreeMap<String, KeyspaceEvidence>, target_
     for (name, evidence) in keyspaces {
         let verdict = classify_keyspace(name, evidence, target_dc, source_dc);
         if let KeyspaceVerdict::Missing { reason } = &verdict {
-            out.missing.push(MissingKeyspace { keyspace: name.clone(), reason: reason.describe(name, target_dc, source_dc) });
+            out.missing
+                .push(MissingKeyspace { keyspace: name.clone(), reason: reason.describe(name, target_dc, source_dc) });
         }
         out.keyspaces.insert(name.clone(), verdict);
     }
@@ -294,7 +301,11 @@ mod tests {
         assert!(!c.is_ready());
         assert_eq!(c.missing.len(), 1);
         assert_eq!(c.missing[0].keyspace, "perses");
-        assert!(c.missing[0].reason.contains("not to dc-2") && c.missing[0].reason.contains("ALTER KEYSPACE perses"), "{}", c.missing[0].reason);
+        assert!(
+            c.missing[0].reason.contains("not to dc-2") && c.missing[0].reason.contains("ALTER KEYSPACE perses"),
+            "{}",
+            c.missing[0].reason
+        );
         assert_eq!(c.replicated().collect::<Vec<_>>(), ["kvm_org_hybrid"]);
     }
 
@@ -328,7 +339,10 @@ mod tests {
 
     #[test]
     fn simple_and_unknown_strategies_must_be_altered() {
-        assert!(matches!(verdict("app", class("SimpleStrategy")), KeyspaceVerdict::Missing { reason: MissingReason::SimpleStrategy }));
+        assert!(matches!(
+            verdict("app", class("SimpleStrategy")),
+            KeyspaceVerdict::Missing { reason: MissingReason::SimpleStrategy }
+        ));
         assert!(matches!(
             verdict("app", class("EverywhereStrategy")),
             KeyspaceVerdict::Missing { reason: MissingReason::UnknownStrategy { class } } if class == "EverywhereStrategy"

@@ -170,11 +170,7 @@ pub fn parse_status(text: &str) -> Result<StatusReport, ParseError> {
         dc.nodes.push(parse_row(line, layout).map_err(|m| ParseError::new(WHAT, n, m))?);
     }
     if datacenters.is_empty() {
-        return Err(ParseError::new(
-            WHAT,
-            1,
-            format!("no `Datacenter:` header found; {}", first_line_hint(text)),
-        ));
+        return Err(ParseError::new(WHAT, 1, format!("no `Datacenter:` header found; {}", first_line_hint(text))));
     }
     Ok(StatusReport { datacenters })
 }
@@ -278,14 +274,16 @@ Note: Non-system keyspaces don't have the same replication settings, effective o
 
     #[test]
     fn a_connection_error_is_not_a_ring() {
-        let err = parse_status("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n")
-            .unwrap_err();
+        let err =
+            parse_status("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n")
+                .unwrap_err();
         assert!(err.message.contains("Failed to connect"), "{err}");
     }
 
     #[test]
     fn a_garbled_row_names_its_line() {
-        let text = "Datacenter: dc-1\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  10.0.0.1  1 KB  many  1%  x  r\n";
+        let text =
+            "Datacenter: dc-1\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  10.0.0.1  1 KB  many  1%  x  r\n";
         let err = parse_status(text).unwrap_err();
         assert_eq!(err.line, 3);
         assert!(err.message.contains("token count"), "{err}");

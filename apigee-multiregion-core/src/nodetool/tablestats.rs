@@ -80,8 +80,11 @@ pub fn parse_tablestats(text: &str) -> Result<TableStats, ParseError> {
         let line = raw.trim();
         if let Some(v) = line.strip_prefix("Total number of tables:") {
             let count = v.split_whitespace().next().unwrap_or("");
-            out.total_tables =
-                Some(count.parse().map_err(|_| ParseError::new(WHAT, n, format!("table count `{count}` is not a number")))?);
+            out.total_tables = Some(
+                count
+                    .parse()
+                    .map_err(|_| ParseError::new(WHAT, n, format!("table count `{count}` is not a number")))?,
+            );
             started = true;
             continue;
         }
@@ -183,14 +186,20 @@ Keyspace: perses
 
     #[test]
     fn a_connection_error_is_not_tablestats() {
-        let err = parse_tablestats("nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n").unwrap_err();
+        let err = parse_tablestats(
+            "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.message.contains("Failed to connect"), "{err}");
     }
 
     #[test]
     fn garbage_inside_names_its_line() {
-        let err = parse_tablestats("Total number of tables: 1\n----------------\nKeyspace : a\n\tRead Count: 0\nsomething odd\n").unwrap_err();
+        let err = parse_tablestats(
+            "Total number of tables: 1\n----------------\nKeyspace : a\n\tRead Count: 0\nsomething odd\n",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 5);
         let err = parse_tablestats("Total number of tables: many\n").unwrap_err();
         assert_eq!(err.line, 1);

@@ -82,7 +82,11 @@ pub fn check_pair(source: &OverridesDoc, target: &OverridesDoc) -> Result<Vec<Fi
 
 /// Compares the source and target overrides. Errors first, then warnings, each group in a
 /// stable order.
-pub fn check_pair_with(source: &OverridesDoc, target: &OverridesDoc, options: &CheckOptions) -> Result<Vec<Finding>, OverridesError> {
+pub fn check_pair_with(
+    source: &OverridesDoc,
+    target: &OverridesDoc,
+    options: &CheckOptions,
+) -> Result<Vec<Finding>, OverridesError> {
     let (s, t) = (source.view()?, target.view()?);
     let mut out = Findings { source, target, list: Vec::new() };
     let (sc, tc) = (&s.cassandra, &t.cassandra);
@@ -91,8 +95,16 @@ pub fn check_pair_with(source: &OverridesDoc, target: &OverridesDoc, options: &C
         out.push(Severity::Error, "missing-datacenter", Side::Target, &["cassandra", "datacenter"],
             format!("the new region sets no cassandra.datacenter, so it would join as `dc-1`; set a new name such as `dc-2` (the source is `{}`)", sc.effective_datacenter()));
     } else if sc.effective_datacenter() == tc.effective_datacenter() {
-        out.push(Severity::Error, "same-datacenter", Side::Target, &["cassandra", "datacenter"],
-            format!("both regions use datacenter `{}`; the new region needs a name no existing datacenter has", tc.effective_datacenter()));
+        out.push(
+            Severity::Error,
+            "same-datacenter",
+            Side::Target,
+            &["cassandra", "datacenter"],
+            format!(
+                "both regions use datacenter `{}`; the new region needs a name no existing datacenter has",
+                tc.effective_datacenter()
+            ),
+        );
     }
     if sc.effective_cluster_name() != tc.effective_cluster_name() {
         out.push(Severity::Error, "cluster-name-mismatch", Side::Target, &["cassandra", "clusterName"],
@@ -113,15 +125,26 @@ pub fn check_pair_with(source: &OverridesDoc, target: &OverridesDoc, options: &C
     if let (Some(so), Some(to)) = (&s.org, &t.org)
         && so != to
     {
-        out.push(Severity::Error, "org-mismatch", Side::Target, &["org"], format!("org `{to}` differs from the source's `{so}`; both regions serve one organization"));
+        out.push(
+            Severity::Error,
+            "org-mismatch",
+            Side::Target,
+            &["org"],
+            format!("org `{to}` differs from the source's `{so}`; both regions serve one organization"),
+        );
     }
     check_credentials(&s, &t, &mut out);
     check_tls(&s, &t, &mut out);
     if let (Some(si), Some(ti)) = (&s.instance_id, &t.instance_id)
         && si == ti
     {
-        out.push(Severity::Warning, "instance-id-reused", Side::Target, &["instanceID"],
-            format!("instanceID `{ti}` is the same as the source's; each region's cluster should have its own"));
+        out.push(
+            Severity::Warning,
+            "instance-id-reused",
+            Side::Target,
+            &["instanceID"],
+            format!("instanceID `{ti}` is the same as the source's; each region's cluster should have its own"),
+        );
     }
     let mut list = out.list;
     list.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -166,8 +189,13 @@ fn path_present(doc: &OverridesDoc, path: &[&str]) -> bool {
 fn check_credentials(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_>) {
     let (sa, ta) = (&s.cassandra.auth, &t.cassandra.auth);
     if sa.secret != ta.secret {
-        out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", "secret"],
-            "cassandra.auth.secret differs between the regions; both must use the same credentials".into());
+        out.push(
+            Severity::Error,
+            "credentials-mismatch",
+            Side::Target,
+            &["cassandra", "auth", "secret"],
+            "cassandra.auth.secret differs between the regions; both must use the same credentials".into(),
+        );
     }
     let users: std::collections::BTreeSet<&String> = sa.users.keys().chain(ta.users.keys()).collect();
     for user in users {
@@ -175,12 +203,22 @@ fn check_credentials(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_
         let username_differs = su.and_then(|c| c.username.as_ref()) != tu.and_then(|c| c.username.as_ref());
         let password_differs = su.and_then(|c| c.password.as_ref()) != tu.and_then(|c| c.password.as_ref());
         if username_differs && (user == "jmx" || user == "jolokia") {
-            out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", user, "username"],
-                format!("the {user} user name differs between the regions; use the source's"));
+            out.push(
+                Severity::Error,
+                "credentials-mismatch",
+                Side::Target,
+                &["cassandra", "auth", user, "username"],
+                format!("the {user} user name differs between the regions; use the source's"),
+            );
         }
         if password_differs {
-            out.push(Severity::Error, "credentials-mismatch", Side::Target, &["cassandra", "auth", user, "password"],
-                format!("the {user} password differs between the regions (values not shown); use the source's"));
+            out.push(
+                Severity::Error,
+                "credentials-mismatch",
+                Side::Target,
+                &["cassandra", "auth", user, "password"],
+                format!("the {user} password differs between the regions (values not shown); use the source's"),
+            );
         }
     }
 }
@@ -190,7 +228,9 @@ fn check_tls(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_>) {
     for th in &t.virtualhosts {
         let Some(sh) = s.virtualhosts.iter().find(|h| h.name == th.name) else { continue };
         let name = th.name.as_deref().unwrap_or("(unnamed)");
-        let differs = sh.ssl_cert_path != th.ssl_cert_path || sh.ssl_key_path != th.ssl_key_path || sh.ssl_secret != th.ssl_secret;
+        let differs = sh.ssl_cert_path != th.ssl_cert_path
+            || sh.ssl_key_path != th.ssl_key_path
+            || sh.ssl_secret != th.ssl_secret;
         if differs {
             out.push(Severity::Warning, "tls-mismatch", Side::Target, &["virtualhosts"],
                 format!("virtual host `{name}` uses a different certificate, key or secret than in the source region; every region must serve the same certificates (ignore this if the files are identical copies)"));

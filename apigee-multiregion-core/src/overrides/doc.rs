@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-
 use super::edit::{self, NewValue, Splice};
 use super::tree::{self, Node, Tree};
 use super::{OverridesError, OverridesView};
@@ -76,8 +75,12 @@ impl OverridesDoc {
                     }
                 }
                 yaml_serde::Value::Sequence(s) => s.iter().for_each(|v| walk(v, under_secret, out)),
-                yaml_serde::Value::String(s) if under_secret && s.len() >= 4 => out.push(crate::model::Secret::new(s.clone())),
-                yaml_serde::Value::Number(n) if under_secret && n.to_string().len() >= 4 => out.push(crate::model::Secret::new(n.to_string())),
+                yaml_serde::Value::String(s) if under_secret && s.len() >= 4 => {
+                    out.push(crate::model::Secret::new(s.clone()))
+                }
+                yaml_serde::Value::Number(n) if under_secret && n.to_string().len() >= 4 => {
+                    out.push(crate::model::Secret::new(n.to_string()))
+                }
                 _ => {}
             }
         }
@@ -166,7 +169,8 @@ impl OverridesDoc {
 }
 
 fn validate_host(host: &str) -> Result<(), OverridesError> {
-    let invalid = |why: &str| OverridesError::InvalidValue { what: "seed host", value: host.to_owned(), why: why.to_owned() };
+    let invalid =
+        |why: &str| OverridesError::InvalidValue { what: "seed host", value: host.to_owned(), why: why.to_owned() };
     if host.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
@@ -174,7 +178,11 @@ fn validate_host(host: &str) -> Result<(), OverridesError> {
         return Err(invalid("give an IP address such as 10.0.0.4, or a DNS name"));
     }
     let label_ok = |l: &str| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     if host.split('.').all(label_ok) && !host.chars().all(|c| c.is_ascii_digit() || c == '.') {
         Ok(())
@@ -182,4 +190,3 @@ fn validate_host(host: &str) -> Result<(), OverridesError> {
         Err(invalid("neither an IP address nor a DNS name; give an IP address such as 10.0.0.4"))
     }
 }
-

@@ -50,7 +50,9 @@ fn double_quoted(s: &str) -> String {
 /// context, under YAML 1.1 and 1.2 readers alike.
 fn is_safe_plain(s: &str) -> bool {
     let Some(first) = s.chars().next() else { return false };
-    if !first.is_ascii_alphanumeric() || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')) {
+    if !first.is_ascii_alphanumeric()
+        || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
+    {
         return false;
     }
     let lower = s.to_ascii_lowercase();
@@ -59,9 +61,10 @@ fn is_safe_plain(s: &str) -> bool {
         return false;
     }
     // Anything a reader could take for a number (ints, floats, 0x.., 0o.., 1e3, 1_000, sexagesimal).
-    let numeric_like = s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '_' | 'e' | 'E' | 'x' | 'o' | 'b'))
-        && s.chars().any(|c| c.is_ascii_digit())
-        && s.matches('.').count() <= 1;
+    let numeric_like =
+        s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '_' | 'e' | 'E' | 'x' | 'o' | 'b'))
+            && s.chars().any(|c| c.is_ascii_digit())
+            && s.matches('.').count() <= 1;
     !numeric_like && s.parse::<f64>().is_err()
 }
 
@@ -146,7 +149,13 @@ pub(crate) struct Splice {
 }
 
 /// Computes the splice that sets `section.key` to `value`.
-pub(crate) fn set_scalar(text: &str, tree: &Tree, section: &str, key: &str, value: &NewValue) -> Result<Splice, OverridesError> {
+pub(crate) fn set_scalar(
+    text: &str,
+    tree: &Tree,
+    section: &str,
+    key: &str,
+    value: &NewValue,
+) -> Result<Splice, OverridesError> {
     let path = format!("{section}.{key}");
     let eol = eol_of(text);
     let Some(root) = &tree.root else {
@@ -188,7 +197,12 @@ pub(crate) fn set_scalar(text: &str, tree: &Tree, section: &str, key: &str, valu
         Kind::Mapping { .. } => {
             if section_value.anchored {
                 let (line, column) = at(section_value);
-                return Err(OverridesError::SharedValue { path: section.into(), how: "is an anchor other keys may refer to", line, column });
+                return Err(OverridesError::SharedValue {
+                    path: section.into(),
+                    how: "is an anchor other keys may refer to",
+                    line,
+                    column,
+                });
             }
             match section_value.get(key) {
                 None => Ok(slot(text, section_value, unit).splice(&format!("{key}: {}", value.render(None)))),
@@ -205,28 +219,45 @@ pub(crate) fn set_scalar(text: &str, tree: &Tree, section: &str, key: &str, valu
 fn replace_value(text: &str, path: &str, k: &Node, v: &Node, value: &NewValue) -> Result<Splice, OverridesError> {
     let (line, column) = at(v);
     if v.anchored {
-        return Err(OverridesError::SharedValue { path: path.into(), how: "is an anchor other keys may refer to", line, column });
+        return Err(OverridesError::SharedValue {
+            path: path.into(),
+            how: "is an anchor other keys may refer to",
+            line,
+            column,
+        });
     }
     match &v.kind {
         Kind::Alias => Err(OverridesError::SharedValue { path: path.into(), how: "comes from an alias", line, column }),
         Kind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. } => {
             Err(OverridesError::UnsupportedValue { path: path.into(), found: "a block scalar (| or >)", line, column })
         }
-        Kind::Scalar { style, .. } if v.end > v.start => Ok(Splice { start: v.start, end: v.end, text: value.render(Some(*style)) }),
+        Kind::Scalar { style, .. } if v.end > v.start => {
+            Ok(Splice { start: v.start, end: v.end, text: value.render(Some(*style)) })
+        }
         Kind::Scalar { .. } => {
             // `key:` with nothing after it.
             let colon = text[k.end..].find(':').map_or(k.end, |i| k.end + i + 1);
             Ok(Splice { start: colon, end: colon, text: format!(" {}", value.render(None)) })
         }
-        Kind::Mapping { .. } => Err(OverridesError::UnsupportedValue { path: path.into(), found: "a mapping", line, column }),
-        Kind::Sequence { .. } => Err(OverridesError::UnsupportedValue { path: path.into(), found: "a list", line, column }),
+        Kind::Mapping { .. } => {
+            Err(OverridesError::UnsupportedValue { path: path.into(), found: "a mapping", line, column })
+        }
+        Kind::Sequence { .. } => {
+            Err(OverridesError::UnsupportedValue { path: path.into(), found: "a list", line, column })
+        }
     }
 }
 
 /// Computes the splice that removes `section.key`, or `None` when it is absent. With
 /// `drop_empty_section` (the section was added by this document's own edit), a section left
 /// empty goes too, so that a set followed by a remove gives back the original bytes.
-pub(crate) fn remove_key(text: &str, tree: &Tree, section: &str, key: &str, drop_empty_section: bool) -> Result<Option<Splice>, OverridesError> {
+pub(crate) fn remove_key(
+    text: &str,
+    tree: &Tree,
+    section: &str,
+    key: &str,
+    drop_empty_section: bool,
+) -> Result<Option<Splice>, OverridesError> {
     let Some(root) = &tree.root else { return Ok(None) };
     let Some((section_key, section_value)) = root.get(section) else { return Ok(None) };
     let Kind::Mapping { flow, entries } = &section_value.kind else { return Ok(None) };
@@ -252,7 +283,12 @@ pub(crate) fn remove_key(text: &str, tree: &Tree, section: &str, key: &str, drop
     }
     if text[line_start(text, k.start)..k.start].chars().any(|c| c != ' ') {
         let (line, column) = at(k);
-        return Err(OverridesError::UnsupportedValue { path, found: "a key that shares its line with other content", line, column });
+        return Err(OverridesError::UnsupportedValue {
+            path,
+            found: "a key that shares its line with other content",
+            line,
+            column,
+        });
     }
     Ok(Some(remove_lines(text, k, v)))
 }
@@ -275,7 +311,13 @@ fn remove_lines(text: &str, first: &Node, last: &Node) -> Splice {
     let end = line_end(text, content_end);
     if start == 0 {
         // First line of the file: take its line ending with it.
-        let after = if text[end..].starts_with("\r\n") { end + 2 } else if text[end..].starts_with('\n') { end + 1 } else { end };
+        let after = if text[end..].starts_with("\r\n") {
+            end + 2
+        } else if text[end..].starts_with('\n') {
+            end + 1
+        } else {
+            end
+        };
         return Splice { start: 0, end: after, text: String::new() };
     }
     let before = if text[..start].ends_with("\r\n") { start - 2 } else { start - 1 };
@@ -291,8 +333,12 @@ fn same(a: &Node, b: &Node) -> bool {
     match (&a.kind, &b.kind) {
         (Kind::Scalar { value: va, style: sa }, Kind::Scalar { value: vb, style: sb }) => va == vb && sa == sb,
         (Kind::Alias, Kind::Alias) => true,
-        (Kind::Sequence { items: ia }, Kind::Sequence { items: ib }) => ia.len() == ib.len() && ia.iter().zip(ib).all(|(x, y)| same(x, y)),
-        (Kind::Mapping { flow: fa, entries: ea }, Kind::Mapping { flow: fb, entries: eb }) => fa == fb && same_entries(ea, eb),
+        (Kind::Sequence { items: ia }, Kind::Sequence { items: ib }) => {
+            ia.len() == ib.len() && ia.iter().zip(ib).all(|(x, y)| same(x, y))
+        }
+        (Kind::Mapping { flow: fa, entries: ea }, Kind::Mapping { flow: fb, entries: eb }) => {
+            fa == fb && same_entries(ea, eb)
+        }
         _ => false,
     }
 }
@@ -302,7 +348,10 @@ fn same_entries(a: &[(Node, Node)], b: &[(Node, Node)]) -> bool {
 }
 
 /// The entries of `section` (none when it is absent, null, or not a mapping).
-fn section_entries<'t>(root: Option<&'t Node>, section: &str) -> (Vec<&'t (Node, Node)>, Vec<&'t (Node, Node)>) {
+/// Key/value pairs of a mapping.
+type Entries<'t> = Vec<&'t (Node, Node)>;
+
+fn section_entries<'t>(root: Option<&'t Node>, section: &str) -> (Entries<'t>, Entries<'t>) {
     let Some(Kind::Mapping { entries, .. }) = root.map(|r| &r.kind) else { return (Vec::new(), Vec::new()) };
     let others: Vec<&(Node, Node)> = entries.iter().filter(|(k, _)| k.scalar() != Some(section)).collect();
     let inside: Vec<&(Node, Node)> = match entries.iter().find(|(k, _)| k.scalar() == Some(section)) {
@@ -317,15 +366,25 @@ fn section_entries<'t>(root: Option<&'t Node>, section: &str) -> (Vec<&'t (Node,
 
 /// Proves an edit: `after` must be `before` with exactly `section.key` set to `value` (or
 /// removed when `None`), everything else the same YAML. Returns what differs otherwise.
-pub(crate) fn verify_edit(before: &Tree, after: &Tree, section: &str, key: &str, value: Option<&NewValue>) -> Result<(), String> {
+pub(crate) fn verify_edit(
+    before: &Tree,
+    after: &Tree,
+    section: &str,
+    key: &str,
+    value: Option<&NewValue>,
+) -> Result<(), String> {
     let (others_b, inside_b) = section_entries(before.root.as_ref(), section);
     let (others_a, inside_a) = section_entries(after.root.as_ref(), section);
-    if others_b.len() != others_a.len() || !others_b.iter().zip(&others_a).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va)) {
+    if others_b.len() != others_a.len()
+        || !others_b.iter().zip(&others_a).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va))
+    {
         return Err(format!("keys outside `{section}` changed"));
     }
     let expected_rest: Vec<&(Node, Node)> = inside_b.iter().copied().filter(|(k, _)| k.scalar() != Some(key)).collect();
     let actual_rest: Vec<&(Node, Node)> = inside_a.iter().copied().filter(|(k, _)| k.scalar() != Some(key)).collect();
-    if expected_rest.len() != actual_rest.len() || !expected_rest.iter().zip(&actual_rest).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va)) {
+    if expected_rest.len() != actual_rest.len()
+        || !expected_rest.iter().zip(&actual_rest).all(|((kb, vb), (ka, va))| same(kb, ka) && same(vb, va))
+    {
         return Err(format!("other keys of `{section}` changed"));
     }
     let edited: Vec<&Node> = inside_a.iter().filter(|(k, _)| k.scalar() == Some(key)).map(|(_, v)| v).collect();
@@ -335,7 +394,9 @@ pub(crate) fn verify_edit(before: &Tree, after: &Tree, section: &str, key: &str,
         (Some(v), [node]) => {
             let ok = match (v, &node.kind) {
                 (NewValue::Bool(b), Kind::Scalar { value, style: ScalarStyle::Plain }) => value == &b.to_string(),
-                (NewValue::Str(s), Kind::Scalar { value, style }) => value == s && (*style != ScalarStyle::Plain || is_safe_plain(s)),
+                (NewValue::Str(s), Kind::Scalar { value, style }) => {
+                    value == s && (*style != ScalarStyle::Plain || is_safe_plain(s))
+                }
                 _ => false,
             };
             if ok { Ok(()) } else { Err(format!("`{key}` does not read back as the value written")) }

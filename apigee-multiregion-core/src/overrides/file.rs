@@ -36,7 +36,8 @@ pub enum OverridesFileError {
 
 /// Reads and parses an overrides file.
 pub fn load_file(path: &Path) -> Result<OverridesDoc, OverridesFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| OverridesFileError::Read { path: path.to_owned(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| OverridesFileError::Read { path: path.to_owned(), source })?;
     OverridesDoc::parse(&text).map_err(|source| OverridesFileError::Parse { path: path.to_owned(), source })
 }
 

@@ -18,11 +18,11 @@ mod file;
 mod tree;
 mod view;
 
+pub use crate::model::Secret;
 pub use check::{CheckOptions, Finding, Severity, Side, check_pair, check_pair_with};
 pub use diff::line_diff;
 pub use doc::OverridesDoc;
 pub use file::{OverridesFileError, load_file, replace_if_changed};
-pub use crate::model::Secret;
 pub use view::{CassandraAuth, CassandraView, Credential, OverridesView, VirtualHost};
 
 /// An overrides file that cannot be read or edited as asked. Every variant says where and what
@@ -128,7 +128,9 @@ pub enum OverridesError {
         why: String,
     },
     /// The self-check after an edit failed; the edit was not applied. This is a bug.
-    #[error("the edit of `{path}` did not produce the expected document ({detail}); nothing was changed. Please report this with the file's layout")]
+    #[error(
+        "the edit of `{path}` did not produce the expected document ({detail}); nothing was changed. Please report this with the file's layout"
+    )]
     EditVerification {
         /// The edited path.
         path: String,

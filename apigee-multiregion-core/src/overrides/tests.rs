@@ -136,7 +136,10 @@ fn a_block_scalar_as_last_value_does_not_swallow_the_new_key() {
     let text = "cassandra:\n  datacenter: dc-1\n  note: |\n    line one\n    line two\norg: x\n";
     let mut d = doc(text);
     d.set_seed_host("10.0.0.1").unwrap();
-    assert_eq!(d.text(), "cassandra:\n  datacenter: dc-1\n  note: |\n    line one\n    line two\n  multiRegionSeedHost: 10.0.0.1\norg: x\n");
+    assert_eq!(
+        d.text(),
+        "cassandra:\n  datacenter: dc-1\n  note: |\n    line one\n    line two\n  multiRegionSeedHost: 10.0.0.1\norg: x\n"
+    );
     d.clear_seed_host().unwrap();
     assert_eq!(d.text(), text);
 }

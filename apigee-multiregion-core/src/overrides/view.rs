@@ -164,7 +164,9 @@ impl OverridesView {
             };
             let replica_count = match get(c, "replicaCount") {
                 None => None,
-                Some(v) => Some(v.as_u64().ok_or_else(|| wrong(&["cassandra", "replicaCount"], "a whole number", locate))?),
+                Some(v) => {
+                    Some(v.as_u64().ok_or_else(|| wrong(&["cassandra", "replicaCount"], "a whole number", locate))?)
+                }
             };
             view.cassandra = CassandraView {
                 datacenter: string_at(c, &["datacenter"], locate)?,

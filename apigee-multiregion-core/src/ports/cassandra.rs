@@ -29,7 +29,9 @@ pub enum JmxCredentials {
 impl fmt::Debug for JmxCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Given { username, .. } => write!(f, "JmxCredentials::Given {{ username: {username:?}, password: <redacted> }}"),
+            Self::Given { username, .. } => {
+                write!(f, "JmxCredentials::Given {{ username: {username:?}, password: <redacted> }}")
+            }
             Self::PodEnvironment => f.write_str("JmxCredentials::PodEnvironment"),
             Self::None => f.write_str("JmxCredentials::None"),
         }
@@ -40,7 +42,9 @@ impl fmt::Debug for JmxCredentials {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AdminError {
     /// JMX refused the user or password.
-    #[error("pod {pod}: JMX authentication failed: check the JMX user and password (cassandra.auth.jmx in the overrides)")]
+    #[error(
+        "pod {pod}: JMX authentication failed: check the JMX user and password (cassandra.auth.jmx in the overrides)"
+    )]
     JmxAuthentication {
         /// The pod.
         pod: String,
@@ -65,7 +69,9 @@ pub enum AdminError {
     },
     /// A replica of some range in the source datacenter is down ("Unable to find sufficient
     /// sources"): transient, retried after a backoff.
-    #[error("pod {pod}: a source replica is down, so some ranges have no source to stream from: {message}. Bring every source node up (nodetool status), the rebuild is retried")]
+    #[error(
+        "pod {pod}: a source replica is down, so some ranges have no source to stream from: {message}. Bring every source node up (nodetool status), the rebuild is retried"
+    )]
     InsufficientSources {
         /// The pod.
         pod: String,

@@ -55,7 +55,9 @@ pub enum ClusterError {
         seconds: u64,
     },
     /// Another holder has the lock.
-    #[error("context `{context}`: another run holds the lock `{name}` (holder `{holder}`, valid for {remaining_seconds}s more); wait for it to finish, or for the lease to expire if that run crashed")]
+    #[error(
+        "context `{context}`: another run holds the lock `{name}` (holder `{holder}`, valid for {remaining_seconds}s more); wait for it to finish, or for the lease to expire if that run crashed"
+    )]
     Locked {
         /// The kubeconfig context.
         context: String,
@@ -197,17 +199,37 @@ pub trait ClusterOps: Send + Sync {
     async fn apply(&self, object: &SanitizedObject) -> Result<(), ClusterError>;
 
     /// Runs a command in a container and captures its output. Secret arguments go through stdin.
-    async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[ExecArg], timeout: Duration) -> Result<ExecOutput, ClusterError>;
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[ExecArg],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError>;
 
     /// The last `tail_lines` lines of a container's log (all when `None`).
-    async fn logs(&self, namespace: &str, pod: &str, container: Option<&str>, tail_lines: Option<i64>) -> Result<String, ClusterError>;
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail_lines: Option<i64>,
+    ) -> Result<String, ClusterError>;
 
     /// Waits until `count` pods matching `selector` are Running and Ready.
-    async fn wait_pods_ready(&self, namespace: &str, selector: &str, count: usize, timeout: Duration) -> Result<Vec<CassandraPod>, ClusterError>;
+    async fn wait_pods_ready(
+        &self,
+        namespace: &str,
+        selector: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<CassandraPod>, ClusterError>;
 
     /// Takes (or renews) the Lease `name` for `holder`, refusing when another holder's lease is
     /// still valid. An expired lease is taken over.
-    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration) -> Result<(), ClusterError>;
+    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration)
+    -> Result<(), ClusterError>;
 
     /// Releases the Lease if `holder` holds it.
     async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError>;
@@ -216,10 +238,20 @@ pub trait ClusterOps: Send + Sync {
     async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError>;
 
     /// Creates or updates a custom resource with server-side apply. `body` is the whole object.
-    async fn apply_custom(&self, resource: &CustomResource, namespace: &str, body: &serde_json::Value) -> Result<(), ClusterError>;
+    async fn apply_custom(
+        &self,
+        resource: &CustomResource,
+        namespace: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ClusterError>;
 
     /// A custom resource as JSON, `None` when absent.
-    async fn get_custom(&self, resource: &CustomResource, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, ClusterError>;
+    async fn get_custom(
+        &self,
+        resource: &CustomResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, ClusterError>;
 }
 
 /// Which custom resource type (group, version, kind, plural).
@@ -236,9 +268,17 @@ pub struct CustomResource {
 }
 
 /// Apigee's `CassandraDataReplication` (short names `cdr`, `apigeecdr`).
-pub const CASSANDRA_DATA_REPLICATION: CustomResource =
-    CustomResource { group: "apigee.cloud.google.com", version: "v1alpha1", kind: "CassandraDataReplication", plural: "cassandradatareplications" };
+pub const CASSANDRA_DATA_REPLICATION: CustomResource = CustomResource {
+    group: "apigee.cloud.google.com",
+    version: "v1alpha1",
+    kind: "CassandraDataReplication",
+    plural: "cassandradatareplications",
+};
 
 /// Apigee's `ApigeeDatastore` (short name `apigeeds`); its status reports data replication.
-pub const APIGEE_DATASTORE: CustomResource =
-    CustomResource { group: "apigee.cloud.google.com", version: "v1alpha1", kind: "ApigeeDatastore", plural: "apigeedatastores" };
+pub const APIGEE_DATASTORE: CustomResource = CustomResource {
+    group: "apigee.cloud.google.com",
+    version: "v1alpha1",
+    kind: "ApigeeDatastore",
+    plural: "apigeedatastores",
+};

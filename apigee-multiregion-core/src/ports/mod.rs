@@ -7,5 +7,8 @@ mod cluster;
 mod installer;
 
 pub use cassandra::{AdminError, CassandraAdmin, JmxCredentials};
-pub use cluster::{APIGEE_DATASTORE, CASSANDRA_DATA_REPLICATION, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject};
+pub use cluster::{
+    APIGEE_DATASTORE, CASSANDRA_DATA_REPLICATION, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput,
+    LeaseState, NodeFacts, SanitizedObject,
+};
 pub use installer::{HybridInstaller, InstallerError, Operation};

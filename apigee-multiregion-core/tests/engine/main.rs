@@ -1,6 +1,7 @@
 //! The expansion engine driven by in-memory fakes through the failure modes of DOMAIN.md,
 //! crash-and-resume at every step boundary, and retried rebuilds. (The same engine runs on the
 //! real sandbox in sandbox/tests/test_expand.py.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod reality;
 mod world;
@@ -8,7 +9,9 @@ mod world;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use apigee_multiregion_core::expansion::{self, Event, ExpansionError, ExpansionPlan, Journal, RunOptions, StepId, StepOutcome, NodeState, StepState};
+use apigee_multiregion_core::expansion::{
+    self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, RunOptions, StepId, StepOutcome, StepState,
+};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use world::{Script, Shared, deps, healthy, other_ca};
 
@@ -46,11 +49,14 @@ fn setup(extra: &str) -> Setup {
     std::fs::write(dir.path().join("east.yaml"), SOURCE).unwrap();
     std::fs::write(dir.path().join("west.yaml"), TARGET).unwrap();
     // `extra` may replace the default `rebuild:` or `timeouts:` line.
-    let defaults: String = ["rebuild: {progress_interval: 10ms, retry_backoff: 10ms}\n", "timeouts: {poll: 10ms, join: 1s, replication: 200ms}\n"]
-        .iter()
-        .filter(|l| !extra.contains(l.split(':').next().unwrap_or("")))
-        .copied()
-        .collect();
+    let defaults: String = [
+        "rebuild: {progress_interval: 10ms, retry_backoff: 10ms}\n",
+        "timeouts: {poll: 10ms, join: 1s, replication: 200ms}\n",
+    ]
+    .iter()
+    .filter(|l| !extra.contains(l.split(':').next().unwrap_or("")))
+    .copied()
+    .collect();
     let text = format!(
         "name: t\nsource: {{context: region-1, overrides: east.yaml, datacenter: dc-1}}\ntarget: {{context: region-2, overrides: west.yaml, datacenter: dc-2}}\ninstaller: {{kind: apigeectl}}\n{defaults}{extra}"
     );
@@ -75,7 +81,11 @@ impl Recorder {
     }
 }
 
-async fn run(s: &Setup, w: &Shared, options: RunOptions) -> (Result<expansion::ExpansionReport, ExpansionError>, Recorder) {
+async fn run(
+    s: &Setup,
+    w: &Shared,
+    options: RunOptions,
+) -> (Result<expansion::ExpansionReport, ExpansionError>, Recorder) {
     let rec = Recorder::default();
     let sink = rec.sink();
     let r = expansion::run(&s.plan, &deps(w), &options, &sink).await;
@@ -97,7 +107,11 @@ async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
     let w = healthy();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
-    assert!(report.steps.iter().all(|st| st.outcome == StepOutcome::Done || st.outcome == StepOutcome::Skipped), "{:?}", report.steps);
+    assert!(
+        report.steps.iter().all(|st| st.outcome == StepOutcome::Done || st.outcome == StepOutcome::Skipped),
+        "{:?}",
+        report.steps
+    );
     assert_eq!(report.seed_host.as_deref(), Some("10.1.0.1"));
     assert_eq!(report.seed_alternates, ["10.1.0.2"]);
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1);
@@ -111,7 +125,13 @@ async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
     assert!(report.verify.unwrap().passed());
     // The target overrides: datacenter and rack added, seed host set then removed, comments kept.
     let final_text = std::fs::read_to_string(&s.target).unwrap();
-    assert_eq!(final_text, TARGET.replace("# island network\n  replicaCount: 2\n", "# island network\n  replicaCount: 2\n").replace("    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n", "    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n  datacenter: dc-2\n  rack: ra-1\n"));
+    assert_eq!(
+        final_text,
+        TARGET.replace(
+            "    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n",
+            "    jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}\n  datacenter: dc-2\n  rack: ra-1\n"
+        )
+    );
     assert_eq!(OverridesDoc::parse(&final_text).unwrap().view().unwrap().cassandra.multi_region_seed_host, None);
     assert!(Path::new(&format!("{}.orig", s.target.display())).exists(), "the original is kept");
     assert_eq!(calls(&w, "installer apply-datastore"), 1);
@@ -147,7 +167,13 @@ async fn refuses_when_a_source_node_is_down_and_changes_nothing() {
 async fn refuses_when_the_new_dc_name_already_exists_in_the_ring() {
     let s = setup("");
     let w = healthy();
-    w.lock().unwrap().ring.push(world::RingNode { dc: "dc-2".into(), address: "10.9.0.1".into(), code: "DN", load_kib: 5, host_id: 99 });
+    w.lock().unwrap().ring.push(world::RingNode {
+        dc: "dc-2".into(),
+        address: "10.9.0.1".into(),
+        code: "DN",
+        load_kib: 5,
+        host_id: 99,
+    });
     let (r, _) = run(&s, &w, RunOptions::default()).await;
     let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused") };
     assert!(findings.iter().any(|f| f.code == "target-datacenter-exists"));
@@ -207,7 +233,11 @@ async fn a_failed_rebuild_is_retried_and_then_counted_done() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     r.unwrap();
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 2);
-    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildNode { state, attempt: 1, .. } if *state == NodeState::FailedAttempt)));
+    assert!(
+        rec.events()
+            .iter()
+            .any(|e| matches!(e, Event::RebuildNode { state, attempt: 1, .. } if *state == NodeState::FailedAttempt))
+    );
     assert_eq!(journal(&s).rebuild["apigee-cassandra-default-1"].attempts, 2);
 }
 
@@ -242,7 +272,8 @@ async fn rebuild_concurrency_is_respected() {
     for (setting, expected) in [("1", 1), ("all", 2)] {
         let s = setup("");
         let mut plan = s.plan.clone();
-        plan.rebuild.concurrency = if setting == "all" { expansion::Concurrency::All } else { expansion::Concurrency::Limit(1) };
+        plan.rebuild.concurrency =
+            if setting == "all" { expansion::Concurrency::All } else { expansion::Concurrency::Limit(1) };
         let s = Setup { plan, ..s };
         let w = healthy();
         run(&s, &w, RunOptions::default()).await.0.unwrap();
@@ -268,9 +299,16 @@ async fn a_crash_at_any_step_boundary_resumes_without_redoing_finished_work() {
         assert_eq!(calls(&w, "installer apply seed"), 1, "after {step}");
         assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "rebuild redone after crash at {step}");
         assert_eq!(calls(&w, "rebuild apigee-cassandra-default-1"), 1);
-        let skipped: Vec<StepId> = rec.events().iter().filter_map(|e| if let Event::StepSkipped { step, .. } = e { Some(*step) } else { None }).collect();
+        let skipped: Vec<StepId> = rec
+            .events()
+            .iter()
+            .filter_map(|e| if let Event::StepSkipped { step, .. } = e { Some(*step) } else { None })
+            .collect();
         if !step.is_read_only() {
-            assert!(skipped.contains(&step), "{step} finished in the world but not journaled must be skipped: {skipped:?}");
+            assert!(
+                skipped.contains(&step),
+                "{step} finished in the world but not journaled must be skipped: {skipped:?}"
+            );
         }
     }
 }
@@ -310,8 +348,25 @@ async fn a_dry_run_changes_nothing_and_shows_every_action() {
     assert_eq!(std::fs::read_to_string(&s.target).unwrap(), TARGET);
     assert!(w.lock().unwrap().calls.is_empty());
     assert!(!s.plan.base_dir.join(".apigee-multiregion").exists(), "no journal written");
-    let actions: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::Action { step, .. } = e { Some(step.as_str()) } else { None }).collect();
-    assert_eq!(actions, ["prepare-overrides", "copy-namespace", "copy-ca", "install", "wait-joined", "check-replication", "rebuild", "verify", "finalize"]);
+    let actions: Vec<&'static str> = rec
+        .events()
+        .iter()
+        .filter_map(|e| if let Event::Action { step, .. } = e { Some(step.as_str()) } else { None })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "prepare-overrides",
+            "copy-namespace",
+            "copy-ca",
+            "install",
+            "wait-joined",
+            "check-replication",
+            "rebuild",
+            "verify",
+            "finalize"
+        ]
+    );
     let json = rec.json();
     assert!(json.contains("+  multiRegionSeedHost: 10.1.0.1") && json.contains("rebuild -- dc-1"), "{json}");
     assert!(!json.contains("s3cret-jmx-pw"), "{json}");
@@ -325,7 +380,8 @@ async fn a_second_run_after_success_skips_every_step() {
     let before = w.lock().unwrap().calls.len();
     let (r, _) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
-    let redone: Vec<StepId> = report.steps.iter().filter(|s| s.outcome == StepOutcome::Done && !s.id.is_read_only()).map(|s| s.id).collect();
+    let redone: Vec<StepId> =
+        report.steps.iter().filter(|s| s.outcome == StepOutcome::Done && !s.id.is_read_only()).map(|s| s.id).collect();
     assert!(redone.is_empty(), "{redone:?}");
     assert_eq!(w.lock().unwrap().calls.len(), before, "nothing was changed again");
 }
@@ -343,7 +399,17 @@ async fn with_the_cr_the_operator_rebuilds_every_node_and_the_logs_confirm_it() 
     assert!(report.verify.unwrap().passed());
     assert_eq!(calls(&w, "apply CassandraDataReplication force=false"), 1);
     assert_eq!(calls(&w, "rebuild "), 0, "no nodetool rebuild from the tool: the operator does it");
-    let done: Vec<String> = rec.events().iter().filter_map(|e| if let Event::RebuildNode { pod, state, .. } = e { (*state == NodeState::Done).then(|| pod.clone()) } else { None }).collect();
+    let done: Vec<String> = rec
+        .events()
+        .iter()
+        .filter_map(|e| {
+            if let Event::RebuildNode { pod, state, .. } = e {
+                (*state == NodeState::Done).then(|| pod.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(done, ["apigee-cassandra-default-0", "apigee-cassandra-default-1"]);
 }
 
@@ -394,7 +460,11 @@ async fn a_region_wiped_after_a_finished_expansion_is_expanded_again() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
     assert!(report.verify.unwrap().passed());
-    let started: Vec<&'static str> = rec.events().iter().filter_map(|e| if let Event::StepStarted { step } = e { Some(step.as_str()) } else { None }).collect();
+    let started: Vec<&'static str> = rec
+        .events()
+        .iter()
+        .filter_map(|e| if let Event::StepStarted { step } = e { Some(step.as_str()) } else { None })
+        .collect();
     for step in ["prepare-overrides", "copy-ca", "install", "rebuild", "finalize"] {
         assert!(started.contains(&step), "{step} must run again: {started:?}");
     }

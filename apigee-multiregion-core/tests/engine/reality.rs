@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use apigee_multiregion_core::expansion::{self, Event, ExpansionError, LeaseTiming, LockError, RunOptions, StepError, StepId};
+use apigee_multiregion_core::expansion::{
+    self, Event, ExpansionError, LeaseTiming, LockError, RunOptions, StepError, StepId,
+};
 
 use super::world::{Script, healthy};
 use super::{TARGET, calls, run, setup};
@@ -37,9 +39,16 @@ async fn finalize_is_done_only_after_every_pod_restarted_without_the_seed_host()
     {
         let w = w.lock().unwrap();
         assert!(w.rollout_left.is_none(), "the run waited until the rolling restart was over");
-        assert!(w.target_pods.iter().all(|p| p.incarnation.as_deref().is_some_and(|i| i.ends_with("/1"))), "every pod restarted once");
+        assert!(
+            w.target_pods.iter().all(|p| p.incarnation.as_deref().is_some_and(|i| i.ends_with("/1"))),
+            "every pod restarted once"
+        );
     }
-    assert!(rec.events().iter().any(|e| matches!(e, Event::Note { step: StepId::Finalize, message } if message.contains("rolling restart"))));
+    assert!(
+        rec.events().iter().any(
+            |e| matches!(e, Event::Note { step: StepId::Finalize, message } if message.contains("rolling restart"))
+        )
+    );
 }
 
 #[tokio::test]
@@ -79,7 +88,11 @@ async fn a_cut_exec_stream_is_followed_to_the_end_of_the_rebuild() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     r.unwrap();
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "a cut stream is not a failure: no second rebuild");
-    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildProgress { pod, .. } if pod == "apigee-cassandra-default-0")));
+    assert!(
+        rec.events()
+            .iter()
+            .any(|e| matches!(e, Event::RebuildProgress { pod, .. } if pod == "apigee-cassandra-default-0"))
+    );
 }
 
 #[tokio::test]
@@ -131,7 +144,10 @@ async fn a_down_source_replica_is_retried_after_a_backoff() {
         })
         .collect();
     assert_eq!(waits.len(), 2, "{waits:?}");
-    assert!(waits[0].contains("retrying in 0.02s") && waits[1].contains("retrying in 0.04s"), "the pause doubles: {waits:?}");
+    assert!(
+        waits[0].contains("retrying in 0.02s") && waits[1].contains("retrying in 0.04s"),
+        "the pause doubles: {waits:?}"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +159,10 @@ async fn a_lost_lock_stops_the_run_before_its_next_change() {
         w.lease_fails_after = Some(1); // the first take works, every renewal fails
         w.scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(60));
     }
-    let options = RunOptions { lease: LeaseTiming { ttl: Duration::from_millis(300), renew_every: Duration::from_millis(40) }, ..Default::default() };
+    let options = RunOptions {
+        lease: LeaseTiming { ttl: Duration::from_millis(300), renew_every: Duration::from_millis(40) },
+        ..Default::default()
+    };
     let err = run(&s, &w, options).await.0.unwrap_err();
     assert!(matches!(&err, ExpansionError::Step { source: StepError::Lock(LockError::Lost { .. }), .. }), "{err:?}");
     assert!(err.to_string().contains("lost the lock"), "{err}");

@@ -9,12 +9,13 @@ use std::time::Duration;
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
 use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
 use apigee_multiregion_core::nodetool::{
-    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering, parse_netstats, parse_status, parse_tablestats,
+    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
+    parse_netstats, parse_status, parse_tablestats,
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
-    Operation,
-    AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, HybridInstaller, InstallerError, LeaseState, NodeFacts, SanitizedObject,
+    AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, HybridInstaller,
+    InstallerError, LeaseState, NodeFacts, Operation, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -111,10 +112,14 @@ impl World {
             && n > 0
         {
             self.scripts.insert(pod.into(), Script::FailTimes(n - 1));
-            self.logs.entry(key).or_default().push_str(&format!("WARN [Stream #{id}] Stream failed\nERROR Error while rebuilding node: Stream failed\n"));
+            self.logs.entry(key).or_default().push_str(&format!(
+                "WARN [Stream #{id}] Stream failed\nERROR Error while rebuilding node: Stream failed\n"
+            ));
             return Err("Stream failed".into());
         }
-        self.logs.entry(key).or_default().push_str(&format!("INFO [Stream #{id}] Session with /10.1.0.1:7000 is complete\nINFO [Stream #{id}] All sessions completed\n"));
+        self.logs.entry(key).or_default().push_str(&format!(
+            "INFO [Stream #{id}] Session with /10.1.0.1:7000 is complete\nINFO [Stream #{id}] All sessions completed\n"
+        ));
         let address = self.target_pods.iter().find(|p| p.name == pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
         if let Some(n) = self.ring.iter_mut().find(|r| Some(&r.address) == address.as_ref()) {
             n.load_kib = 900;
@@ -183,7 +188,10 @@ fn status_text(ring: &[RingNode]) -> String {
     for dc in dcs {
         t.push_str(&format!("Datacenter: {dc}\n=====\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\n"));
         for n in ring.iter().filter(|n| n.dc == dc) {
-            t.push_str(&format!("{}  {}  {} KiB  16  50%  00000000-0000-0000-0000-{:012}  ra-1\n", n.code, n.address, n.load_kib, n.host_id));
+            t.push_str(&format!(
+                "{}  {}  {} KiB  16  50%  00000000-0000-0000-0000-{:012}  ra-1\n",
+                n.code, n.address, n.load_kib, n.host_id
+            ));
         }
     }
     t
@@ -215,7 +223,15 @@ impl ClusterOps for FakeCluster {
     }
     async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {
         let prefix = if self.index == 0 { "10.1.0." } else { "10.2.0." };
-        Ok((1..=3).map(|i| NodeFacts { name: format!("n{i}"), internal_ips: vec![format!("{prefix}{i}")], pod_cidrs: vec![], ready: true, unschedulable: false }).collect())
+        Ok((1..=3)
+            .map(|i| NodeFacts {
+                name: format!("n{i}"),
+                internal_ips: vec![format!("{prefix}{i}")],
+                pod_cidrs: vec![],
+                ready: true,
+                unschedulable: false,
+            })
+            .collect())
     }
     async fn export_namespace(&self, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
         let w = self.world.lock().unwrap();
@@ -244,26 +260,45 @@ impl ClusterOps for FakeCluster {
         }
         Ok(())
     }
-    async fn exec(&self, _: &str, _: &str, _: Option<&str>, _: &[ExecArg], _: Duration) -> Result<ExecOutput, ClusterError> {
+    async fn exec(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: &[ExecArg],
+        _: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
         Ok(ExecOutput::default())
     }
     async fn logs(&self, _: &str, pod: &str, _: Option<&str>, _: Option<i64>) -> Result<String, ClusterError> {
         let side = if self.index == 0 { "s" } else { "t" };
         Ok(self.world.lock().unwrap().logs.get(&format!("{side}/{pod}")).cloned().unwrap_or_default())
     }
-    async fn wait_pods_ready(&self, ns: &str, sel: &str, _: usize, _: Duration) -> Result<Vec<CassandraPod>, ClusterError> {
+    async fn wait_pods_ready(
+        &self,
+        ns: &str,
+        sel: &str,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<CassandraPod>, ClusterError> {
         self.list_cassandra_pods(ns, sel).await
     }
     async fn acquire_lease(&self, _: &str, name: &str, holder: &str, _: Duration) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();
         w.lease_takes += 1;
         if w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
-            return Err(ClusterError::Api { context: "region-2".into(), message: "the API server is unavailable".into() });
+            return Err(ClusterError::Api {
+                context: "region-2".into(),
+                message: "the API server is unavailable".into(),
+            });
         }
         match w.leases.get(name) {
-            Some((h, remaining)) if h != holder && *remaining > 0 => {
-                Err(ClusterError::Locked { context: "region-2".into(), name: name.into(), holder: h.clone(), remaining_seconds: *remaining })
-            }
+            Some((h, remaining)) if h != holder && *remaining > 0 => Err(ClusterError::Locked {
+                context: "region-2".into(),
+                name: name.into(),
+                holder: h.clone(),
+                remaining_seconds: *remaining,
+            }),
             _ => {
                 w.leases.insert(name.into(), (holder.into(), 60));
                 Ok(())
@@ -278,7 +313,13 @@ impl ClusterOps for FakeCluster {
         Ok(())
     }
     async fn lease(&self, _: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
-        Ok(self.world.lock().unwrap().leases.get(name).map(|(h, r)| LeaseState { holder: h.clone(), remaining_seconds: *r }))
+        Ok(self
+            .world
+            .lock()
+            .unwrap()
+            .leases
+            .get(name)
+            .map(|(h, r)| LeaseState { holder: h.clone(), remaining_seconds: *r }))
     }
     async fn apply_custom(&self, r: &CustomResource, _: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();
@@ -288,7 +329,12 @@ impl ClusterOps for FakeCluster {
         w.cdr_status = serde_json::json!({"state": "running", "rebuildDetails": {}});
         Ok(())
     }
-    async fn get_custom(&self, r: &CustomResource, _: &str, _: &str) -> Result<Option<serde_json::Value>, ClusterError> {
+    async fn get_custom(
+        &self,
+        r: &CustomResource,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<serde_json::Value>, ClusterError> {
         assert_eq!(r.kind, "ApigeeDatastore");
         let mut w = self.world.lock().unwrap();
         if w.cdr_pending {
@@ -299,16 +345,22 @@ impl ClusterOps for FakeCluster {
             for p in &pods {
                 let result = w.rebuild_pod(p, "dc-1");
                 let state = if result.is_ok() { "complete" } else { "error" };
-                details.insert(p.clone(), serde_json::json!({"state": state, "message": result.err().unwrap_or_default()}));
+                details.insert(
+                    p.clone(),
+                    serde_json::json!({"state": state, "message": result.err().unwrap_or_default()}),
+                );
             }
             if w.cdr_lies {
                 details.insert(pods[1].clone(), serde_json::json!({"state": "running"}));
             }
             let all = details.values().all(|d| d["state"] == "complete") || w.cdr_lies;
-            w.cdr_status = serde_json::json!({"state": if all { "complete" } else { "error" }, "rebuildDetails": details});
+            w.cdr_status =
+                serde_json::json!({"state": if all { "complete" } else { "error" }, "rebuildDetails": details});
         }
         let g = w.datastore_generation;
-        Ok(Some(serde_json::json!({"metadata": {"generation": g}, "status": {"state": "running", "observedGeneration": g, "cassandraDataReplication": w.cdr_status.clone()}})))
+        Ok(Some(
+            serde_json::json!({"metadata": {"generation": g}, "status": {"state": "running", "observedGeneration": g, "cassandraDataReplication": w.cdr_status.clone()}}),
+        ))
     }
 }
 
@@ -344,7 +396,10 @@ impl HybridInstaller for FakeInstaller {
                 let mut p = pod(i, &ip);
                 p.incarnation = Some(format!("{}/0", p.name));
                 w.target_pods.push(p);
-                w.logs.insert(format!("t/apigee-cassandra-default-{i}"), "INFO Starting listening for CQL clients\n".into());
+                w.logs.insert(
+                    format!("t/apigee-cassandra-default-{i}"),
+                    "INFO Starting listening for CQL clients\n".into(),
+                );
             }
             if same_ca && view.cassandra.multi_region_seed_host.is_some() && !w.ring.iter().any(|r| r.address == ip) {
                 w.host_counter += 1;
@@ -404,7 +459,8 @@ impl CassandraAdmin for FakeAdmin {
     }
     async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
         let w = self.world.lock().unwrap();
-        let mut t = String::from("Cluster Information:\n\tName: apigeecluster\n\tSchema versions:\n\t\tv1: [10.1.0.1]\n");
+        let mut t =
+            String::from("Cluster Information:\n\tName: apigeecluster\n\tSchema versions:\n\t\tv1: [10.1.0.1]\n");
         if w.cassandra_311 {
             return Ok(parse_describecluster(&t).unwrap());
         }
@@ -423,7 +479,9 @@ impl CassandraAdmin for FakeAdmin {
         let w = self.world.lock().unwrap();
         let mut t = format!("Total number of tables: {}\n----------------\n", w.keyspaces.len() + 1);
         for ks in std::iter::once("system").chain(w.keyspaces.keys().map(String::as_str)) {
-            t.push_str(&format!("Keyspace : {ks}\n\tRead Count: 0\n\t\tTable: t\n\t\tSSTable count: 1\n\n----------------\n"));
+            t.push_str(&format!(
+                "Keyspace : {ks}\n\tRead Count: 0\n\t\tTable: t\n\t\tSSTable count: 1\n\n----------------\n"
+            ));
         }
         Ok(parse_tablestats(&t).unwrap())
     }
@@ -433,8 +491,14 @@ impl CassandraAdmin for FakeAdmin {
         // One range; its replicas are the ring's nodes of every datacenter the keyspace names.
         let nodes: Vec<&RingNode> = w.ring.iter().filter(|n| dcs.contains(&n.dc)).collect();
         let hosts = nodes.iter().map(|n| n.address.as_str()).collect::<Vec<_>>().join(", ");
-        let details = nodes.iter().map(|n| format!("EndpointDetails(host:{}, datacenter:{}, rack:ra-1)", n.address, n.dc)).collect::<Vec<_>>().join(", ");
-        let t = format!("Schema Version:5b9c5d2e-1f0a-3c4b-8d7e-6f5a4b3c2d1e\nTokenRange: \n\tTokenRange(start_token:1, end_token:2, endpoints:[{hosts}], rpc_endpoints:[{hosts}], endpoint_details:[{details}])\n");
+        let details = nodes
+            .iter()
+            .map(|n| format!("EndpointDetails(host:{}, datacenter:{}, rack:ra-1)", n.address, n.dc))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let t = format!(
+            "Schema Version:5b9c5d2e-1f0a-3c4b-8d7e-6f5a4b3c2d1e\nTokenRange: \n\tTokenRange(start_token:1, end_token:2, endpoints:[{hosts}], rpc_endpoints:[{hosts}], endpoint_details:[{details}])\n"
+        );
         Ok(parse_describering(&t).unwrap())
     }
     async fn netstats(&self) -> Result<NetStats, AdminError> {
@@ -445,7 +509,8 @@ impl CassandraAdmin for FakeAdmin {
                 w.running_rebuild.remove(&self.pod);
                 let key = self.log_key();
                 Self::append(&mut w, &key, "[Stream #00000000-0000-0000-0000-00000000bbbb] All sessions completed\n");
-                let address = w.target_pods.iter().find(|p| p.name == self.pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
+                let address =
+                    w.target_pods.iter().find(|p| p.name == self.pod).and_then(|p| p.pod_ip).map(|a| a.to_string());
                 if let Some(n) = w.ring.iter_mut().find(|r| Some(&r.address) == address.as_ref()) {
                     n.load_kib = 900;
                 }
@@ -469,12 +534,22 @@ impl CassandraAdmin for FakeAdmin {
         let mut w = self.world.lock().unwrap();
         w.concurrent -= 1;
         if !w.ring.iter().any(|r| r.dc == source_dc) {
-            return Err(AdminError::InvalidSourceDatacenter { pod: self.pod.clone(), source_dc: source_dc.into(), message: "not a valid datacenter".into() });
+            return Err(AdminError::InvalidSourceDatacenter {
+                pod: self.pod.clone(),
+                source_dc: source_dc.into(),
+                message: "not a valid datacenter".into(),
+            });
         }
         if matches!(w.scripts.get(&self.pod), Some(Script::AlreadyRunning(_))) {
             let Some(Script::AlreadyRunning(polls)) = w.scripts.get(&self.pod).cloned() else { unreachable!() };
             let key = self.log_key();
-            Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"));
+            Self::append(
+                &mut w,
+                &key,
+                &format!(
+                    "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
+                ),
+            );
             // The log gets `All sessions completed` when netstats shows the plan ended.
             w.scripts.insert(self.pod.clone(), Script::Succeed);
             w.running_rebuild.insert(self.pod.clone(), polls);
@@ -482,16 +557,29 @@ impl CassandraAdmin for FakeAdmin {
         }
         if let Some(Script::CutStream(polls)) = w.scripts.get(&self.pod).cloned() {
             let key = self.log_key();
-            Self::append(&mut w, &key, &format!("INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"));
+            Self::append(
+                &mut w,
+                &key,
+                &format!(
+                    "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
+                ),
+            );
             w.scripts.insert(self.pod.clone(), Script::Succeed);
             w.running_rebuild.insert(self.pod.clone(), polls);
-            return Err(AdminError::Cluster(ClusterError::Exec { context: "region-2".into(), pod: self.pod.clone(), message: "connection reset by peer".into() }));
+            return Err(AdminError::Cluster(ClusterError::Exec {
+                context: "region-2".into(),
+                pod: self.pod.clone(),
+                message: "connection reset by peer".into(),
+            }));
         }
         if let Some(Script::InsufficientSources(n)) = w.scripts.get(&self.pod).cloned()
             && n > 0
         {
             w.scripts.insert(self.pod.clone(), Script::InsufficientSources(n - 1));
-            return Err(AdminError::InsufficientSources { pod: self.pod.clone(), message: "Unable to find sufficient sources for streaming range (1,2] in keyspace perses".into() });
+            return Err(AdminError::InsufficientSources {
+                pod: self.pod.clone(),
+                message: "Unable to find sufficient sources for streaming range (1,2] in keyspace perses".into(),
+            });
         }
         w.rebuild_pod(&self.pod, source_dc).map_err(|reason| AdminError::StreamFailed { pod: self.pod.clone(), reason })
     }

@@ -27,7 +27,14 @@ async fn missing_replication(ctx: &Ctx<'_>) -> Result<Vec<String>, StepError> {
     };
     let described = admin.describecluster().await?;
     let evidence = if described.keyspaces.is_empty() {
-        let names: Vec<String> = admin.tablestats().await?.keyspace_names().into_iter().map(str::to_owned).filter(|k| !LOCAL_KEYSPACES.contains(&k.as_str())).collect();
+        let names: Vec<String> = admin
+            .tablestats()
+            .await?
+            .keyspace_names()
+            .into_iter()
+            .map(str::to_owned)
+            .filter(|k| !LOCAL_KEYSPACES.contains(&k.as_str()))
+            .collect();
         let mut rings = Vec::new();
         for ks in names {
             let ring = admin.describering(&ks).await?;
@@ -48,7 +55,10 @@ impl Step for CheckReplication {
     }
 
     async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
-        Ok(missing_replication(ctx).await?.is_empty().then(|| "every keyspace replicates to the target datacenter".to_owned()))
+        Ok(missing_replication(ctx)
+            .await?
+            .is_empty()
+            .then(|| "every keyspace replicates to the target datacenter".to_owned()))
     }
 
     async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError> {
@@ -58,7 +68,10 @@ impl Step for CheckReplication {
             description: format!("check that every keyspace replicates to {}", plan.target.datacenter),
             commands: vec![
                 nodetool_shown(plan, &plan.target.context, &pods[0], "describecluster"),
-                format!("{}   # on Cassandra 3.11: tablestats, then describering -- <keyspace> for each", nodetool_shown(plan, &plan.target.context, &pods[0], "tablestats")),
+                format!(
+                    "{}   # on Cassandra 3.11: tablestats, then describering -- <keyspace> for each",
+                    nodetool_shown(plan, &plan.target.context, &pods[0], "tablestats")
+                ),
             ],
         }))
     }
@@ -79,7 +92,10 @@ impl Step for CheckReplication {
                     namespace: plan.target.namespace.clone(),
                 });
             }
-            ctx.emit(Event::Warning { step: StepId::CheckReplication, message: format!("waiting for replication to {}: {}", plan.target.datacenter, missing.join(", ")) });
+            ctx.emit(Event::Warning {
+                step: StepId::CheckReplication,
+                message: format!("waiting for replication to {}: {}", plan.target.datacenter, missing.join(", ")),
+            });
             tokio::time::sleep(plan.timeouts.poll.0.max(Duration::from_secs(1))).await;
         }
     }

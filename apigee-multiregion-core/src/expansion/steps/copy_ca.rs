@@ -20,14 +20,21 @@ impl Step for CopyCa {
 
     async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
         let ca = &ctx.plan.ca;
-        let (s, t) = tokio::try_join!(ctx.deps.source.export_secret(&ca.namespace, &ca.secret), ctx.deps.target.export_secret(&ca.namespace, &ca.secret))?;
-        Ok(matches!((s, t), (Some(s), Some(t)) if s.data == t.data).then(|| "the target has the source's CA".to_owned()))
+        let (s, t) = tokio::try_join!(
+            ctx.deps.source.export_secret(&ca.namespace, &ca.secret),
+            ctx.deps.target.export_secret(&ca.namespace, &ca.secret)
+        )?;
+        Ok(matches!((s, t), (Some(s), Some(t)) if s.data == t.data)
+            .then(|| "the target has the source's CA".to_owned()))
     }
 
     async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError> {
         let (plan, s, t) = (ctx.plan, &ctx.plan.source, &ctx.plan.target);
         Ok(Some(Planned {
-            description: format!("copy the CA secret {}/{} (in memory; refused if a different CA is there)", plan.ca.namespace, plan.ca.secret),
+            description: format!(
+                "copy the CA secret {}/{} (in memory; refused if a different CA is there)",
+                plan.ca.namespace, plan.ca.secret
+            ),
             commands: vec![format!(
                 "kubectl --context {} -n {} get secret {} -o yaml {} | kubectl --context {} apply -f -",
                 s.context,

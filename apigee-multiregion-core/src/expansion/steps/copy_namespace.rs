@@ -28,7 +28,10 @@ impl Step for CopyNamespace {
         let (s, t) = (&ctx.plan.source, &ctx.plan.target);
         Ok(Some(Planned {
             description: format!("copy namespace {} from {} to {}", t.namespace, s.context, t.context),
-            commands: vec![format!("kubectl --context {} get namespace {} -o yaml {STRIP} | kubectl --context {} apply -f -", s.context, t.namespace, t.context)],
+            commands: vec![format!(
+                "kubectl --context {} get namespace {} -o yaml {STRIP} | kubectl --context {} apply -f -",
+                s.context, t.namespace, t.context
+            )],
         }))
     }
 

@@ -26,7 +26,13 @@ pub(crate) struct Finalize;
 async fn datastore(ctx: &Ctx<'_>) -> Result<Option<(Option<i64>, Option<String>, Option<i64>)>, StepError> {
     let name = ctx.plan.cr.as_ref().map_or("default", |c| c.datastore.as_str());
     let ds = ctx.deps.target.get_custom(&APIGEE_DATASTORE, &ctx.plan.target.namespace, name).await?;
-    Ok(ds.map(|d| (d["metadata"]["generation"].as_i64(), d["status"]["state"].as_str().map(str::to_owned), d["status"]["observedGeneration"].as_i64())))
+    Ok(ds.map(|d| {
+        (
+            d["metadata"]["generation"].as_i64(),
+            d["status"]["state"].as_str().map(str::to_owned),
+            d["status"]["observedGeneration"].as_i64(),
+        )
+    }))
 }
 
 /// Why the rolling restart is not finished yet, or `None` when it is.
@@ -54,7 +60,10 @@ async fn rollout_pending(ctx: &Ctx<'_>, record: &FinalizeRecord) -> Result<Optio
         let pods = ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
         let waiting: Vec<&str> = pods
             .iter()
-            .filter(|p| !p.ready || record.incarnations.get(&p.name).is_some_and(|before| p.incarnation.as_ref() == Some(before)))
+            .filter(|p| {
+                !p.ready
+                    || record.incarnations.get(&p.name).is_some_and(|before| p.incarnation.as_ref() == Some(before))
+            })
             .map(|p| p.name.as_str())
             .collect();
         if !waiting.is_empty() {
@@ -75,20 +84,32 @@ impl Step for Finalize {
 
     async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
         let plan = ctx.plan;
-        let view = load_target(plan)?.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+        let view =
+            load_target(plan)?.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let (reapplied, record) = ctx.journal(|j| (j.datastore_reapplied, j.finalize.clone()));
         if view.cassandra.multi_region_seed_host.is_some() || !reapplied {
             return Ok(None);
         }
-        Ok(rollout_pending(ctx, &record.unwrap_or_default()).await?.is_none().then(|| "the seed host is gone, the datastore was re-applied and every pod restarted".to_owned()))
+        Ok(rollout_pending(ctx, &record.unwrap_or_default())
+            .await?
+            .is_none()
+            .then(|| "the seed host is gone, the datastore was re-applied and every pod restarted".to_owned()))
     }
 
     async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError> {
         let overrides = ctx.plan.resolve(&ctx.plan.target.overrides);
         let mut commands = vec![format!("apigee-multiregion overrides clear-seed {} --in-place", overrides.display())];
         commands.extend(ctx.deps.installer.describe(Operation::ApplyDatastore, &overrides));
-        commands.push(format!("kubectl --context {} -n {} get apigeeds -w   # until running, every Cassandra pod restarted", ctx.plan.target.context, ctx.plan.target.namespace));
-        Ok(Some(Planned { description: "remove the seed host from the target overrides, re-apply the datastore, wait for the rolling restart".into(), commands }))
+        commands.push(format!(
+            "kubectl --context {} -n {} get apigeeds -w   # until running, every Cassandra pod restarted",
+            ctx.plan.target.context, ctx.plan.target.namespace
+        ));
+        Ok(Some(Planned {
+            description:
+                "remove the seed host from the target overrides, re-apply the datastore, wait for the rolling restart"
+                    .into(),
+            commands,
+        }))
     }
 
     async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError> {

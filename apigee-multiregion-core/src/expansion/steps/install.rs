@@ -34,8 +34,15 @@ impl Step for Install {
         let overrides = ctx.plan.resolve(&ctx.plan.target.overrides);
         let installer = &ctx.deps.installer;
         Ok(Some(Planned {
-            description: format!("install Apigee hybrid in {} with {}: init, wait until ready, apply, wait until ready", ctx.plan.target.context, installer.name()),
-            commands: [Operation::Init, Operation::CheckReady, Operation::Apply, Operation::CheckReady].into_iter().flat_map(|op| installer.describe(op, &overrides)).collect(),
+            description: format!(
+                "install Apigee hybrid in {} with {}: init, wait until ready, apply, wait until ready",
+                ctx.plan.target.context,
+                installer.name()
+            ),
+            commands: [Operation::Init, Operation::CheckReady, Operation::Apply, Operation::CheckReady]
+                .into_iter()
+                .flat_map(|op| installer.describe(op, &overrides))
+                .collect(),
         }))
     }
 
@@ -47,11 +54,17 @@ impl Step for Install {
         let left = || plan.timeouts.install.0.saturating_sub(started.elapsed());
         ctx.ensure_locked()?;
         installer.init(&path).await?;
-        ctx.emit(Event::Note { step: StepId::Install, message: format!("{} init done; waiting until ready", installer.name()) });
+        ctx.emit(Event::Note {
+            step: StepId::Install,
+            message: format!("{} init done; waiting until ready", installer.name()),
+        });
         installer.wait_ready(&path, left()).await?;
         ctx.ensure_locked()?;
         installer.apply(&path).await?;
-        ctx.emit(Event::Note { step: StepId::Install, message: format!("{} apply done; waiting until ready", installer.name()) });
+        ctx.emit(Event::Note {
+            step: StepId::Install,
+            message: format!("{} apply done; waiting until ready", installer.name()),
+        });
         installer.wait_ready(&path, left()).await?;
         Ok(())
     }

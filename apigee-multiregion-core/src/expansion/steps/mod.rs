@@ -8,8 +8,8 @@ mod copy_ca;
 mod copy_namespace;
 mod finalize;
 mod install;
-mod prepare_overrides;
 mod preflight;
+mod prepare_overrides;
 mod rebuild;
 mod rebuild_cr;
 mod select_seeds;
@@ -193,7 +193,11 @@ pub(crate) fn planned_target(plan: &ExpansionPlan, seed: Option<&str>) -> Result
 }
 
 /// nodetool on a Ready pod of a region.
-pub(crate) async fn ready_admin(plan: &ExpansionPlan, deps: &Deps, region: Region) -> Result<Arc<dyn CassandraAdmin>, StepError> {
+pub(crate) async fn ready_admin(
+    plan: &ExpansionPlan,
+    deps: &Deps,
+    region: Region,
+) -> Result<Arc<dyn CassandraAdmin>, StepError> {
     let (cluster, spec) = match region {
         Region::Source => (&deps.source, &plan.source),
         Region::Target => (&deps.target, &plan.target),
@@ -209,7 +213,10 @@ pub(crate) async fn ready_admin(plan: &ExpansionPlan, deps: &Deps, region: Regio
 
 /// `kubectl exec ... nodetool` as the dry run shows it.
 pub(crate) fn nodetool_shown(plan: &ExpansionPlan, context: &str, pod: &str, args: &str) -> String {
-    format!("kubectl --context {context} -n {} exec {pod} -- nodetool -u <jmx user> -pw <redacted> {args}", plan.target.namespace)
+    format!(
+        "kubectl --context {context} -n {} exec {pod} -- nodetool -u <jmx user> -pw <redacted> {args}",
+        plan.target.namespace
+    )
 }
 
 /// The target pod names the dry run shows (the StatefulSet's ordinals).

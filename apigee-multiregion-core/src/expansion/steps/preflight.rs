@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use crate::overrides::{CheckOptions, Severity, check_pair_with};
 use crate::preflight::{PreflightFacts, judge_preflight};
 
+use super::super::Region;
 use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::events::Event;
 use super::super::plan::NetworkMode;
-use super::super::Region;
 use super::{Planned, Step, StepId, planned_target, ready_admin};
 
 pub(crate) struct Preflight;
@@ -61,7 +61,8 @@ impl Step for Preflight {
             },
             Err(e) => ring_error = Some(e.to_string()),
         }
-        let target_ca_differs = !ctx.options.force_ca && matches!((&source_ca, &target_ca), (Some(s), Some(t)) if s.data != t.data);
+        let target_ca_differs =
+            !ctx.options.force_ca && matches!((&source_ca, &target_ca), (Some(s), Some(t)) if s.data != t.data);
         let facts = PreflightFacts {
             source_dc: plan.source.datacenter.to_string(),
             target_dc: plan.target.datacenter.to_string(),

@@ -21,9 +21,11 @@ impl Step for PrepareOverrides {
     async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
         let plan = ctx.plan;
         let seed = ctx.journal(|j| j.seed_host.clone());
-        let view = load_target(plan)?.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+        let view =
+            load_target(plan)?.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let c = &view.cassandra;
-        let placed = c.datacenter.as_deref() == Some(plan.target.datacenter.as_str()) && c.effective_rack() == plan.target_rack().as_str();
+        let placed = c.datacenter.as_deref() == Some(plan.target.datacenter.as_str())
+            && c.effective_rack() == plan.target_rack().as_str();
         if !placed {
             return Ok(None);
         }
@@ -33,8 +35,13 @@ impl Step for PrepareOverrides {
         // After finalize the seed host is gone on purpose; that still counts as prepared only
         // while the new nodes are in the ring (a wiped region must be prepared again).
         let finalized = ctx.journal(|j| j.step(StepId::Finalize) == StepState::Done || j.datastore_reapplied);
-        if finalized && c.multi_region_seed_host.is_none() && matches!(super::wait_joined::joined(ctx).await?, JoinVerdict::Joined { .. }) {
-            return Ok(Some("finalized earlier: the seed host was removed on purpose and the new nodes are in the ring".into()));
+        if finalized
+            && c.multi_region_seed_host.is_none()
+            && matches!(super::wait_joined::joined(ctx).await?, JoinVerdict::Joined { .. })
+        {
+            return Ok(Some(
+                "finalized earlier: the seed host was removed on purpose and the new nodes are in the ring".into(),
+            ));
         }
         Ok(None)
     }

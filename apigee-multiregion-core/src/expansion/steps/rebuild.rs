@@ -58,19 +58,26 @@ pub(crate) async fn target_nodes(ctx: &Ctx<'_>) -> Result<Vec<TargetNode>, StepE
         .iter()
         .map(|p| TargetNode {
             pod: p.name.clone(),
-            host_id: p.cassandra_address().and_then(|a| ring.as_ref()?.find_address(&a.to_string()).map(|(_, n)| n.host_id.clone())).filter(|h| !h.is_empty()),
+            host_id: p
+                .cassandra_address()
+                .and_then(|a| ring.as_ref()?.find_address(&a.to_string()).map(|(_, n)| n.host_id.clone()))
+                .filter(|h| !h.is_empty()),
         })
         .collect())
 }
 
 /// What proves (or disproves) each target node's rebuild: the journal's record for its host
 /// ID, else its current log.
-pub(crate) async fn evidence(ctx: &Ctx<'_>, nodes: &[TargetNode]) -> Result<BTreeMap<String, RebuildEvidence>, StepError> {
+pub(crate) async fn evidence(
+    ctx: &Ctx<'_>,
+    nodes: &[TargetNode],
+) -> Result<BTreeMap<String, RebuildEvidence>, StepError> {
     let source_dc = ctx.plan.source.datacenter.as_str();
     let mut out = BTreeMap::new();
     for n in nodes {
         let record = ctx.journal(|j| j.rebuild.get(&n.pod).filter(|r| r.state == StepState::Done).cloned());
-        let recorded = record.as_ref().map(|r| RecordedRebuild { host_id: r.host_id.as_deref(), plan_id: r.plan_id.as_deref() });
+        let recorded =
+            record.as_ref().map(|r| RecordedRebuild { host_id: r.host_id.as_deref(), plan_id: r.plan_id.as_deref() });
         let trusted = matches!((recorded, n.host_id.as_deref()), (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) if h == c);
         // The log is only read when the record does not settle it.
         let log = if trusted { Vec::new() } else { read_log(&*ctx.deps.admins.admin(Region::Target, &n.pod)).await? };
@@ -119,7 +126,10 @@ impl Step for Rebuild {
                     }
                 ),
                 commands: std::iter::once(nodetool_shown(plan, &s.context, "<each source pod>", "flush"))
-                    .chain(pods.iter().map(|p| nodetool_shown(plan, &t.context, p, &format!("rebuild -- {}", s.datacenter))))
+                    .chain(
+                        pods.iter()
+                            .map(|p| nodetool_shown(plan, &t.context, p, &format!("rebuild -- {}", s.datacenter))),
+                    )
                     .collect(),
             },
         }))
@@ -146,7 +156,11 @@ impl Step for Rebuild {
             return super::rebuild_cr::run(ctx, cr, &nodes).await;
         }
         let limit = plan.rebuild.concurrency.limit().min(nodes.len().max(1));
-        let results: Vec<Result<(), StepError>> = futures::stream::iter(nodes.iter().cloned()).map(|n| async move { rebuild_node(ctx, &n).await }).buffer_unordered(limit).collect().await;
+        let results: Vec<Result<(), StepError>> = futures::stream::iter(nodes.iter().cloned())
+            .map(|n| async move { rebuild_node(ctx, &n).await })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
         let mut failures = Vec::new();
         for e in results.into_iter().filter_map(Result::err) {
             match e {
@@ -165,7 +179,10 @@ impl Step for Rebuild {
 async fn flush_source(ctx: &Ctx<'_>) -> Result<(), StepError> {
     let plan = ctx.plan;
     let pods = ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?;
-    let flushes = pods.iter().filter(|p| p.ready).map(|p| async move { ctx.deps.admins.admin(Region::Source, &p.name).flush().await });
+    let flushes = pods
+        .iter()
+        .filter(|p| p.ready)
+        .map(|p| async move { ctx.deps.admins.admin(Region::Source, &p.name).flush().await });
     for r in futures::future::join_all(flushes).await {
         r?;
     }
@@ -208,7 +225,8 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
     let admin = ctx.deps.admins.admin(Region::Target, pod);
     let spec = &ctx.plan.rebuild;
     if evidence(ctx, std::slice::from_ref(node)).await?.get(pod).is_some_and(RebuildEvidence::proves_done) {
-        let already = ctx.journal(|j| j.rebuild.get(pod).is_some_and(|r| r.state == StepState::Done && r.host_id == node.host_id));
+        let already = ctx
+            .journal(|j| j.rebuild.get(pod).is_some_and(|r| r.state == StepState::Done && r.host_id == node.host_id));
         if !already {
             mark_done(ctx, node, None)?;
         }
@@ -233,7 +251,12 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
             r.state = StepState::Running;
             r.attempts = attempts;
         })?;
-        ctx.emit(Event::RebuildNode { pod: pod.into(), state: if attempts > 1 { NodeState::Retrying } else { NodeState::Started }, attempt: attempts, message: None });
+        ctx.emit(Event::RebuildNode {
+            pod: pod.into(),
+            state: if attempts > 1 { NodeState::Retrying } else { NodeState::Started },
+            attempt: attempts,
+            message: None,
+        });
         ctx.ensure_locked()?;
         let failure = match classify(run_with_progress(ctx, admin.clone(), pod, source_dc).await) {
             Ended::Follow => {
@@ -251,7 +274,12 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
             }
             Ended::Unreachable(why) => {
                 // The pod is restarting: wait for JMX to answer again (bounded), then rebuild.
-                ctx.emit(Event::RebuildNode { pod: pod.into(), state: NodeState::Waiting, attempt: attempts, message: Some(why.clone()) });
+                ctx.emit(Event::RebuildNode {
+                    pod: pod.into(),
+                    state: NodeState::Waiting,
+                    attempt: attempts,
+                    message: Some(why.clone()),
+                });
                 wait_idle(ctx, &*admin, pod).await?;
                 why
             }
@@ -276,7 +304,10 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
 }
 
 /// The outcome of the last full rebuild from the source in the node's current log.
-async fn full_outcome(admin: &dyn CassandraAdmin, source_dc: &str) -> Result<Option<crate::nodetool::RebuildOutcome>, StepError> {
+async fn full_outcome(
+    admin: &dyn CassandraAdmin,
+    source_dc: &str,
+) -> Result<Option<crate::nodetool::RebuildOutcome>, StepError> {
     let events = read_log(admin).await?;
     Ok(crate::verify::full_rebuild_outcome(&events, source_dc))
 }
@@ -293,7 +324,12 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
         match admin.netstats().await {
             Ok(n) => {
                 if unreachable_since.take().is_some() {
-                    ctx.emit(Event::RebuildNode { pod: pod.into(), state: NodeState::Running, attempt: 0, message: Some("the node answers again".into()) });
+                    ctx.emit(Event::RebuildNode {
+                        pod: pod.into(),
+                        state: NodeState::Running,
+                        attempt: 0,
+                        message: Some("the node answers again".into()),
+                    });
                 }
                 if n.rebuild_plans().next().is_none() {
                     return Ok(());
@@ -305,7 +341,12 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
             Err(e) => {
                 if unreachable_since.is_none() {
                     unreachable_since = Some(Instant::now());
-                    ctx.emit(Event::RebuildNode { pod: pod.into(), state: NodeState::Waiting, attempt: 0, message: Some(format!("cannot read netstats, waiting: {e}")) });
+                    ctx.emit(Event::RebuildNode {
+                        pod: pod.into(),
+                        state: NodeState::Waiting,
+                        attempt: 0,
+                        message: Some(format!("cannot read netstats, waiting: {e}")),
+                    });
                 }
             }
         }
@@ -329,7 +370,12 @@ fn mark_done(ctx: &Ctx<'_>, node: &TargetNode, plan_id: Option<String>) -> Resul
         r.completed_at = Some(now);
         r.last_error = None;
     })?;
-    ctx.emit(Event::RebuildNode { pod: node.pod.clone(), state: NodeState::Done, attempt: attempts, message: node.host_id.as_ref().map(|h| format!("host ID {h}")) });
+    ctx.emit(Event::RebuildNode {
+        pod: node.pod.clone(),
+        state: NodeState::Done,
+        attempt: attempts,
+        message: node.host_id.as_ref().map(|h| format!("host ID {h}")),
+    });
     Ok(())
 }
 
@@ -339,13 +385,23 @@ fn fail(ctx: &Ctx<'_>, pod: &str, attempts: u32, msg: &str) -> Result<(), StepEr
         r.state = StepState::Failed;
         r.last_error = Some(msg.into());
     })?;
-    ctx.emit(Event::RebuildNode { pod: pod.into(), state: NodeState::Failed, attempt: attempts, message: Some(msg.into()) });
+    ctx.emit(Event::RebuildNode {
+        pod: pod.into(),
+        state: NodeState::Failed,
+        attempt: attempts,
+        message: Some(msg.into()),
+    });
     Ok(())
 }
 
 /// Runs `nodetool rebuild` and reads netstats while it runs (a failed read is skipped: the
 /// rebuild itself decides).
-async fn run_with_progress(ctx: &Ctx<'_>, admin: Arc<dyn CassandraAdmin>, pod: &str, source_dc: &str) -> Result<(), AdminError> {
+async fn run_with_progress(
+    ctx: &Ctx<'_>,
+    admin: Arc<dyn CassandraAdmin>,
+    pod: &str,
+    source_dc: &str,
+) -> Result<(), AdminError> {
     let rebuild = admin.rebuild(source_dc);
     tokio::pin!(rebuild);
     let interval = ctx.plan.rebuild.progress_interval.0;

@@ -32,13 +32,19 @@ fn body(plan: &ExpansionPlan, cr: &CrSpec, force: bool) -> serde_json::Value {
 pub(crate) fn describe(plan: &ExpansionPlan, cr: &CrSpec) -> Planned {
     let (s, t) = (&plan.source, &plan.target);
     Planned {
-        description: format!("apply CassandraDataReplication {} (source {}) and follow every pod's rebuildDetails", cr.name, s.datacenter),
+        description: format!(
+            "apply CassandraDataReplication {} (source {}) and follow every pod's rebuildDetails",
+            cr.name, s.datacenter
+        ),
         commands: vec![
             format!(
                 "kubectl --context {} -n {} apply -f - <<< '{{apiVersion: apigee.cloud.google.com/v1alpha1, kind: CassandraDataReplication, metadata: {{name: {}}}, spec: {{organizationRef: {}, force: false, source: {{region: {}}}}}}}'",
                 t.context, t.namespace, cr.name, cr.organization, s.datacenter
             ),
-            format!("kubectl --context {} -n {} get apigeeds {} -o jsonpath='{{.status.cassandraDataReplication}}'", t.context, t.namespace, cr.datastore),
+            format!(
+                "kubectl --context {} -n {} get apigeeds {} -o jsonpath='{{.status.cassandraDataReplication}}'",
+                t.context, t.namespace, cr.datastore
+            ),
         ],
     }
 }
@@ -52,23 +58,34 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
     let plan = ctx.plan;
     let keys: Vec<(String, Option<String>)> = nodes.iter().map(|n| (n.pod.clone(), n.host_id.clone())).collect();
     let started = Instant::now();
-    let mut attempts = ctx.journal(|j| nodes.iter().filter_map(|n| j.rebuild.get(&n.pod)).map(|r| r.attempts).max().unwrap_or(0));
+    let mut attempts =
+        ctx.journal(|j| nodes.iter().filter_map(|n| j.rebuild.get(&n.pod)).map(|r| r.attempts).max().unwrap_or(0));
     let max = attempts + plan.rebuild.retries + 1;
     // A resumed run whose rebuild already completed applies nothing. Entries older than our
     // apply belong to an earlier attempt: only entries updated after the newest one seen
     // before the apply count (no comparison with another machine's clock).
     let mut current = status(ctx, cr).await?;
     let mut since: Option<i64> = None;
-    let mut applied = ctx.journal(|j| nodes.iter().any(|n| j.rebuild.get(&n.pod).is_some_and(|r| r.state == StepState::Running)));
+    let mut applied =
+        ctx.journal(|j| nodes.iter().any(|n| j.rebuild.get(&n.pod).is_some_and(|r| r.state == StepState::Running)));
     loop {
         match judge(&current, &keys, since) {
             Progress::Complete => break,
             Progress::Failed(failed) if applied => {
                 let msg = failed.iter().map(|(p, m)| format!("{p}: {m}")).collect::<Vec<_>>().join("; ");
-                ctx.emit(Event::RebuildNode { pod: nodes.iter().map(|n| n.pod.as_str()).collect::<Vec<_>>().join(","), state: NodeState::FailedAttempt, attempt: attempts, message: Some(msg) });
+                ctx.emit(Event::RebuildNode {
+                    pod: nodes.iter().map(|n| n.pod.as_str()).collect::<Vec<_>>().join(","),
+                    state: NodeState::FailedAttempt,
+                    attempt: attempts,
+                    message: Some(msg),
+                });
                 applied = false;
                 if attempts >= max {
-                    return Err(StepError::DataReplication { name: cr.name.clone(), attempts, failures: failed.iter().map(|(p, m)| format!("{p}: {m}")).collect() });
+                    return Err(StepError::DataReplication {
+                        name: cr.name.clone(),
+                        attempts,
+                        failures: failed.iter().map(|(p, m)| format!("{p}: {m}")).collect(),
+                    });
                 }
             }
             _ => {}
@@ -77,7 +94,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
             attempts += 1;
             since = current.rebuild_details.values().filter_map(|d| d.updated).max().map(|m| m + 1);
             ctx.ensure_locked()?;
-            ctx.deps.target.apply_custom(&CASSANDRA_DATA_REPLICATION, &plan.target.namespace, &body(plan, cr, attempts > 1)).await?;
+            ctx.deps
+                .target
+                .apply_custom(&CASSANDRA_DATA_REPLICATION, &plan.target.namespace, &body(plan, cr, attempts > 1))
+                .await?;
             ctx.record(|j| {
                 for n in nodes {
                     let r = j.rebuild.entry(n.pod.clone()).or_default();
@@ -96,7 +116,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
             applied = true;
         }
         if started.elapsed() >= plan.rebuild.timeout.0 {
-            let pending: Vec<String> = keys.iter().filter(|(p, h)| current.detail(p, h.as_deref(), since).and_then(|d| d.state.as_deref()) != Some("complete")).map(|(p, _)| format!("{p}: not complete")).collect();
+            let pending: Vec<String> = keys
+                .iter()
+                .filter(|(p, h)| {
+                    current.detail(p, h.as_deref(), since).and_then(|d| d.state.as_deref()) != Some("complete")
+                })
+                .map(|(p, _)| format!("{p}: not complete"))
+                .collect();
             return Err(StepError::DataReplication { name: cr.name.clone(), attempts, failures: pending });
         }
         tokio::time::sleep(plan.rebuild.progress_interval.0).await;
@@ -105,10 +131,14 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
     // The operator's word is checked against each node's own log, then recorded durably.
     let source_dc = plan.source.datacenter.as_str();
     for n in nodes {
-        let log = crate::nodetool::scan_rebuild_log(&ctx.deps.admins.admin(Region::Target, &n.pod).log(Some(50_000)).await?);
+        let log =
+            crate::nodetool::scan_rebuild_log(&ctx.deps.admins.admin(Region::Target, &n.pod).log(Some(50_000)).await?);
         match full_rebuild_outcome(&log, source_dc) {
             Some(o) if o.completed && o.failure.is_none() => {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 ctx.record(|j| {
                     let r = j.rebuild.entry(n.pod.clone()).or_default();
                     r.state = StepState::Done;
@@ -117,13 +147,21 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
                     r.completed_at = Some(now);
                     r.last_error = None;
                 })?;
-                ctx.emit(Event::RebuildNode { pod: n.pod.clone(), state: NodeState::Done, attempt: attempts, message: None });
+                ctx.emit(Event::RebuildNode {
+                    pod: n.pod.clone(),
+                    state: NodeState::Done,
+                    attempt: attempts,
+                    message: None,
+                });
             }
             _ => {
                 return Err(StepError::DataReplication {
                     name: cr.name.clone(),
                     attempts,
-                    failures: vec![format!("{}: the operator reports complete, but the pod's log shows no completed full rebuild from {source_dc}", n.pod)],
+                    failures: vec![format!(
+                        "{}: the operator reports complete, but the pod's log shows no completed full rebuild from {source_dc}",
+                        n.pod
+                    )],
                 });
             }
         }

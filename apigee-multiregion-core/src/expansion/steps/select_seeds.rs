@@ -32,7 +32,11 @@ impl Step for SelectSeeds {
     async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError> {
         let plan = ctx.plan;
         let (pods, admin) = tokio::try_join!(
-            async { Ok::<_, StepError>(ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?) },
+            async {
+                Ok::<_, StepError>(
+                    ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?,
+                )
+            },
             ready_admin(plan, ctx.deps, Region::Source),
         )?;
         let ring = admin.status().await?;
@@ -41,7 +45,10 @@ impl Step for SelectSeeds {
         let seed = chosen.seed_host.address.to_string();
         let alternates: Vec<String> = chosen.alternates.iter().map(|s| s.address.to_string()).collect();
         if alternates.is_empty() {
-            ctx.emit(Event::Warning { step: StepId::SelectSeeds, message: format!("only {seed} can be a seed: no alternate if it goes away") });
+            ctx.emit(Event::Warning {
+                step: StepId::SelectSeeds,
+                message: format!("only {seed} can be a seed: no alternate if it goes away"),
+            });
         }
         // The journal holds the choice in every run; a dry run does not save it.
         ctx.record(|j| {

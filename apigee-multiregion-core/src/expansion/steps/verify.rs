@@ -25,13 +25,19 @@ pub(crate) async fn verify_facts(ctx: &Ctx<'_>) -> Result<VerifyFacts, StepError
     let target = async { ready_admin(plan, deps, Region::Target).await?.status().await.map_err(StepError::from) };
     let (from_source, from_target, nodes) = tokio::try_join!(source, target, target_nodes(ctx))?;
     let mut own_loads = BTreeMap::new();
-    for (region, cluster, spec) in [(Region::Source, &deps.source, &plan.source), (Region::Target, &deps.target, &plan.target)] {
+    for (region, cluster, spec) in
+        [(Region::Source, &deps.source, &plan.source), (Region::Target, &deps.target, &plan.target)]
+    {
         let pods = cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?;
-        let reads = pods.iter().filter(|p| p.ready).filter_map(|p| Some((p.cassandra_address()?.to_string(), deps.admins.admin(region, &p.name)))).map(|(address, admin)| async move {
-            // A node's own Load is current; others' come from gossip, up to a minute old.
-            let view = admin.status().await.ok()?;
-            Some((address.clone(), view.find_address(&address)?.1.load_bytes?))
-        });
+        let reads = pods
+            .iter()
+            .filter(|p| p.ready)
+            .filter_map(|p| Some((p.cassandra_address()?.to_string(), deps.admins.admin(region, &p.name))))
+            .map(|(address, admin)| async move {
+                // A node's own Load is current; others' come from gossip, up to a minute old.
+                let view = admin.status().await.ok()?;
+                Some((address.clone(), view.find_address(&address)?.1.load_bytes?))
+            });
         own_loads.extend(futures::future::join_all(reads).await.into_iter().flatten());
     }
     let pods = deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;

@@ -19,7 +19,8 @@ pub(crate) async fn joined(ctx: &Ctx<'_>) -> Result<JoinVerdict, StepError> {
     let plan = ctx.plan;
     let want = expected_target_replicas(plan)?;
     let pods = ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
-    let ready: Vec<String> = pods.iter().filter(|p| p.ready).filter_map(|p| p.cassandra_address()).map(|a| a.to_string()).collect();
+    let ready: Vec<String> =
+        pods.iter().filter(|p| p.ready).filter_map(|p| p.cassandra_address()).map(|a| a.to_string()).collect();
     if ready.len() < want {
         return Ok(judge_join(want, &ready, &[], plan.target.datacenter.as_str())?);
     }
@@ -30,7 +31,8 @@ pub(crate) async fn joined(ctx: &Ctx<'_>) -> Result<JoinVerdict, StepError> {
         }
     };
     let (source, target) = tokio::join!(view(Region::Source), view(Region::Target));
-    let views: [SideView<'_>; 2] = [("source", source.as_ref().map_err(Clone::clone)), ("target", target.as_ref().map_err(Clone::clone))];
+    let views: [SideView<'_>; 2] =
+        [("source", source.as_ref().map_err(Clone::clone)), ("target", target.as_ref().map_err(Clone::clone))];
     Ok(judge_join(want, &ready, &views, plan.target.datacenter.as_str())?)
 }
 
@@ -51,8 +53,14 @@ impl Step for WaitJoined {
         let (plan, s, t) = (ctx.plan, &ctx.plan.source, &ctx.plan.target);
         let pods = planned_target_pods(plan)?;
         Ok(Some(Planned {
-            description: format!("wait until every {} node is Ready and UN as {} from both sides", t.context, t.datacenter),
-            commands: vec![nodetool_shown(plan, &s.context, "<a source pod>", "status"), nodetool_shown(plan, &t.context, &pods[0], "status")],
+            description: format!(
+                "wait until every {} node is Ready and UN as {} from both sides",
+                t.context, t.datacenter
+            ),
+            commands: vec![
+                nodetool_shown(plan, &s.context, "<a source pod>", "status"),
+                nodetool_shown(plan, &t.context, &pods[0], "status"),
+            ],
         }))
     }
 
