@@ -168,6 +168,8 @@ async fn drives_the_apigeectl_stand_in_through_the_installer_adapter() {
     let mut a = Apigeectl::new(repo().join("sandbox/bin/apigeectl"), "region-1");
     a.kubeconfig = Some(kubeconfig());
     a.poll_interval = Duration::from_millis(200);
+    // apigeectl runs from the hybrid-files directory the overrides' relative paths point into.
+    a.workdir = Some(repo().join("sandbox/regions/region-1"));
     let overrides = repo().join("sandbox/regions/region-1/overrides.yaml");
     a.wait_ready(&overrides, Duration::from_secs(30)).await.unwrap();
     // Region-2 has nothing installed: check-ready fails, and says why.

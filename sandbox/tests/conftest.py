@@ -44,13 +44,35 @@ def nodetool(region: int, ordinal: int, *args: str, check: bool = True) -> subpr
                    "-u", s["jmx_user"], "-pw", s["jmx_password"], *args, check=check)
 
 
-def apigeectl(region: int, *args: str) -> subprocess.CompletedProcess:
-    """Runs the stand-in as an operator would: with the region's context current (through a
+def apigeectl(region: int, *args: str, cwd: Path | None = None, env_vars: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs the stand-in as an operator would: from the hybrid-files directory (by default the
+    directory of the `-f` overrides file), with the region's context current (through a
     kubeconfig that only selects the context, in front of the sandbox's own)."""
     ctx = Path(env.STATE) / f"select-region-{region}.yaml"
     ctx.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": f"region-{region}"}))
-    e = {**os.environ, "KUBECONFIG": f"{ctx}:{env.kubeconfig_path()}"}
-    return subprocess.run([str(SANDBOX / "bin" / "apigeectl"), *args], capture_output=True, text=True, env=e, timeout=600)
+    e = {**os.environ, "KUBECONFIG": f"{ctx}:{env.kubeconfig_path()}", **(env_vars or {})}
+    if cwd is None and "-f" in args:
+        cwd = Path(args[args.index("-f") + 1]).parent
+    return subprocess.run([str(SANDBOX / "bin" / "apigeectl"), *args], capture_output=True, text=True, env=e, timeout=600, cwd=cwd)
+
+
+def wait_ready(region: int, overrides: str, timeout: float = 300) -> None:
+    """`apigeectl check-ready` until it succeeds, as the install pages say."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        r = apigeectl(region, "check-ready", "-f", overrides)
+        if r.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"region-{region} not ready after {timeout}s: {r.stderr}")
+        time.sleep(2)
+
+
+def hybrid_files(directory: Path, overrides: Path) -> None:
+    """The certs and service-account files the overrides name, next to them (the hybrid-files directory)."""
+    from sbx import hybrid_files as hf
+    hf.populate(Path(directory), Path(overrides))
 
 
 def ring(region: int, ordinal: int = 0) -> dict[str, dict[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SANDBOX, kubectl, ring
+from conftest import SANDBOX, hybrid_files, kubectl, ring
 from sbx import data, env, proc, region1
 
 REPO = SANDBOX.parent
@@ -23,11 +23,12 @@ def make_plan(tmp_path: Path, **changes) -> Path:
     """A plan for the sandbox with absolute paths and short timeouts; `changes` are YAML lines."""
     target = tmp_path / "overrides-region-2.yaml"
     target.write_text(TEMPLATE.read_text())
+    hybrid_files(tmp_path, target)  # the hybrid-files directory apigeectl runs from (installer.workdir)
     jmx = changes.get("jmx", "  from: overrides")
     plan = f"""name: e2e
 source:
   context: region-1
-  overrides: {env.SANDBOX_DIR / 'regions' / 'region-1' / 'overrides.yaml'}
+  overrides: {region1.overrides_path()}
   datacenter: dc-1
 target:
   context: region-2
@@ -37,6 +38,7 @@ target:
 installer:
   kind: apigeectl
   program: {env.SANDBOX_DIR / 'bin' / 'apigeectl'}
+  workdir: {tmp_path}
 jmx:
 {jmx}
 rebuild:
@@ -99,11 +101,22 @@ def test_cli_expands_region_2_and_every_row_reads_back(sandbox, empty_region_2, 
     journal = (tmp_path / ".apigee-multiregion" / "e2e.journal.json")
     assert oct(journal.stat().st_mode & 0o777) == "0o600"
     assert_no_secrets(r.stdout, r.stderr, journal.read_text())
-    # Running it again finds everything done and changes nothing.
+    # Finalize waited for the operator's rolling restart: every dc-2 container restarted, so its
+    # log (`kubectl logs`, the current container only) no longer shows the rebuild.
+    for i in range(n):
+        pod = f"apigee-cassandra-default-{i}"
+        restarts = kubectl(2, "get", "pod", pod, "-n", "apigee", "-o", "jsonpath={.status.containerStatuses[0].restartCount}").stdout
+        assert int(restarts or 0) >= 1, f"{pod} was not restarted by finalize"
+        assert "rebuild from dc" not in kubectl(2, "logs", pod, "-n", "apigee", "-c", "apigee-cassandra").stdout
+    # The durable proof still holds: verify passes and running it again rebuilds nothing.
+    v = subprocess.run([str(CLI), "verify", "--plan", str(plan), "-o", "json"], capture_output=True, text=True,
+                       env={**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}, timeout=300)
+    assert v.returncode == 0, v.stderr + v.stdout
     again = expand(plan)
     assert again.returncode == 0, again.stderr
     outcomes = {s["id"]: s["outcome"] for s in events(again.stdout)[-1]["steps"]}
     assert all(o == "skipped" for k, o in outcomes.items() if k not in ("preflight", "verify")), outcomes
+    assert not [e for e in events(again.stdout) if e["event"] == "rebuild-node"], "nothing rebuilt again"
 
 
 def _wait_for_event(p: subprocess.Popen, pred, timeout: float = 600) -> list[dict]:
@@ -190,14 +203,16 @@ def test_a_wrong_jmx_password_is_refused_with_nothing_changed(sandbox, empty_reg
 
 def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(sandbox, empty_region_2, tmp_path):
     # A region-2 that was deleted without decommissioning: its nodes stay in the ring, down.
-    from conftest import apigeectl
+    from conftest import apigeectl, wait_ready
     overrides = tmp_path / "old-region-2.yaml"
     overrides.write_text(TEMPLATE.read_text().replace('datacenter: "dc-1"', 'datacenter: "dc-2"').replace("  clusterName: apigeecluster\n", "  clusterName: apigeecluster\n  multiRegionSeedHost: 127.0.1.1\n"))
+    hybrid_files(tmp_path, overrides)  # apigeectl runs from this hybrid-files directory
     secret = json.loads(kubectl(1, "get", "secret", "apigee-ca", "-n", "cert-manager", "-o", "json").stdout)
     secret["metadata"] = {"name": "apigee-ca", "namespace": "cert-manager"}
     kubectl(2, "apply", "-f", "-", input=json.dumps(secret))
     assert apigeectl(2, "init", "-f", str(overrides)).returncode == 0
     assert apigeectl(2, "apply", "-f", str(overrides)).returncode == 0
+    wait_ready(2, str(overrides))  # apply returns at once: the nodes join afterwards
     assert apigeectl(2, "delete", "-f", str(overrides)).returncode == 0
     kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager")
     time.sleep(3)
@@ -218,7 +233,7 @@ def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, 
     _wait_for_event(p, lambda ev: ev["event"] == "step-finished" and ev["step"] == "copy-ca")
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 1, err
+    assert p.returncode == 130, err  # interrupted: the journal holds every finished action
     assert "interrupted" in err and "run the same command again" in err, err
     assert kubectl(2, "get", "lease", "-n", "default", "apigee-multiregion-apigee", check=False).returncode != 0, "the lock was released"
     r = expand(plan)  # no --wait-for-lock needed

@@ -3,16 +3,17 @@ and nodetool: what our tool automates, proved against real parts."""
 import json
 import time
 
-from conftest import apigeectl, kubectl, nodetool, ring
+from conftest import apigeectl, hybrid_files, kubectl, nodetool, ring, wait_ready
 from sbx import data, env, region1
 
 
 def region2_overrides(tmp_path, seed: str) -> str:
-    text = (env.SANDBOX_DIR / "regions" / "region-1" / "overrides.yaml").read_text()
+    text = region1.overrides_path().read_text()
     text = text.replace('datacenter: "dc-1"', 'datacenter: "dc-2"').replace("sandbox-region-1", "sandbox-region-2")
     text = text.replace("  clusterName: apigeecluster\n", f"  clusterName: apigeecluster\n  multiRegionSeedHost: {seed}\n")
     path = tmp_path / "overrides-region-2.yaml"
     path.write_text(text)
+    hybrid_files(tmp_path, path)  # apigeectl runs from this hybrid-files directory
     return str(path)
 
 
@@ -34,9 +35,11 @@ def test_manual_runbook_expands_to_dc_2_and_every_row_reads_back(sandbox, empty_
     assert seed == "127.0.1.1"
     overrides = region2_overrides(tmp_path, seed)
     copy_ca_to_region_2()
-    for step in (("init", "-f", overrides), ("apply", "-f", overrides), ("check-ready", "-f", overrides)):
-        r = apigeectl(2, *step)
+    # The install pages: init, check-ready until ready, apply, check-ready until ready.
+    for step in ("init", "apply"):
+        r = apigeectl(2, step, "-f", overrides)
         assert r.returncode == 0, r.stderr
+        wait_ready(2, overrides)
     n = region1.settings()["replicas"]
     both = {"dc-1": {f"127.0.1.{i + 1}": "UN" for i in range(n)}, "dc-2": {f"127.0.2.{i + 1}": "UN" for i in range(n)}}
     assert ring(1) == both
@@ -61,8 +64,12 @@ def test_a_region_that_generated_its_own_ca_cannot_join(sandbox, empty_region_2,
     assert r.returncode == 0 and "created a new CA" in r.stderr, r.stderr
     r = apigeectl(2, "apply", "-f", overrides)
     assert r.returncode == 0, r.stderr
-    time.sleep(5)
+    # apply returns at once; the operator then starts the first dc-2 node, which tries to join.
+    deadline, refused = time.monotonic() + 120, False
+    while not refused and time.monotonic() < deadline:
+        time.sleep(2)
+        with open(seed_log, errors="replace") as f:
+            f.seek(seen)
+            refused = "SSLHandshakeException" in f.read()
+    assert refused, "the seed refused the TLS handshake"
     assert set(ring(1)) == {"dc-1"}, "dc-2 must not join a ring whose CA it does not trust"
-    with open(seed_log, errors="replace") as f:
-        f.seek(seen)
-        assert "SSLHandshakeException" in f.read(), "the seed refused the TLS handshake"

@@ -1,6 +1,6 @@
 //! Building the real [`Deps`] for a plan: kube-rs clusters, the installer, nodetool over exec.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::redact::Redactor;
@@ -198,7 +198,12 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
                 program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)),
                 &plan.target.context,
             );
-            a.workdir = workdir.as_ref().map(|w| plan.resolve(w));
+            // apigeectl runs from its hybrid-files directory: overrides name `./certs/...` and
+            // `./service-accounts/...` relative to it. Default: the target overrides' folder.
+            a.workdir = Some(workdir.as_ref().map_or_else(
+                || plan.resolve(&plan.target.overrides).parent().map(Path::to_path_buf).unwrap_or_default(),
+                |w| plan.resolve(w),
+            ));
             a.kubeconfig = kc(&plan.target.kubeconfig);
             a.redactor = redactor;
             a.poll_interval = plan.timeouts.poll.0;

@@ -493,7 +493,9 @@ impl ExpansionPlan {
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so paths handed to an installer that runs in another folder still point here.
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = std::path::absolute(&parent).unwrap_or(parent);
         Self::from_str_at(&text, &path.display().to_string(), base)
     }
 

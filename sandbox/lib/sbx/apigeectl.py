@@ -1,37 +1,46 @@
-"""STAND-IN for Google's `apigeectl` plus the Apigee operator and its schema setup jobs.
+"""STAND-IN for Google's `apigeectl` (the apigeectl era of Apigee hybrid), sandbox only.
 
 It offers the surface the multi-region runbook uses (`init`, `apply [--datastore]`,
 `check-ready`, `delete`, each with `-f OVERRIDES`) and acts on the cluster of the current
-kubeconfig context. Unlike the real tool it only installs the Cassandra datastore, but it does
-so for real: it starts Apache Cassandra nodes configured from the overrides file (clusterName,
-datacenter, rack, replicaCount, multiRegionSeedHost, JMX credentials) with internode TLS issued
-from the cluster's `apigee-ca` secret. A wrong seed, datacenter or CA fails as it would in a
-real region.
+kubeconfig context. Like the real tool it only submits objects; the operator stand-in
+(`operator.py`, started by `init`) does the work in the background:
 
-Differences from the real apigeectl, on purpose:
-- `apply` returns when the Cassandra pods are Running (the real one returns at once and the
-  operator works in the background; `check-ready` then waits).
-- A changed datastore configuration restarts the nodes one by one (as the operator's rolling
-  update does).
-- Setting APIGEE_STANDIN_SCHEMA_SETUP=off disables the schema setup stand-in, which otherwise
-  extends the replication of Apigee's keyspaces and system_auth/system_distributed/system_traces
-  to a newly installed datacenter.
+- `init` refuses a cluster without cert-manager (namespace `cert-manager` with its
+  `cert-manager` Deployment), installs the CRDs, starts the operator and creates the cluster's CA
+  in `cert-manager/apigee-ca` when there is none (what cert-manager's self-signed issuer does).
+- `apply` writes `ApigeeDatastore default` (spec from the overrides; the API server increments
+  `metadata.generation` when it changes), the datastore's credentials secret and the StatefulSet,
+  and returns. The operator then starts the Cassandra nodes, or restarts them one at a time when
+  the datastore configuration changed, reporting `status.state` `releasing`, then `running` with
+  `status.observedGeneration`.
+- `check-ready` exits 1 until the datastore is `running` at its current generation and every
+  Cassandra pod is Ready (run it repeatedly, as the real one).
+
+Like the real apigeectl it must run from the hybrid-files directory: the overrides name files by
+paths relative to the working directory (`./certs/...`, `./service-accounts/...`), and a file
+that is not there fails the command.
+
+It reads the `cassandra` section with the product's defaults: replicaCount 1, datacenter dc-1,
+rack ra-1, hostNetwork false, JMX jmxuser/iloveapis123 unless `cassandra.auth.jmx` or the secret
+named by `cassandra.auth.secret` (keys `jmx.user`, `jmx.password`) says otherwise.
+Setting APIGEE_STANDIN_SCHEMA_SETUP=off disables the schema setup stand-in.
 """
 import argparse
+import base64
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from . import cassandra, env, kube, pki, proc
+from . import env, kube, pki, proc
 
 DEFAULT_JMX_USER = "jmxuser"
-DEFAULT_JMX_PASSWORD = "iloveapis123"  # Apigee's documented default; the sandbox stand-in uses it only when the overrides set none
+DEFAULT_JMX_PASSWORD = "iloveapis123"  # Apigee's documented default, used only when the overrides set none
+CONFIG_SECRET = "apigee-datastore-default-creds"  # what apply writes for the operator (spec.credentialRef)
 
 
 class StandInError(RuntimeError):
@@ -58,34 +67,83 @@ def read_overrides(path: str) -> dict:
     return doc
 
 
-def cassandra_settings(doc: dict) -> dict:
+def referenced_files(doc: dict) -> list[str]:
+    """The file paths an overrides file names (certificates, keys, service-account JSON)."""
+    found = []
+
+    def walk(v, key=""):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, str(k))
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, key)
+        elif isinstance(v, str) and (key.endswith(("Path", "Paths")) or key in ("synchronizer", "udca", "mart", "metrics",
+                                                                                  "watcher", "logger", "runtime", "connectAgent")):
+            if "/" in v or v.endswith((".json", ".pem", ".key", ".crt")):
+                found.append(v)
+    walk(doc)
+    return found
+
+
+def check_files(doc: dict, cwd: Path | None = None) -> None:
+    """The real apigeectl reads every file the overrides name, relative to its working directory."""
+    base = cwd or Path.cwd()
+    missing = [f for f in referenced_files(doc) if not (base / f).is_file()]
+    if missing:
+        raise StandInError(
+            f"files named in the overrides not found from the working directory {base}: {', '.join(missing)} "
+            "(apigeectl must run from the hybrid-files directory, where ./certs and ./service-accounts are)")
+
+
+def cassandra_settings(doc: dict, region: int | None = None) -> dict:
+    """The datastore settings from the overrides, with the product's defaults. With `region`,
+    JMX credentials named by `cassandra.auth.secret` are read from that cluster."""
     c = doc.get("cassandra") or {}
     auth = c.get("auth") or {}
     jmx = auth.get("jmx") or {}
-    return {
+    s = {
         "cluster_name": str(c.get("clusterName", "apigeecluster")),
         "datacenter": str(c.get("datacenter", "dc-1")),
         "rack": str(c.get("rack", "ra-1")),
-        "replicas": int(c.get("replicaCount", 3)),
+        "replicas": int(c.get("replicaCount", 1)),
         "seed_host": c.get("multiRegionSeedHost"),
         "host_network": bool(c.get("hostNetwork", False)),
         "jmx_user": str(jmx.get("username", DEFAULT_JMX_USER)),
         "jmx_password": str(jmx.get("password", DEFAULT_JMX_PASSWORD)),
     }
+    if auth.get("secret") and region is not None:
+        name = str(auth["secret"])
+        secret = kube.get_json(region, "secret", name, "-n", env.NAMESPACE)
+        if secret is None:
+            raise StandInError(f"cassandra.auth.secret: secret {env.NAMESPACE}/{name} not found")
+        data = secret.get("data") or {}
+        for key, field in (("jmx.user", "jmx_user"), ("jmx.password", "jmx_password")):
+            if key in data:
+                s[field] = base64.b64decode(data[key]).decode()
+    return s
 
 
 def start_operator(region: int) -> None:
-    """The Apigee operator stand-in (CassandraDataReplication), one per region, in the background."""
+    """The Apigee operator stand-in, one per region, in the background."""
     name = f"operator-r{region}"
     if not proc.running(name):
         proc.start(name, [sys.executable, "-m", "sbx.operator", str(region)], env.region_dir(region) / "logs" / "operator.log",
                    env_vars={"PYTHONPATH": str(env.SANDBOX_DIR / "lib")})
 
 
+def cert_manager_installed(region: int) -> bool:
+    return kube.get_json(region, "deployment", "cert-manager", "-n", "cert-manager") is not None
+
+
 def init(region: int, doc: dict) -> None:
-    for ns in (env.NAMESPACE, "cert-manager"):
-        kube.ensure_namespace(region, ns)
+    if not cert_manager_installed(region):
+        raise StandInError("cert-manager is not installed in this cluster (no deployment cert-manager in namespace "
+                           "cert-manager): install cert-manager before `apigeectl init`")
+    kube.ensure_namespace(region, env.NAMESPACE)
     kube.kubectl(region, "apply", "-f", str(env.SANDBOX_DIR / "crds" / "apigee-datastore.yaml"))
+    kube.kubectl(region, "wait", "--for=condition=Established", "--timeout=60s",
+                 "crd/apigeedatastores.apigee.cloud.google.com", "crd/cassandradatareplications.apigee.cloud.google.com")
     start_operator(region)
     if kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager") is None:
         # What cert-manager's self-signed issuer does on a fresh install: a new CA for this cluster.
@@ -97,42 +155,6 @@ def init(region: int, doc: dict) -> None:
         print(f"region-{region}: created a new CA in secret cert-manager/apigee-ca", file=sys.stderr)
 
 
-def _ca(region: int) -> tuple[bytes, bytes]:
-    import base64
-    s = kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager")
-    if s is None:
-        raise StandInError("secret cert-manager/apigee-ca not found: run `apigeectl init -f ...` first (or copy it from the existing region)")
-    data = s.get("data", {})
-    return base64.b64decode(data["tls.key"]), base64.b64decode(data["tls.crt"])
-
-
-def _fingerprint(crt: bytes) -> str:
-    import hashlib
-    return hashlib.sha256(crt).hexdigest()[:16]
-
-
-def node_configs(region: int, s: dict, ca_crt: bytes) -> list[cassandra.NodeConfig]:
-    seeds = [env.node_ip(region, 0)]
-    if s["seed_host"]:
-        seeds.append(str(s["seed_host"]))
-    return [cassandra.NodeConfig(region, n, s["cluster_name"], s["datacenter"], s["rack"], tuple(seeds),
-                                 s["jmx_user"], s["jmx_password"], _fingerprint(ca_crt))
-            for n in range(s["replicas"])]
-
-
-def _pod(region: int, n: int, s: dict) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": env.pod_name(n), "namespace": env.NAMESPACE,
-                         "labels": {"app": "apigee-cassandra", "statefulset.kubernetes.io/pod-name": env.pod_name(n),
-                                    "apigee.cloud.google.com/platform": "apigee", "name": "default"},
-                         "annotations": {"sandbox.apigee-multiregion/datacenter": s["datacenter"],
-                                         "sandbox.apigee-multiregion/rack": s["rack"]}},
-            "spec": {"hostNetwork": s["host_network"], "nodeName": env.node_name(region, n),
-                     "containers": [{"name": env.CONTAINER, "image": "sandbox/apigee-cassandra-standin:5.0",
-                                     "ports": [{"containerPort": p, "name": nm} for p, nm in
-                                               ((7000, "gossip"), (7001, "gossip-tls"), (7199, "jmx"), (9042, "cql"))]}]}}
-
-
 def _statefulset(s: dict) -> dict:
     labels = {"app": "apigee-cassandra", "name": "default"}
     return {"apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -140,62 +162,91 @@ def _statefulset(s: dict) -> dict:
             "spec": {"replicas": s["replicas"], "serviceName": "apigee-cassandra-default", "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
                                   "spec": {"hostNetwork": s["host_network"],
-                                           "containers": [{"name": env.CONTAINER, "image": "sandbox/apigee-cassandra-standin:5.0"}]}}}}
+                                           "containers": [{"name": env.CONTAINER,
+                                                           "image": f"sandbox/apigee-cassandra-standin:{env.CASSANDRA_VERSION}"}]}}}}
+
+
+def datastore(s: dict) -> dict:
+    """ApigeeDatastore `default`, with the real CRD's field names."""
+    import hashlib
+    checksum = hashlib.sha256(f"{s['jmx_user']}\0{s['jmx_password']}".encode()).hexdigest()[:16]
+    props = {"clusterName": s["cluster_name"], "datacenter": s["datacenter"], "rack": s["rack"]}
+    if s["seed_host"]:
+        props["multiRegionSeedHost"] = str(s["seed_host"])
+    return {"apiVersion": "apigee.cloud.google.com/v1alpha1", "kind": "ApigeeDatastore",
+            "metadata": {"name": "default", "namespace": env.NAMESPACE},
+            "spec": {"name": "default", "credentialRef": CONFIG_SECRET, "version": env.CASSANDRA_VERSION,
+                     "components": {"cassandra": {"replicas": s["replicas"], "hostNetwork": s["host_network"],
+                                                  # A checksum of the credentials in the pod annotations: new
+                                                  # credentials change the spec, so the pods are rolled.
+                                                  "annotations": {"sandbox.apigee-multiregion/credentials-checksum": checksum},
+                                                  "properties": props}}}}
 
 
 def apply(region: int, doc: dict, datastore_only: bool = False) -> None:
-    s = cassandra_settings(doc)
+    """Submits the datastore and returns: the operator stand-in does the rest."""
+    s = cassandra_settings(doc, region)
     if s["replicas"] > env.MAX_NODES:
         raise StandInError(f"cassandra.replicaCount {s['replicas']} is more than the sandbox's {env.MAX_NODES} nodes per region")
+    if kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager") is None:
+        raise StandInError("secret cert-manager/apigee-ca not found: run `apigeectl init -f ...` first (or copy it from the existing region)")
     kube.ensure_namespace(region, env.NAMESPACE)
-    ca_key, ca_crt = _ca(region)
+    creds = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+             "metadata": {"name": CONFIG_SECRET, "namespace": env.NAMESPACE},
+             "stringData": {"jmx.user": s["jmx_user"], "jmx.password": s["jmx_password"]}}
+    kube.apply_object(region, creds)
+    ds = datastore(s)
+    # The schema setup stand-in is the operator's; the switch travels with the datastore.
+    ds["metadata"]["annotations"] = {"sandbox.apigee-multiregion/schema-setup": os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on")}
+    kube.apply_object(region, ds)
     kube.apply_object(region, _statefulset(s))
-    if kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE) is None:
-        kube.create_object(region, {"apiVersion": "apigee.cloud.google.com/v1alpha1", "kind": "ApigeeDatastore",
-                                    "metadata": {"name": "default", "namespace": env.NAMESPACE}, "spec": {"name": "default"}})
-        kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", env.NAMESPACE, "--subresource=status", "--type=merge",
-                     "-p", json.dumps({"status": {"state": "running"}}))
-    new_dc = False
-    for cfg in node_configs(region, s, ca_crt):
-        current = cassandra.running_digest(region, cfg.ordinal)
-        if current == cfg.digest():
-            continue
-        if current is not None:
-            print(f"region-{region}: restarting {env.pod_name(cfg.ordinal)} with the new configuration", file=sys.stderr)
-            cassandra.stop(region, cfg.ordinal)
-        else:
-            new_dc = True
-        cassandra.write_config(cfg, ca_key, ca_crt)
-        cassandra.start(cfg)
-        cassandra.wait_cql(cfg)
-        if kube.get_json(region, "pod", env.pod_name(cfg.ordinal), "-n", env.NAMESPACE) is None:
-            kube.create_object(region, _pod(region, cfg.ordinal, s))
-        time.sleep(2)  # let gossip settle before touching the next node
-    for n in range(s["replicas"], env.MAX_NODES):  # scaled down
-        if proc.running(f"cassandra-r{region}-n{n}"):
-            cassandra.stop(region, n)
-        kube.kubectl(region, "delete", "pod", env.pod_name(n), "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
-    if new_dc and os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on") != "off":
-        from . import schema
-        schema.extend_replication(env.node_ip(region, 0), s["datacenter"], min(3, s["replicas"]))
+    print(f"region-{region}: ApigeeDatastore default submitted; run `apigeectl check-ready` until it is ready", file=sys.stderr)
+
+
+def wait_ready(region: int, doc: dict, timeout: float = 600) -> None:
+    """What an operator does by hand: check-ready until ready."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = check_ready(region, doc)
+        if not problems:
+            return
+        if time.monotonic() > deadline:
+            raise StandInError(f"region-{region} not ready after {timeout:.0f}s: {'; '.join(problems)}")
+        time.sleep(2)
 
 
 def check_ready(region: int, doc: dict) -> list[str]:
-    s = cassandra_settings(doc)
     problems = []
-    for n in range(s["replicas"]):
-        if not proc.running(f"cassandra-r{region}-n{n}"):
-            problems.append(f"{env.pod_name(n)}: Cassandra is not running")
-        elif kube.get_json(region, "pod", env.pod_name(n), "-n", env.NAMESPACE) is None:
+    if not proc.running(f"operator-r{region}"):
+        problems.append("apigee operator: not running (run `apigeectl init`)")
+    ds = kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE)
+    if ds is None:
+        return problems  # after init, before apply: only the operator
+    gen = ds["metadata"].get("generation", 1)
+    st = ds.get("status") or {}
+    if st.get("state") != "running" or st.get("observedGeneration") != gen:
+        problems.append(f"apigeedatastore default: state {st.get('state', '(none)')}, observed generation "
+                        f"{st.get('observedGeneration', '(none)')} of {gen}")
+    replicas = int(((ds.get("spec") or {}).get("components") or {}).get("cassandra", {}).get("replicas", 1))
+    for n in range(replicas):
+        pod = kube.get_json(region, "pod", env.pod_name(n), "-n", env.NAMESPACE)
+        if pod is None:
             problems.append(f"{env.pod_name(n)}: pod not created")
+            continue
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions", []))
+        if not ready:
+            problems.append(f"{env.pod_name(n)}: not ready")
     return problems
 
 
 def delete(region: int, doc: dict) -> None:
+    from . import cassandra
     proc.stop(f"operator-r{region}")
     for n in range(env.MAX_NODES):
         if proc.running(f"cassandra-r{region}-n{n}"):
             cassandra.stop(region, n)
+    kube.kubectl(region, "delete", "apigeedatastore", "default", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
     kube.kubectl(region, "delete", "statefulset", env.STS_NAME, "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
     kube.kubectl(region, "delete", "pods", "-l", env.CASSANDRA_LABEL, "-n", env.NAMESPACE, "--ignore-not-found",
                  "--wait=false", "--grace-period=0", "--force")
@@ -210,6 +261,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     try:
         doc = read_overrides(a.file)
+        check_files(doc)
         region = current_region()
         if a.dry_run:
             print(f"(dry run) would {a.command} {a.file} on region-{region}")

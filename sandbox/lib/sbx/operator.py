@@ -1,11 +1,23 @@
-"""STAND-IN for the Apigee operator's data replication: watches CassandraDataReplication objects
-in one region and runs `nodetool rebuild -- <spec.source.region>` on every Cassandra node of that
-region, reporting in ApigeeDatastore `default` `status.cassandraDataReplication` as the real
-operator does: `{state, updated, rebuildDetails: {<pod>: {state, message, updated}}}` with states
-running, complete, error.
+"""STAND-IN for the Apigee operator (and, for the Cassandra pods, the kubelet), one process per
+region, started by `apigeectl init`. It polls and reconciles:
 
-Run by `apigeectl init` (sandbox/sandbox apigeectl) as a background process per region.
+- `ApigeeDatastore default`: starts the Cassandra nodes its spec asks for (the real Apache
+  Cassandra, configured from `spec.components.cassandra` and the credentials secret named by
+  `spec.credentialRef`), or restarts them ONE AT A TIME when the configuration changed (e.g. the
+  `multiRegionSeedHost` was cleared), and scales down. While it works, `status.state` is
+  `releasing`; when done, `running` with `status.observedGeneration` = `metadata.generation`.
+  A restarted pod goes not-Ready, gets `restartCount`+1 and an empty container log (the old one
+  is what `kubectl logs --previous` shows), and is Ready again once it serves CQL.
+- A Cassandra process that died (crash, kill) is restarted after a kubelet-like back-off
+  (10 s), its pod not-Ready meanwhile.
+- `CassandraDataReplication` objects: runs `nodetool rebuild -- <spec.source.region>` on every
+  Cassandra node of the region, reporting in ApigeeDatastore `default`
+  `status.cassandraDataReplication` (`{state, updated, rebuildDetails: {<pod>: {state, message,
+  updated}}}`, `updated` in Unix seconds, states running/complete/error) and in the CR's own
+  `status.state` and `status.lastAppliedGeneration`.
 """
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -13,61 +25,268 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from . import env, kube, region1
+from . import cassandra, env, kube, proc
 
 POLL = 2.0
+CRASH_BACKOFF = float(os.environ.get("SANDBOX_CRASH_BACKOFF", "10"))
 
 
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def set_status(region: int, cdr_state: dict) -> None:
-    patch = {"status": {"state": "running", "cassandraDataReplication": cdr_state}}
+def log(msg: str) -> None:
+    print(f"{now()} {msg}", flush=True)
+
+
+def patch_ds_status(region: int, status: dict) -> None:
     kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", env.NAMESPACE, "--subresource=status",
-                 "--type=merge", "-p", json.dumps(patch))
+                 "--type=merge", "-p", json.dumps({"status": status}))
 
 
-def rebuild(region: int, ordinal: int, source_dc: str) -> tuple[bool, str]:
+# ---- datastore ------------------------------------------------------------------------------
+
+def settings_of(region: int, ds: dict) -> dict:
+    spec = ds.get("spec") or {}
+    c = (spec.get("components") or {}).get("cassandra") or {}
+    props = c.get("properties") or {}
+    s = {"cluster_name": props.get("clusterName", "apigeecluster"), "datacenter": props.get("datacenter", "dc-1"),
+         "rack": props.get("rack", "ra-1"), "replicas": int(c.get("replicas", 1)),
+         "seed_host": props.get("multiRegionSeedHost"), "host_network": bool(c.get("hostNetwork", False)),
+         "jmx_user": "jmxuser", "jmx_password": "iloveapis123"}
+    secret = kube.get_json(region, "secret", spec.get("credentialRef", "apigee-datastore-default-creds"), "-n", env.NAMESPACE)
+    data = (secret or {}).get("data") or {}
+    if "jmx.user" in data:
+        s["jmx_user"] = base64.b64decode(data["jmx.user"]).decode()
+    if "jmx.password" in data:
+        s["jmx_password"] = base64.b64decode(data["jmx.password"]).decode()
+    return s
+
+
+def _ca(region: int) -> tuple[bytes, bytes]:
+    s = kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager")
+    if s is None:
+        raise RuntimeError("secret cert-manager/apigee-ca not found")
+    data = s.get("data", {})
+    return base64.b64decode(data["tls.key"]), base64.b64decode(data["tls.crt"])
+
+
+def node_configs(region: int, s: dict, ca_crt: bytes) -> list[cassandra.NodeConfig]:
+    seeds = [env.node_ip(region, 0)]
+    if s["seed_host"]:
+        seeds.append(str(s["seed_host"]))
+    fp = hashlib.sha256(ca_crt).hexdigest()[:16]
+    return [cassandra.NodeConfig(region, n, s["cluster_name"], s["datacenter"], s["rack"], tuple(seeds),
+                                 s["jmx_user"], s["jmx_password"], fp, env.CASSANDRA_VERSION, env.STREAM_MBPS)
+            for n in range(s["replicas"])]
+
+
+def _pod(region: int, n: int, s: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": env.pod_name(n), "namespace": env.NAMESPACE,
+                         "labels": {"app": "apigee-cassandra", "statefulset.kubernetes.io/pod-name": env.pod_name(n),
+                                    "apigee.cloud.google.com/platform": "apigee", "name": "default"},
+                         "annotations": {"sandbox.apigee-multiregion/datacenter": s["datacenter"],
+                                         "sandbox.apigee-multiregion/rack": s["rack"]}},
+            "spec": {"hostNetwork": s["host_network"], "nodeName": env.node_name(region, n),
+                     "containers": [{"name": env.CONTAINER, "image": f"sandbox/apigee-cassandra-standin:{env.CASSANDRA_VERSION}",
+                                     "ports": [{"containerPort": p, "name": nm} for p, nm in
+                                               ((7000, "gossip"), (7001, "gossip-tls"), (7199, "jmx"), (9042, "cql"))]}]}}
+
+
+def _get_pod(region: int, n: int) -> dict | None:
+    return kube.get_json(region, "pod", env.pod_name(n), "-n", env.NAMESPACE)
+
+
+def _patch_pod_status(region: int, pod: dict, ready: bool, container: dict) -> None:
+    t = now()
+    conds = [c for c in (pod.get("status") or {}).get("conditions", []) if c.get("type") not in ("Ready", "ContainersReady")]
+    flag = "True" if ready else "False"
+    for typ in ("Ready", "ContainersReady"):
+        c = {"type": typ, "status": flag, "lastTransitionTime": t}
+        if not ready:
+            c["reason"] = "ContainersNotReady"
+            c["message"] = f"containers with unready status: [{env.CONTAINER}]"
+        conds.append(c)
+    cs = ((pod.get("status") or {}).get("containerStatuses") or [{"name": env.CONTAINER, "image": "", "restartCount": 0}])[0]
+    cs = {**cs, **container, "ready": ready}
+    kube.kubectl(region, "patch", "pod", pod["metadata"]["name"], "-n", env.NAMESPACE,
+                 "--subresource=status", "--type=merge", "-p", json.dumps({"status": {"conditions": conds, "containerStatuses": [cs]}}))
+
+
+def pod_stopped(region: int, n: int, exit_code: int, reason: str) -> None:
+    """The container ended: the pod is not Ready; the state is terminated."""
+    pod = _get_pod(region, n)
+    if pod is None:
+        return
+    cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+    started = ((cs.get("state") or {}).get("running") or {}).get("startedAt", now())
+    term = {"exitCode": exit_code, "reason": reason, "startedAt": started, "finishedAt": now()}
+    _patch_pod_status(region, pod, False, {"started": False, "state": {"terminated": term}})
+
+
+def pod_started(region: int, n: int) -> None:
+    """A new container runs (not Ready yet): restartCount+1, the last one in lastState."""
+    pod = _get_pod(region, n)
+    if pod is None:
+        return
+    cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+    last = (cs.get("state") or {}).get("terminated") or {"exitCode": 137, "reason": "Error", "finishedAt": now()}
+    _patch_pod_status(region, pod, False, {"started": True, "restartCount": int(cs.get("restartCount", 0)) + 1,
+                                            "lastState": {"terminated": last}, "state": {"running": {"startedAt": now()}}})
+
+
+def pod_ready(region: int, n: int) -> None:
+    pod = _get_pod(region, n)
+    if pod is None:
+        return
+    _patch_pod_status(region, pod, True, {"started": True})
+
+
+def _is_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions", []))
+
+
+_crashed_at: dict[tuple[int, int], float] = {}
+_seen_running: set[tuple[int, int]] = set()  # nodes this operator saw running (a later exit is a crash)
+
+
+def reconcile(region: int, ds: dict) -> None:
+    gen = ds["metadata"].get("generation", 1)
+    status = ds.get("status") or {}
+    replicas = int(((ds.get("spec") or {}).get("components") or {}).get("cassandra", {}).get("replicas", 1))
+    up = [proc.running(f"cassandra-r{region}-n{n}") for n in range(env.MAX_NODES)]
+    if (status.get("observedGeneration") == gen and status.get("state") == "running"
+            and all(up[:replicas]) and not any(up[replicas:])):
+        _seen_running.update((region, n) for n in range(replicas))
+        return  # nothing changed since the last reconcile (one kubectl call per poll when idle)
+    s = settings_of(region, ds)
+    ca_key, ca_crt = _ca(region)
+    cfgs = node_configs(region, s, ca_crt)
+    todo = []
+    for cfg in cfgs:
+        current = cassandra.running_digest(region, cfg.ordinal)
+        if current == cfg.digest():
+            _seen_running.add((region, cfg.ordinal))
+            continue
+        pod = _get_pod(region, cfg.ordinal)
+        if current is None and pod is not None and (region, cfg.ordinal) in _seen_running:
+            # The process died under an unchanged spec: the kubelet restarts the container after a back-off.
+            key = (region, cfg.ordinal)
+            if key not in _crashed_at:
+                _crashed_at[key] = time.monotonic()
+                log(f"{env.pod_name(cfg.ordinal)}: Cassandra exited; restarting in {CRASH_BACKOFF:.0f}s")
+                pod_stopped(region, cfg.ordinal, 137, "Error")
+            if time.monotonic() - _crashed_at[key] < CRASH_BACKOFF:
+                continue
+        todo.append(cfg)
+    extra = [n for n in range(s["replicas"], env.MAX_NODES)
+             if proc.running(f"cassandra-r{region}-n{n}") or _get_pod(region, n) is not None]
+    if not todo and not extra:
+        if status.get("state") != "running" or status.get("observedGeneration") != gen:
+            patch_ds_status(region, {"state": "running", "observedGeneration": gen, "cassandraReadyReplicas": len(cfgs)})
+        return
+    releasing = status.get("observedGeneration") != gen
+    if releasing:
+        patch_ds_status(region, {"state": "releasing"})
+        log(f"apigeedatastore default generation {gen}: releasing")
+    new_dc = False
+    for cfg in todo:
+        n = cfg.ordinal
+        pod = _get_pod(region, n)
+        if cassandra.running_digest(region, n) is not None:
+            log(f"{env.pod_name(n)}: restarting with the new configuration")
+            pod_stopped(region, n, 143, "Completed")
+            cassandra.stop(region, n)
+        if pod is None:
+            new_dc = True  # a new pod: the schema setup jobs extend replication to this datacenter
+        cassandra.write_config(cfg, ca_key, ca_crt)
+        cassandra.start(cfg, new_pod=pod is None)
+        if pod is not None:
+            pod_started(region, n)
+        cassandra.wait_cql(cfg)
+        if pod is None:
+            kube.create_object(region, _pod(region, n, s))
+        else:
+            pod_ready(region, n)
+        _crashed_at.pop((region, n), None)
+        _seen_running.discard((region, n))
+        log(f"{env.pod_name(n)}: Cassandra {env.CASSANDRA_VERSION} serving CQL at {cfg.address}")
+        time.sleep(2)  # let gossip settle before touching the next node
+    for n in extra:
+        if proc.running(f"cassandra-r{region}-n{n}"):
+            cassandra.stop(region, n)
+        kube.kubectl(region, "delete", "pod", env.pod_name(n), "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
+    switch = (ds["metadata"].get("annotations") or {}).get("sandbox.apigee-multiregion/schema-setup", "on")
+    if new_dc and switch != "off" and os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on") != "off":
+        from . import schema
+        schema.extend_replication(env.node_ip(region, 0), s["datacenter"], min(3, s["replicas"]))
+    fresh = kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE)
+    if fresh is not None and fresh["metadata"].get("generation", 1) == gen:
+        patch_ds_status(region, {"state": "running", "observedGeneration": gen, "cassandraReadyReplicas": len(cfgs),
+                                 "cassandraPodIps": [c.address for c in cfgs]})
+        log(f"apigeedatastore default generation {gen}: running")
+
+
+# ---- CassandraDataReplication -----------------------------------------------------------------
+
+def epoch() -> int:
+    return int(time.time())
+
+
+def set_cdr_status(region: int, cdr_state: dict) -> None:
+    patch_ds_status(region, {"cassandraDataReplication": cdr_state})
+
+
+def rebuild(region: int, ordinal: int, source_dc: str, user: str, password: str) -> tuple[bool, str]:
     """The real nodetool against that node's JMX (what the operator does inside the pod)."""
-    s = region1.settings()
     e = {**os.environ, "CASSANDRA_JMX_PORT": str(env.jmx_port(region, ordinal)), "CASSANDRA_LIB": str(env.CASSANDRA_LIB)}
-    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", s["jmx_user"], "-pw", s["jmx_password"], "rebuild", "--", source_dc],
+    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", user, "-pw", password, "rebuild", "--", source_dc],
                        capture_output=True, text=True, env=e, timeout=3600)
-    out = (r.stdout + r.stderr).replace(s["jmx_password"], "<redacted>")
+    out = (r.stdout + r.stderr).replace(password, "<redacted>")
     message = next((line.strip() for line in out.splitlines() if line.strip() and not line.startswith("\t")), "")
     return r.returncode == 0, message[:300]
 
 
-def handle(region: int, cdr: dict) -> None:
+def handle_cdr(region: int, cdr: dict, ds: dict) -> None:
     name = cdr["metadata"]["name"]
+    gen = cdr["metadata"].get("generation", 1)
     source_dc = ((cdr.get("spec") or {}).get("source") or {}).get("region", "")
+    s = settings_of(region, ds)
+
+    def cr_status(state: str, message: str = "") -> None:
+        kube.kubectl(region, "patch", "cassandradatareplication", name, "-n", env.NAMESPACE, "--subresource=status",
+                     "--type=merge", "-p", json.dumps({"status": {"state": state, "message": message, "lastAppliedGeneration": gen}}))
+
     pods = json.loads(kube.kubectl(region, "get", "pods", "-n", env.NAMESPACE, "-l", env.CASSANDRA_LABEL, "-o", "json").stdout)["items"]
     names = sorted(p["metadata"]["name"] for p in pods)
-    details = {p: {"state": "running", "message": "", "updated": now()} for p in names}
-    set_status(region, {"state": "running", "updated": now(), "rebuildDetails": details})
+    details = {p: {"state": "running", "message": "", "updated": epoch()} for p in names}
+    cr_status("running")
+    set_cdr_status(region, {"state": "running", "updated": epoch(), "rebuildDetails": details})
     for p in names:
-        ok, message = rebuild(region, int(p.rsplit("-", 1)[1]), source_dc)
-        details[p] = {"state": "complete" if ok else "error", "message": "" if ok else message, "updated": now()}
-        set_status(region, {"state": "running", "updated": now(), "rebuildDetails": details})
+        ok, message = rebuild(region, int(p.rsplit("-", 1)[1]), source_dc, s["jmx_user"], s["jmx_password"])
+        details[p] = {"state": "complete" if ok else "error", "message": "" if ok else message, "updated": epoch()}
+        set_cdr_status(region, {"state": "running", "updated": epoch(), "rebuildDetails": details})
     overall = "complete" if all(d["state"] == "complete" for d in details.values()) else "error"
-    set_status(region, {"state": overall, "updated": now(), "rebuildDetails": details})
-    kube.kubectl(region, "annotate", "cassandradatareplication", name, "-n", env.NAMESPACE, "--overwrite",
-                 f"sandbox.apigee-multiregion/handled={cdr['metadata'].get('generation', 1)}")
-    print(f"{now()} {name}: {overall}", flush=True)
+    set_cdr_status(region, {"state": overall, "updated": epoch(), "rebuildDetails": details})
+    cr_status(overall, "" if overall == "complete" else "rebuild failed on " + ", ".join(p for p, d in details.items() if d["state"] != "complete"))
+    log(f"{name}: {overall}")
 
 
 def main(region: int) -> int:
     while True:
         try:
-            r = kube.kubectl(region, "get", "cassandradatareplications", "-n", env.NAMESPACE, "-o", "json", check=False)
+            r = kube.kubectl(region, "get", "apigeedatastores,cassandradatareplications", "-n", env.NAMESPACE, "-o", "json", check=False)
             if r.returncode == 0:
-                for cdr in json.loads(r.stdout)["items"]:
-                    handled = (cdr["metadata"].get("annotations") or {}).get("sandbox.apigee-multiregion/handled")
-                    if handled != str(cdr["metadata"].get("generation", 1)):
-                        handle(region, cdr)
+                items = json.loads(r.stdout)["items"]
+                ds = next((i for i in items if i["kind"] == "ApigeeDatastore" and i["metadata"]["name"] == "default"), None)
+                if ds is not None:
+                    reconcile(region, ds)
+                    for cdr in (i for i in items if i["kind"] == "CassandraDataReplication"):
+                        if (cdr.get("status") or {}).get("lastAppliedGeneration") != cdr["metadata"].get("generation", 1):
+                            handle_cdr(region, cdr, ds)
         except Exception as e:  # noqa: BLE001 - an operator keeps running
-            print(f"{now()} error: {e}", flush=True)
+            log(f"error: {e}")
         time.sleep(POLL)
 
 

@@ -54,6 +54,9 @@ def reset() -> None:
         (d / "logs").mkdir(parents=True)
         (d / "logs" / "pod-cri.log").touch()
     if proc.running("kube-apiserver-r2"):
+        from . import controlplane
+        controlplane.install_cert_manager(2)  # region-2 has cert-manager, as the install pages require
+    if proc.running("kube-apiserver-r2"):
         for kind in ("cassandradatareplications", "apigeedatastores", "statefulsets", "pods", "secrets", "configmaps", "leases"):
             kube.kubectl(2, "delete", kind, "--all", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false",
                          "--grace-period=0", "--force", check=False)
