@@ -3,6 +3,7 @@
 
 mod commands;
 mod error;
+mod live;
 mod output;
 mod render;
 
@@ -20,6 +21,9 @@ struct Cli {
     /// Less output (errors only).
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// More diagnostics on stderr: -v info, -vv debug (RUST_LOG also works).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,6 +70,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Diagnostics (`tracing`) on stderr: `RUST_LOG` if set (else `warn`), raised for this
+/// program's crates by `-v` (info) and `-vv` (debug). Spans: a step, a nodetool call, a kube
+/// exec; none records a secret.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+        .parse_lossy(std::env::var("RUST_LOG").unwrap_or_default());
+    let level = match verbose {
+        0 => None,
+        1 => Some("info"),
+        _ => Some("debug"),
+    };
+    if let Some(level) = level {
+        for krate in ["apigee_multiregion_core", "apigee_multiregion"] {
+            if let Ok(d) = format!("{krate}={level}").parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| live::LogWriter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(verbose > 1)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -75,6 +109,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_tracing(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

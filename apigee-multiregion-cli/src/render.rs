@@ -1,21 +1,84 @@
-//! Rendering engine events: readable lines on a terminal, one JSON object per line otherwise
+//! Rendering engine events: a live view redrawn in place on a terminal ([`crate::live`]), plain
+//! lines with `-o text` when stdout is not a terminal (CI logs), one JSON object per line otherwise
 //! (`-o json`, or stdout not a terminal), so CI logs and scripts can follow an expansion.
+//! [`View::choose`] is the one place that picks among them.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 use apigee_multiregion_core::expansion::{Event, EventSink, ExpansionReport, StepOutcome};
 use apigee_multiregion_core::overrides::Severity;
 
+use crate::live::{Clock, LiveView, SystemClock};
 use crate::output::Format;
 
-/// Prints events as they come.
+/// How events are shown: the live view on a terminal, else the line renderer (text or JSON).
+pub enum View {
+    /// Plain lines or JSON lines.
+    Lines(Renderer),
+    /// The live view; the renderer prints the final report once the view is cleared.
+    Live(LiveView, Renderer),
+}
+
+impl View {
+    /// The one place the view is chosen. JSON when asked, or when stdout is not a terminal and
+    /// text was not asked explicitly; the live view for text on a terminal (not `-q`, not
+    /// `TERM=dumb`); plain lines otherwise.
+    pub fn choose(format: Option<Format>, quiet: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let text = match format {
+            Some(Format::Json) => false,
+            Some(Format::Text) => true,
+            None => tty,
+        };
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let renderer = Renderer::new(format, quiet);
+        if tty && text && !quiet && !dumb {
+            View::Live(LiveView::stdout(color_wanted(tty)), renderer)
+        } else {
+            View::Lines(renderer)
+        }
+    }
+
+    /// The final report (after the live view, if any, is cleared).
+    pub fn report(&self, report: &ExpansionReport) {
+        match self {
+            View::Lines(r) => r.report(report),
+            View::Live(live, r) => {
+                live.finish();
+                r.report(report);
+            }
+        }
+    }
+
+    /// Clears the live view, if any (before printing anything else on stdout).
+    pub fn finish(&self) {
+        if let View::Live(live, _) = self {
+            live.finish();
+        }
+    }
+}
+
+impl EventSink for View {
+    fn emit(&self, event: Event) {
+        match self {
+            View::Lines(r) => r.emit(event),
+            View::Live(live, _) => live.emit(event),
+        }
+    }
+}
+
+fn color_wanted(tty: bool) -> bool {
+    tty && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Prints events as they come, one line each (or one JSON object each).
 pub struct Renderer {
     json: bool,
     color: bool,
     quiet: bool,
-    started: Instant,
+    clock: Arc<dyn Clock>,
+    out: Mutex<Box<dyn Write + Send>>,
     last_progress: Mutex<std::collections::HashMap<String, u64>>,
 }
 
@@ -28,8 +91,18 @@ impl Renderer {
             Some(Format::Text) => false,
             None => !tty,
         };
-        let color = tty && std::env::var_os("NO_COLOR").is_none();
-        Self { json, color, quiet, started: Instant::now(), last_progress: Mutex::new(Default::default()) }
+        Self::with_output(json, color_wanted(tty), quiet, Box::new(std::io::stdout()), Arc::new(SystemClock::new()))
+    }
+
+    /// To any writer, with any clock (tests).
+    pub fn with_output(
+        json: bool,
+        color: bool,
+        quiet: bool,
+        out: Box<dyn Write + Send>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { json, color, quiet, clock, out: Mutex::new(out), last_progress: Mutex::new(Default::default()) }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -37,7 +110,7 @@ impl Renderer {
     }
 
     fn line(&self, s: &str) {
-        let mut out = std::io::stdout().lock();
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(out, "{s}");
         let _ = out.flush();
     }
@@ -86,7 +159,8 @@ impl Renderer {
     }
 }
 
-fn human(bytes: u64) -> String {
+/// Bytes for people: `1.5 GiB`.
+pub fn human(bytes: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -106,7 +180,7 @@ impl EventSink for Renderer {
         if self.quiet && !matches!(event, Event::StepFailed { .. }) {
             return;
         }
-        let t = format!("[{:>6.1}s]", self.started.elapsed().as_secs_f64());
+        let t = format!("[{:>6.1}s]", self.clock.elapsed().as_secs_f64());
         match event {
             Event::StepStarted { step } => self.line(&format!("{t} {} {step}", self.paint("1", "▶"))),
             Event::StepSkipped { step, reason } => {

@@ -172,3 +172,46 @@ fn completions_are_generated() {
     let o = run(&["completions", "bash"], None);
     assert!(o.status.success() && out(&o).contains("apigee-multiregion"));
 }
+
+#[test]
+fn verbose_diagnostics_never_show_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("east.yaml"), SOURCE).unwrap();
+    std::fs::write(d.join("west.yaml"), SOURCE.replace("# east", "# west")).unwrap();
+    // A cluster that refuses connections: `expand` fails taking its lock, `preflight` (no lock) in
+    // its step, after reading both files.
+    std::fs::write(
+        d.join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\nusers: [{name: u, user: {token: not-a-secret}}]\ncontexts: [{name: east, context: {cluster: c, user: u}}, {name: west, context: {cluster: c, user: u}}]\ncurrent-context: east\n",
+    )
+    .unwrap();
+    let plan = d.join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: west\nsource: {context: east, kubeconfig: kubeconfig, overrides: east.yaml, datacenter: dc-1}\ntarget: {context: west, kubeconfig: kubeconfig, overrides: west.yaml, datacenter: dc-2}\ninstaller: {kind: apigeectl}\n",
+    )
+    .unwrap();
+    for flags in [&["-v"][..], &["-vv"][..]] {
+        for cmd in [&["expand", "--plan"][..], &["expand", "--dry-run", "--plan"][..], &["preflight", "--plan"][..]] {
+            let mut args: Vec<&str> = flags.to_vec();
+            args.extend_from_slice(cmd);
+            args.push(plan.to_str().unwrap());
+            let o = run(&args, None);
+            assert!(!o.status.success(), "{args:?}: {}", err(&o));
+            assert!(!err(&o).contains("cli-s3cret") && !out(&o).contains("cli-s3cret"), "{args:?}: {}", err(&o));
+            if cmd[0] == "preflight" {
+                assert!(err(&o).contains("step{step=preflight}"), "{args:?}: the step span is logged: {}", err(&o));
+            }
+        }
+    }
+    let text = std::fs::read_to_string(fixture("nodetool-status-2dc-casskop-cluster-ops.txt")).unwrap();
+    let o = run(&["-vv", "parse", "status"], Some(&text));
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+#[test]
+fn verbose_flag_is_global_and_counts() {
+    let o = run(&["parse", "-vv", "netstats"], Some("error: Failed to connect\n"));
+    assert_eq!(o.status.code(), Some(2), "-vv after the subcommand is accepted");
+}

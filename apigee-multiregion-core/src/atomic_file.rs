@@ -22,6 +22,14 @@ pub struct WriteError {
 /// Replaces `path` with `contents` atomically. An existing file keeps its permission bits; a new
 /// file gets `new_mode` (on Unix) or the platform default.
 pub fn write_atomic(path: &Path, contents: &[u8], new_mode: Option<u32>) -> Result<(), WriteError> {
+    // A symlinked file is written through its link: the target changes, the link stays.
+    let resolved = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|source| WriteError { path: path.to_owned(), source })?
+        }
+        _ => path.to_owned(),
+    };
+    let path = resolved.as_path();
     let wrap = |source| WriteError { path: path.to_owned(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
@@ -59,10 +67,18 @@ pub fn write_atomic(path: &Path, contents: &[u8], new_mode: Option<u32>) -> Resu
 }
 
 /// Copies `path` to the first free `path.orig`, `path.orig.1`, ... and returns the backup's path.
-/// An existing backup is never overwritten.
+/// An existing backup is never overwritten; a new one gets the original's permission bits (a
+/// 0600 overrides file holding passwords gets a 0600 backup).
 pub fn keep_original(path: &Path) -> Result<PathBuf, WriteError> {
     let wrap = |source| WriteError { path: path.to_owned(), source };
     let contents = fs::read(path).map_err(wrap)?;
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    };
+    #[cfg(not(unix))]
+    let mode = None;
     for i in 0..1000 {
         let candidate = if i == 0 {
             PathBuf::from(format!("{}.orig", path.display()))
@@ -75,7 +91,7 @@ pub fn keep_original(path: &Path) -> Result<PathBuf, WriteError> {
             }
             continue;
         }
-        write_atomic(&candidate, &contents, None)?;
+        write_atomic(&candidate, &contents, mode)?;
         return Ok(candidate);
     }
     Err(wrap(io::Error::other("more than 1000 backups exist")))
@@ -122,6 +138,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing-dir").join("x.yaml");
         assert!(write_atomic(&p, b"x", None).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_file_gets_a_private_backup() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.yaml");
+        fs::write(&p, "password: x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        let b = keep_original(&p).unwrap();
+        assert_eq!(fs::metadata(b).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_through_its_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        let link = dir.path().join("link.yaml");
+        fs::write(&real, "a: 1\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"a: 2\n", None).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays");
+        assert_eq!(fs::read_to_string(&real).unwrap(), "a: 2\n", "the target changed");
     }
 
     #[test]

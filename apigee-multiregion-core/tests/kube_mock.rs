@@ -142,8 +142,11 @@ fn secret_arguments_travel_on_stdin_not_in_the_command() {
     ])
     .unwrap();
     assert_eq!(argv[..2], ["sh", "-c"]);
-    assert_eq!(argv[2], r#"IFS= read -r s0 && exec "${1}" "${2}" "${3}" "${4}" "$s0" "${6}""#);
-    assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "-", "status"]);
+    assert_eq!(
+        argv[2],
+        r#"IFS= read -r s0 && APIGEE_MR_SECRET_0="$s0" && export APIGEE_MR_SECRET_0 && exec "${1}" "${2}" "${3}" "${4}" "${5}""#
+    );
+    assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "status"], "the secret takes no place in argv");
     assert!(!argv.iter().any(|a| a.contains("rm -rf")));
     assert_eq!(stdin.as_deref(), Some("pw; rm -rf /\n"));
     assert!(exec_argv(&[ExecArg::Secret(Secret::new("two\nlines"))]).is_err());

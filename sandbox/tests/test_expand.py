@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -75,14 +76,41 @@ def assert_no_secrets(*texts: str) -> None:
             assert s not in t, f"secret {s!r} leaked"
 
 
+class ArgvWatch:
+    """Samples every process's argv on this machine while a block runs (the sandbox's pods are
+    local processes): a secret must never be an argument of any process."""
+
+    def __init__(self, secrets=SECRETS):
+        self.secrets, self.leaks, self.samples = secrets, [], 0
+        self._stop = threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            self.samples += 1
+            self.leaks += [line[:200] for line in out.splitlines() if any(s in line for s in self.secrets)]
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
 def rows_in_dc2() -> dict:
     return data.check([env.node_ip(2, i) for i in range(env.MAX_NODES)], "dc-2", region1.org())
 
 
 def test_cli_expands_region_2_and_every_row_reads_back(sandbox, empty_region_2, tmp_path):
     plan = make_plan(tmp_path)
-    r = expand(plan)
+    with ArgvWatch() as watch:
+        r = expand(plan)
     assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    assert watch.samples > 10 and not watch.leaks, f"a secret in a process's argv: {watch.leaks[:3]}"
     evs = events(r.stdout)
     report = evs[-1]
     assert report["event"] == "report"

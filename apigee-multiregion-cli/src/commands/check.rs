@@ -9,7 +9,7 @@ use clap::Args as ClapArgs;
 
 use crate::error::CliError;
 use crate::output::{Format, print_json, print_stdout};
-use crate::render::Renderer;
+use crate::render::View;
 
 /// Read-only: check both clusters and both overrides files; exit 3 on any error.
 #[derive(Debug, ClapArgs)]
@@ -53,10 +53,11 @@ fn load(plan: &std::path::Path) -> Result<ExpansionPlan, CliError> {
 pub fn preflight(args: &PreflightArgs, quiet: bool) -> Result<(), CliError> {
     let plan = load(&args.plan)?;
     let options = RunOptions { dry_run: true, only: Some(vec![StepId::Preflight]), ..Default::default() };
-    let renderer = Renderer::new(Some(args.output), quiet);
+    let renderer = View::choose(Some(args.output), quiet);
     runtime()?.block_on(async {
         let deps = connect(&plan).await?;
         let report = expansion::run(&plan, &deps, &options, &renderer).await?;
+        renderer.finish();
         let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
         if args.output == Format::Text && !quiet {
             print_stdout(&format!("preflight passed ({warnings} warning(s)): nothing prevents the expansion\n"))?;

@@ -9,7 +9,7 @@ use clap::Args as ClapArgs;
 
 use crate::error::CliError;
 use crate::output::Format;
-use crate::render::Renderer;
+use crate::render::View;
 
 /// Run or resume an expansion from a plan file.
 #[derive(Debug, ClapArgs)]
@@ -86,7 +86,7 @@ fn run_plan(args: &Common, only: Option<Vec<StepId>>, until: Option<StepId>, qui
         cancel: Some(cancel),
         lease: Default::default(),
     };
-    let renderer = Renderer::new(args.output, quiet);
+    let renderer = View::choose(args.output, quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -130,6 +130,17 @@ pub fn overrides_redactor(plan: &ExpansionPlan) -> Redactor {
     Redactor::new(secrets)
 }
 
+/// apigeectl's hybrid-files directory when the plan names none: in Google's layout
+/// (`hybrid-files/overrides/overrides.yaml`, certificates in `hybrid-files/certs/`) the parent
+/// of the `overrides` folder, else the overrides file's own folder.
+pub fn default_workdir(overrides: &Path) -> PathBuf {
+    let dir = overrides.parent().map(Path::to_path_buf).unwrap_or_default();
+    match (dir.file_name().and_then(|n| n.to_str()), dir.parent()) {
+        (Some("overrides"), Some(parent)) => parent.to_path_buf(),
+        _ => dir,
+    }
+}
+
 struct Admins {
     source: Arc<dyn ClusterOps>,
     target: Arc<dyn ClusterOps>,
@@ -164,6 +175,19 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
             .map_err(|source| ConnectError::Cluster { which: "target", source })?,
     );
     let (mut credentials, mut jmx_source, secret) = local_jmx(plan)?;
+    let usable = |c: &JmxCredentials| match c {
+        // nodetool's password file (`-pwf`, which keeps the password off every argv) is
+        // whitespace-separated: such a password cannot be passed safely.
+        JmxCredentials::Given { password, .. } if password.expose().chars().any(char::is_whitespace) => {
+            Err(ConnectError::Jmx(
+                "the JMX password contains whitespace, which nodetool's password file cannot hold; \
+             change the password, or use `jmx: {from: pod-env}`"
+                    .into(),
+            ))
+        }
+        _ => Ok(()),
+    };
+    usable(&credentials)?;
     let mut redactor = overrides_redactor(plan);
     // The product reads JMX credentials from `cassandra.auth.secret` when the overrides name
     // one and set no password: so does the tool.
@@ -181,6 +205,7 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
         match (obj.data.get("jmx.user"), obj.data.get("jmx.password")) {
             (Some(u), Some(p)) => {
                 credentials = JmxCredentials::Given { username: u.expose().to_owned(), password: p.clone() };
+                usable(&credentials)?;
                 redactor = redactor.with(p.clone());
                 jmx_source = JmxSource::Secret(format!("{}/{name}", plan.source.namespace));
             }
@@ -200,10 +225,11 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
             );
             // apigeectl runs from its hybrid-files directory: overrides name `./certs/...` and
             // `./service-accounts/...` relative to it. Default: the target overrides' folder.
-            a.workdir = Some(workdir.as_ref().map_or_else(
-                || plan.resolve(&plan.target.overrides).parent().map(Path::to_path_buf).unwrap_or_default(),
-                |w| plan.resolve(w),
-            ));
+            a.workdir = Some(
+                workdir
+                    .as_ref()
+                    .map_or_else(|| default_workdir(&plan.resolve(&plan.target.overrides)), |w| plan.resolve(w)),
+            );
             a.kubeconfig = kc(&plan.target.kubeconfig);
             a.redactor = redactor;
             a.poll_interval = plan.timeouts.poll.0;

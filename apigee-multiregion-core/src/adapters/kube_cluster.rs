@@ -210,8 +210,11 @@ pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
     }
 }
 
-/// Builds the command actually sent: secrets are read from stdin by a tiny `sh` prologue, so
-/// they never appear in the exec request. Returns the argv and the stdin payload.
+/// Builds the command actually sent. Secrets never appear in the exec request (whose URL the API
+/// server may log) nor in any process's argv: a tiny `sh` prologue reads them from stdin and
+/// hands them to the command as the environment variables `APIGEE_MR_SECRET_0`, `_1`, ... (in
+/// the order of the secret arguments), and a secret argument takes no place in the command's
+/// argv. Returns the argv and the stdin payload.
 pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), String> {
     let secrets: Vec<&Secret> =
         command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
@@ -221,25 +224,19 @@ pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), S
     if secrets.iter().any(|s| s.expose().contains('\n')) {
         return Err("a secret argument contains a line break, which cannot be passed on stdin".into());
     }
-    // sh -c 'IFS= read -r s0 && exec "$1" "$2" "$s0" ...' sh arg1 arg2 - ...
+    // sh -c 'IFS= read -r s0 && APIGEE_MR_SECRET_0="$s0" && export APIGEE_MR_SECRET_0 && exec "$1" "$2" ...' sh arg1 arg2 ...
     let mut script = String::new();
     for i in 0..secrets.len() {
-        script.push_str(&format!("IFS= read -r s{i} && "));
+        script.push_str(&format!(
+            "IFS= read -r s{i} && APIGEE_MR_SECRET_{i}=\"$s{i}\" && export APIGEE_MR_SECRET_{i} && "
+        ));
     }
     script.push_str("exec");
     let mut argv = vec!["sh".to_owned(), "-c".to_owned(), String::new(), "sh".to_owned()];
-    let mut k = 0;
-    for (i, a) in command.iter().enumerate() {
-        match a {
-            ExecArg::Plain(s) => {
-                script.push_str(&format!(" \"${{{}}}\"", i + 1));
-                argv.push(s.clone());
-            }
-            ExecArg::Secret(_) => {
-                script.push_str(&format!(" \"$s{k}\""));
-                argv.push("-".to_owned());
-                k += 1;
-            }
+    for a in command {
+        if let ExecArg::Plain(s) = a {
+            argv.push(s.clone());
+            script.push_str(&format!(" \"${{{}}}\"", argv.len() - 4));
         }
     }
     argv[2] = script;
@@ -330,6 +327,7 @@ impl ClusterOps for KubeCluster {
         result.map_err(|e| self.api_err(&what, e))
     }
 
+    #[tracing::instrument(name = "kube_exec", level = "debug", skip_all, fields(context = %self.context, namespace = %namespace, pod = %pod))]
     async fn exec(
         &self,
         namespace: &str,

@@ -12,7 +12,7 @@ mod kube_cluster;
 mod nodetool;
 pub mod redact;
 
-pub use connect::{ConnectError, connect, jmx_credentials, overrides_redactor};
+pub use connect::{ConnectError, JmxSource, connect, default_workdir, jmx_credentials, overrides_redactor};
 pub use discover::{PodsAt, seeds_from_cluster};
 pub use installer::{Apigeectl, Helm, Release, apigeectl_argv, helm_releases};
 pub use kube_cluster::{

@@ -44,6 +44,8 @@ impl NodetoolOverExec {
         }
     }
 
+    // The span names the subcommand only: never the credentials, never the whole argv.
+    #[tracing::instrument(name = "nodetool", level = "debug", skip_all, fields(pod = %self.pod, subcommand = args.first().copied().unwrap_or_default()))]
     async fn run(&self, args: &[&str], timeout: Duration) -> Result<ExecOutput, AdminError> {
         let command = nodetool_command(&self.credentials, args);
         let out = self.cluster.exec(&self.namespace, &self.pod, self.container.as_deref(), &command, timeout).await?;
@@ -51,22 +53,28 @@ impl NodetoolOverExec {
     }
 }
 
-/// The exec command for a nodetool call with these credentials.
+/// Runs nodetool with the password in a private file (`-pwf`), never in its argv (`-pw` would
+/// show it to `ps` in the container): the file is created 0600 by `mktemp` and removed when the
+/// shell exits. `$1` is the user; the password comes from `$APIGEE_MR_SECRET_0` (see
+/// [`super::exec_argv`]) and is unset before nodetool starts.
+const NODETOOL_PWF: &str = r#"u="$1"; shift; umask 077; f=$(mktemp "${TMPDIR:-/tmp}/.nodetool-pw.XXXXXX") || exit 1; trap 'rm -f "$f"' EXIT HUP INT TERM; printf '%s %s\n' "$u" "$APIGEE_MR_SECRET_0" > "$f"; unset APIGEE_MR_SECRET_0; nodetool -u "$u" -pwf "$f" "$@""#;
+
+/// The same with the credentials of the pod's own environment.
+const NODETOOL_PWF_POD_ENV: &str = r#"umask 077; f=$(mktemp "${TMPDIR:-/tmp}/.nodetool-pw.XXXXXX") || exit 1; trap 'rm -f "$f"' EXIT HUP INT TERM; printf '%s %s\n' "$APIGEE_JMX_USER" "$APIGEE_JMX_PASSWORD" > "$f"; nodetool -u "$APIGEE_JMX_USER" -pwf "$f" "$@""#;
+
+/// The exec command for a nodetool call with these credentials. The password is never an
+/// argument of any process.
 pub fn nodetool_command(credentials: &JmxCredentials, args: &[&str]) -> Vec<ExecArg> {
     let mut cmd: Vec<ExecArg> = match credentials {
         JmxCredentials::Given { username, password } => vec![
-            "nodetool".into(),
-            "-u".into(),
-            ExecArg::Plain(username.clone()),
-            "-pw".into(),
-            ExecArg::Secret(password.clone()),
-        ],
-        JmxCredentials::PodEnvironment => vec![
             "sh".into(),
             "-c".into(),
-            r#"exec nodetool -u "$APIGEE_JMX_USER" -pw "$APIGEE_JMX_PASSWORD" "$@""#.into(),
+            NODETOOL_PWF.into(),
             "sh".into(),
+            ExecArg::Plain(username.clone()),
+            ExecArg::Secret(password.clone()),
         ],
+        JmxCredentials::PodEnvironment => vec!["sh".into(), "-c".into(), NODETOOL_PWF_POD_ENV.into(), "sh".into()],
         JmxCredentials::None => vec!["nodetool".into()],
     };
     cmd.extend(args.iter().map(|a| ExecArg::from(*a)));
@@ -187,7 +195,43 @@ mod tests {
     fn the_password_is_a_secret_argument() {
         let c = JmxCredentials::Given { username: "jmxuser".into(), password: Secret::new("pw") };
         let cmd = nodetool_command(&c, &["status"]);
-        assert_eq!(format!("{cmd:?}"), r#"["nodetool", "-u", "jmxuser", "-pw", <redacted>, "status"]"#);
+        assert!(format!("{cmd:?}").ends_with(r#""sh", "jmxuser", <redacted>, "status"]"#), "{cmd:?}");
+    }
+
+    /// Runs the command exactly as a container would (`sh`, with a stand-in `nodetool` on PATH
+    /// that reports its argv and its password file).
+    #[cfg(unix)]
+    #[test]
+    fn the_password_reaches_nodetool_through_a_private_file_never_its_argv() {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("nodetool");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"ARGV: $*\"\nenv | grep -c APIGEE_MR_SECRET || true\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -pwf ]; then echo \"FILE: $(cat \"$2\")\"; echo \"MODE: $(stat -c %a \"$2\")\"; echo \"PATH: $2\"; fi; shift; done\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let c = JmxCredentials::Given { username: "jmxuser".into(), password: Secret::new("s3cret-pw$!'\"") };
+        let (argv, stdin) = crate::adapters::exec_argv(&nodetool_command(&c, &["status"])).unwrap();
+        let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("PATH", path)
+            .env("TMPDIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.unwrap().as_bytes()).unwrap();
+        let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        assert!(out.contains("ARGV: -u jmxuser -pwf ") && out.ends_with("") && out.contains(" status"), "{out}");
+        assert!(!out.lines().next().unwrap_or("").contains("s3cret"), "the password is not in nodetool's argv: {out}");
+        assert!(out.contains("\n0\n"), "nor in its environment: {out}");
+        assert!(out.contains("FILE: jmxuser s3cret-pw$!'\"") && out.contains("MODE: 600"), "{out}");
+        let file = out.lines().find_map(|l| l.strip_prefix("PATH: ")).unwrap();
+        assert!(!std::path::Path::new(file).exists(), "the password file is removed afterwards");
     }
 
     #[test]

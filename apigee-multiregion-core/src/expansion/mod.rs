@@ -204,6 +204,7 @@ pub async fn verify_only(
 }
 
 /// Runs one step: skipped when the world shows it done, described in a dry run, else run.
+#[tracing::instrument(name = "step", level = "info", skip_all, fields(step = %id))]
 async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
     let step = steps::step(id);
     debug_assert_eq!(step.id(), id, "the registry maps each id to its own step");

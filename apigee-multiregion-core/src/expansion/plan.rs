@@ -211,16 +211,16 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         let n: u64 = number.parse().ok()?;
         number.clear();
         let unit = match c {
-            'h' => Duration::from_secs(n * 3600),
+            'h' => Duration::from_secs(n.checked_mul(3600)?),
             'm' if chars.peek() == Some(&'s') => {
                 chars.next();
                 Duration::from_millis(n)
             }
-            'm' => Duration::from_secs(n * 60),
+            'm' => Duration::from_secs(n.checked_mul(60)?),
             's' => Duration::from_secs(n),
             _ => return None,
         };
-        total += unit;
+        total = total.checked_add(unit)?;
         any = true;
     }
     (number.is_empty() && any).then_some(total)
@@ -507,6 +507,43 @@ impl ExpansionPlan {
         })?;
         plan.base_dir = base_dir;
         let value = |message: String| PlanError::Value { path: shown.into(), message };
+        // The name becomes part of file names (the journal): a DNS-label-like word only.
+        let name_ok = !plan.name.is_empty()
+            && plan.name.len() <= 63
+            && plan.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !plan.name.starts_with('-')
+            && !plan.name.ends_with('-');
+        if !name_ok {
+            return Err(value(format!(
+                "name `{}`: use lowercase letters, digits and `-` (at most 63, like a Kubernetes name); it names the journal file",
+                plan.name
+            )));
+        }
+        // Every wait is bounded: an `Instant` plus a huge duration would overflow.
+        let max = Duration::from_secs(30 * 24 * 3600);
+        let spans = [
+            ("rebuild.timeout", plan.rebuild.timeout.0),
+            ("rebuild.progress_interval", plan.rebuild.progress_interval.0),
+            ("rebuild.retry_backoff", plan.rebuild.retry_backoff.0),
+            ("rebuild.retry_backoff_max", plan.rebuild.retry_backoff_max.0),
+            ("timeouts.install", plan.timeouts.install.0),
+            ("timeouts.join", plan.timeouts.join.0),
+            ("timeouts.replication", plan.timeouts.replication.0),
+            ("timeouts.rollout", plan.timeouts.rollout.0),
+            ("timeouts.poll", plan.timeouts.poll.0),
+        ];
+        for (key, d) in spans {
+            if d > max {
+                return Err(value(format!("{key}: at most 30 days")));
+            }
+        }
+        for (key, d) in
+            [("timeouts.poll", plan.timeouts.poll.0), ("rebuild.progress_interval", plan.rebuild.progress_interval.0)]
+        {
+            if d < Duration::from_millis(10) {
+                return Err(value(format!("{key}: at least 10ms (a poll of 0 would spin)")));
+            }
+        }
         if plan.source.datacenter == plan.target.datacenter {
             return Err(value(format!(
                 "source and target datacenter are both `{}`: the new region needs a new datacenter name",
@@ -547,11 +584,23 @@ impl ExpansionPlan {
         self.target.rack.clone().unwrap_or_default()
     }
 
-    /// A hash of everything that defines the plan (not its folder): a journal from another plan
-    /// is refused.
+    /// A hash of what changes the outcome of an expansion: the regions (contexts, namespaces,
+    /// overrides files, datacenters, rack), the installer, the replication method and its
+    /// resource, the JMX source, the CA and the network mode. A journal from another plan is
+    /// refused; a changed timeout, concurrency, retry count or threshold is not "another plan".
     pub fn hash(&self) -> String {
-        let json = serde_json::to_string(self).unwrap_or_default();
-        let digest = Sha256::digest(json.as_bytes());
+        let outcome = serde_json::json!({
+            "name": self.name,
+            "source": self.source,
+            "target": self.target,
+            "installer": self.installer,
+            "replication": self.replication,
+            "cr": self.cr,
+            "jmx": self.jmx,
+            "ca": self.ca,
+            "network_mode": self.network.mode,
+        });
+        let digest = Sha256::digest(outcome.to_string().as_bytes());
         digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -611,6 +660,42 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         assert!(
             ExpansionPlan::from_str_at(&PLAN.replace("concurrency: all", "concurrency: 0"), "p", "".into()).is_err()
         );
+    }
+
+    #[test]
+    fn waiting_longer_is_the_same_plan_another_datacenter_is_not() {
+        let p = ExpansionPlan::from_str_at(PLAN, "plan.yaml", "/plans".into()).unwrap();
+        let slower = ExpansionPlan::from_str_at(
+            &PLAN
+                .replace("retries: 3, timeout: 2h30m", "retries: 9, timeout: 9h")
+                .replace("concurrency: all", "concurrency: 1"),
+            "plan.yaml",
+            "/plans".into(),
+        )
+        .unwrap();
+        assert_eq!(p.hash(), slower.hash(), "timeouts, retries and concurrency do not force --restart");
+        let other = ExpansionPlan::from_str_at(&PLAN.replace("dc-2", "dc-3"), "plan.yaml", "/plans".into()).unwrap();
+        assert_ne!(p.hash(), other.hash());
+    }
+
+    #[test]
+    fn a_name_that_could_leave_the_journal_folder_is_refused() {
+        for bad in ["../x", "a/b", "UPPER", "-x", ""] {
+            let text = PLAN.replace("name: demo", &format!("name: \"{bad}\""));
+            let e = ExpansionPlan::from_str_at(&text, "p", "".into()).unwrap_err().to_string();
+            assert!(e.contains("journal file"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn zero_and_huge_durations_are_refused_not_overflowed() {
+        let e = ExpansionPlan::from_str_at(&format!("{PLAN}timeouts: {{poll: 0s}}\n"), "p", "".into()).unwrap_err();
+        assert!(e.to_string().contains("at least 10ms"), "{e}");
+        let e = ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "999999999999999h"), "p", "".into()).unwrap_err();
+        assert!(e.to_string().contains("not a duration") || e.to_string().contains("30 days"), "{e}");
+        let e = ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "9000h"), "p", "".into()).unwrap_err();
+        assert!(e.to_string().contains("at most 30 days"), "{e}");
+        assert_eq!(parse_duration("18446744073709551615h"), None);
     }
 
     #[test]

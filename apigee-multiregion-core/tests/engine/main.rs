@@ -318,8 +318,15 @@ async fn a_changed_plan_is_refused_with_an_existing_journal_unless_restarted() {
     let s = setup("");
     let w = healthy();
     run(&s, &w, RunOptions { until: Some("copy-ca".parse().unwrap()), ..Default::default() }).await.0.unwrap();
+    // Waiting longer or retrying more is the same plan: the run continues from the journal.
+    let mut slower = s.plan.clone();
+    slower.rebuild.retries = 7;
+    slower.timeouts.join.0 *= 2;
+    assert_eq!(slower.hash(), s.plan.hash());
+    // Another installer is another plan.
     let mut plan = s.plan.clone();
-    plan.rebuild.retries = 7;
+    plan.installer =
+        expansion::InstallerSpec::Apigeectl { program: Some("/opt/apigeectl-1.11/apigeectl".into()), workdir: None };
     let s2 = Setup { plan, ..s };
     let err = run(&s2, &w, RunOptions::default()).await.0.unwrap_err();
     assert!(matches!(err, ExpansionError::Journal(_)), "{err}");

@@ -3,6 +3,7 @@
 Rows are deterministic (derived from keyspace and id), so the checker needs no copy of them.
 """
 import hashlib
+import time
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
@@ -34,8 +35,18 @@ def load(contact_ip: str, datacenter: str, rf: int, org: str, rows: int | None =
                       f"{{'class': 'NetworkTopologyStrategy', '{datacenter}': '{rf}'}}")
             s.execute(f"CREATE TABLE IF NOT EXISTS {ks}.kv_rows (id int PRIMARY KEY, payload text)")
             insert = s.prepare(f"INSERT INTO {ks}.kv_rows (id, payload) VALUES (?, ?)")
-            execute_concurrent_with_args(s, insert, [(i, payload(ks, i)) for i in range(rows)], concurrency=32,
-                                         raise_on_first_error=True)
+            # A node the pod readiness calls Ready may not be UN in its peers' gossip yet
+            # (LOCAL_QUORUM then reports it unavailable): the writes are idempotent, retry.
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    execute_concurrent_with_args(s, insert, [(i, payload(ks, i)) for i in range(rows)], concurrency=32,
+                                                 raise_on_first_error=True)
+                    break
+                except Exception as e:  # NoHostAvailable / Unavailable while gossip settles
+                    if time.monotonic() > deadline or "Unavailable" not in repr(e):
+                        raise
+                    time.sleep(3)
             total += rows
         return total
     finally:

@@ -338,6 +338,10 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
                 ctx.emit(Event::RebuildProgress { pod: pod.into(), received, total });
             }
             Err(e @ (AdminError::JmxAuthentication { .. } | AdminError::Parse { .. })) => return Err(e.into()),
+            // Waiting cannot cure a refused permission.
+            Err(AdminError::Cluster(e)) if e.to_string().to_ascii_lowercase().contains("forbidden") => {
+                return Err(StepError::Cluster(e));
+            }
             Err(e) => {
                 if unreachable_since.is_none() {
                     unreachable_since = Some(Instant::now());

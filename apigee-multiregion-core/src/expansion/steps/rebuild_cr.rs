@@ -68,9 +68,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
     let mut since: Option<i64> = None;
     let mut applied =
         ctx.journal(|j| nodes.iter().any(|n| j.rebuild.get(&n.pod).is_some_and(|r| r.state == StepState::Running)));
+    // A status seen before this tool ever applied the resource belongs to someone else's
+    // replication (a leftover): it proves nothing about these nodes.
+    let leftover = attempts == 0;
     loop {
         match judge(&current, &keys, since) {
-            Progress::Complete => break,
+            Progress::Complete if !leftover || applied => break,
             Progress::Failed(failed) if applied => {
                 let msg = failed.iter().map(|(p, m)| format!("{p}: {m}")).collect::<Vec<_>>().join("; ");
                 ctx.emit(Event::RebuildNode {
