@@ -87,7 +87,13 @@ async fn a_wrong_jmx_password_is_a_typed_error_without_the_password() {
 async fn secrets_go_through_stdin_and_never_come_back_in_output() {
     use apigee_multiregion_core::ports::ExecArg;
     let r1 = region(1).await;
-    let cmd = [ExecArg::from("echo"), ExecArg::from("value:"), ExecArg::Secret(Secret::new("s3cr3t-value"))];
+    // The secret reaches the command as an environment variable, never as an argument.
+    let cmd = [
+        ExecArg::from("sh"),
+        ExecArg::from("-c"),
+        ExecArg::from(r#"echo value: "$APIGEE_MR_SECRET_0""#),
+        ExecArg::Secret(Secret::new("s3cr3t-value")),
+    ];
     let out = r1.exec("apigee", "apigee-cassandra-default-0", None, &cmd, Duration::from_secs(30)).await.unwrap();
     assert!(out.success);
     assert_eq!(
