@@ -361,7 +361,8 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
     }
 }
 
-fn mark_done(ctx: &Ctx<'_>, node: &TargetNode, plan_id: Option<String>) -> Result<(), StepError> {
+/// Records a node's completed rebuild with its host ID (the durable proof) and reports it.
+pub(crate) fn mark_done(ctx: &Ctx<'_>, node: &TargetNode, plan_id: Option<String>) -> Result<(), StepError> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let attempts = ctx.journal(|j| j.rebuild.get(&node.pod).map_or(0, |r| r.attempts));
     ctx.record(|j| {

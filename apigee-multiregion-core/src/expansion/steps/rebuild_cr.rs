@@ -137,26 +137,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
         let log =
             crate::nodetool::scan_rebuild_log(&ctx.deps.admins.admin(Region::Target, &n.pod).log(Some(50_000)).await?);
         match full_rebuild_outcome(&log, source_dc) {
-            Some(o) if o.completed && o.failure.is_none() => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                ctx.record(|j| {
-                    let r = j.rebuild.entry(n.pod.clone()).or_default();
-                    r.state = StepState::Done;
-                    r.plan_id = o.plan_id.clone();
-                    r.host_id.clone_from(&n.host_id);
-                    r.completed_at = Some(now);
-                    r.last_error = None;
-                })?;
-                ctx.emit(Event::RebuildNode {
-                    pod: n.pod.clone(),
-                    state: NodeState::Done,
-                    attempt: attempts,
-                    message: None,
-                });
-            }
+            Some(o) if o.completed && o.failure.is_none() => super::rebuild::mark_done(ctx, n, o.plan_id)?,
             _ => {
                 return Err(StepError::DataReplication {
                     name: cr.name.clone(),
