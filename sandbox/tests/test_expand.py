@@ -283,3 +283,28 @@ def test_cassandra_data_replication_resource_path(sandbox, empty_region_2, tmp_p
     ds = json.loads(kubectl(2, "get", "apigeeds", "default", "-n", "apigee", "-o", "json").stdout)["status"]["cassandraDataReplication"]
     assert ds["state"] == "complete" and set(ds["rebuildDetails"]) == done
     assert data.all_present(rows_in_dc2())
+
+
+def run_cli(verb: str, plan: Path, *extra: str) -> subprocess.CompletedProcess:
+    e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
+    return subprocess.run([str(CLI), verb, "--plan", str(plan), "-o", "json", *extra], capture_output=True, text=True, env=e, timeout=900)
+
+
+def test_the_runbook_in_stages_install_then_rebuild_then_finalize_then_verify(sandbox, empty_region_2, tmp_path):
+    """An operator who does part of the work by hand: the tool's own verbs, one stage at a time."""
+    plan = make_plan(tmp_path)
+    r = expand(plan, "--until", "install")
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    ran = {s["id"]: s["outcome"] for s in events(r.stdout)[-1]["steps"]}
+    assert ran["install"] == "done" and ran["rebuild"] == "not-run", ran
+    r = run_cli("rebuild", plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    ran = {s["id"]: s["outcome"] for s in events(r.stdout)[-1]["steps"]}
+    assert ran["rebuild"] == "done" and ran["finalize"] == "not-run", ran
+    assert "multiRegionSeedHost" in (tmp_path / "overrides-region-2.yaml").read_text(), "finalize has not run yet"
+    r = run_cli("finalize", plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    assert "multiRegionSeedHost" not in (tmp_path / "overrides-region-2.yaml").read_text()
+    v = run_cli("verify", plan)
+    assert v.returncode == 0, v.stderr + v.stdout
+    assert data.all_present(rows_in_dc2())

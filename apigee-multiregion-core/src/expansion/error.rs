@@ -13,7 +13,7 @@ use crate::seeds::SeedError;
 use super::journal::JournalError;
 use super::lock::LockError;
 use super::plan::PlanError;
-use super::steps::StepId;
+use super::step_id::StepId;
 
 /// What stopped a step.
 #[derive(Debug, thiserror::Error)]

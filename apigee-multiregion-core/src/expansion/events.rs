@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::overrides::Finding;
 
-use super::steps::StepId;
+use super::step_id::StepId;
 
 /// A target node's rebuild state, as events report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

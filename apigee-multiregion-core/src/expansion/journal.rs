@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_file::{WriteError, write_atomic};
 
-use super::steps::StepId;
+use super::step_id::StepId;
 
 /// Format version of the journal file. 2 records each completed rebuild's host ID; a journal of
 /// version 1 is read (its rebuilds are then confirmed from the nodes' logs).

@@ -19,6 +19,7 @@ mod events;
 mod journal;
 mod lock;
 mod plan;
+mod step_id;
 mod steps;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ pub use plan::{
     CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError,
     RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
 };
-pub use steps::{StepId, UnknownStep};
+pub use step_id::{StepId, UnknownStep};
 
 use crate::overrides::Finding;
 use crate::ports::{CassandraAdmin, ClusterOps, HybridInstaller};

@@ -18,16 +18,14 @@
 //!
 //! Every source node is flushed first: streaming sends SSTables, not memtables.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::nodetool::{LogEvent, StatusReport, scan_rebuild_log};
 use crate::ports::{AdminError, CassandraAdmin};
-use crate::verify::{RebuildEvidence, RecordedRebuild, rebuild_evidence};
+use crate::verify::RebuildEvidence;
 
 use super::super::Region;
 use super::super::ctx::Ctx;
@@ -35,60 +33,10 @@ use super::super::error::StepError;
 use super::super::events::{Event, NodeState};
 use super::super::journal::StepState;
 use super::super::plan::{Concurrency, Replication};
-use super::{Planned, Step, StepId, expected_target_replicas, nodetool_shown, planned_target_pods, ready_admin};
+use super::target_nodes::{TargetNode, evidence, mark_done, read_log, target_nodes};
+use super::{Planned, Step, StepId, expected_target_replicas, nodetool_shown, planned_target_pods};
 
 pub(crate) struct Rebuild;
-
-/// A target pod with its ring address and host ID (when the ring shows it).
-#[derive(Debug, Clone)]
-pub(crate) struct TargetNode {
-    pub pod: String,
-    pub host_id: Option<String>,
-}
-
-/// The target pods, with each one's current host ID from the target's ring.
-pub(crate) async fn target_nodes(ctx: &Ctx<'_>) -> Result<Vec<TargetNode>, StepError> {
-    let plan = ctx.plan;
-    let pods = ctx.deps.target.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await?;
-    let ring: Option<StatusReport> = match ready_admin(plan, ctx.deps, Region::Target).await {
-        Ok(a) => a.status().await.ok(),
-        Err(_) => None,
-    };
-    Ok(pods
-        .iter()
-        .map(|p| TargetNode {
-            pod: p.name.clone(),
-            host_id: p
-                .cassandra_address()
-                .and_then(|a| ring.as_ref()?.find_address(&a.to_string()).map(|(_, n)| n.host_id.clone()))
-                .filter(|h| !h.is_empty()),
-        })
-        .collect())
-}
-
-/// What proves (or disproves) each target node's rebuild: the journal's record for its host
-/// ID, else its current log.
-pub(crate) async fn evidence(
-    ctx: &Ctx<'_>,
-    nodes: &[TargetNode],
-) -> Result<BTreeMap<String, RebuildEvidence>, StepError> {
-    let source_dc = ctx.plan.source.datacenter.as_str();
-    let mut out = BTreeMap::new();
-    for n in nodes {
-        let record = ctx.journal(|j| j.rebuild.get(&n.pod).filter(|r| r.state == StepState::Done).cloned());
-        let recorded =
-            record.as_ref().map(|r| RecordedRebuild { host_id: r.host_id.as_deref(), plan_id: r.plan_id.as_deref() });
-        let trusted = matches!((recorded, n.host_id.as_deref()), (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) if h == c);
-        // The log is only read when the record does not settle it.
-        let log = if trusted { Vec::new() } else { read_log(&*ctx.deps.admins.admin(Region::Target, &n.pod)).await? };
-        out.insert(n.pod.clone(), rebuild_evidence(recorded, n.host_id.as_deref(), &log, source_dc));
-    }
-    Ok(out)
-}
-
-async fn read_log(admin: &dyn CassandraAdmin) -> Result<Vec<LogEvent>, StepError> {
-    Ok(scan_rebuild_log(&admin.log(Some(50_000)).await?))
-}
 
 #[async_trait]
 impl Step for Rebuild {
@@ -359,29 +307,6 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
         }
         tokio::time::sleep(interval).await;
     }
-}
-
-/// Records a node's completed rebuild with its host ID (the durable proof) and reports it.
-pub(crate) fn mark_done(ctx: &Ctx<'_>, node: &TargetNode, plan_id: Option<String>) -> Result<(), StepError> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let attempts = ctx.journal(|j| j.rebuild.get(&node.pod).map_or(0, |r| r.attempts));
-    ctx.record(|j| {
-        let r = j.rebuild.entry(node.pod.clone()).or_default();
-        r.state = StepState::Done;
-        if plan_id.is_some() {
-            r.plan_id = plan_id;
-        }
-        r.host_id.clone_from(&node.host_id);
-        r.completed_at = Some(now);
-        r.last_error = None;
-    })?;
-    ctx.emit(Event::RebuildNode {
-        pod: node.pod.clone(),
-        state: NodeState::Done,
-        attempt: attempts,
-        message: node.host_id.as_ref().map(|h| format!("host ID {h}")),
-    });
-    Ok(())
 }
 
 fn fail(ctx: &Ctx<'_>, pod: &str, attempts: u32, msg: &str) -> Result<(), StepError> {

@@ -18,7 +18,7 @@ use super::super::events::{Event, NodeState};
 use super::super::journal::StepState;
 use super::super::plan::{CrSpec, ExpansionPlan};
 use super::Planned;
-use super::rebuild::TargetNode;
+use super::target_nodes::{TargetNode, mark_done};
 
 fn body(plan: &ExpansionPlan, cr: &CrSpec, force: bool) -> serde_json::Value {
     serde_json::json!({
@@ -137,7 +137,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cr: &CrSpec, nodes: &[TargetNode]) -> Res
         let log =
             crate::nodetool::scan_rebuild_log(&ctx.deps.admins.admin(Region::Target, &n.pod).log(Some(50_000)).await?);
         match full_rebuild_outcome(&log, source_dc) {
-            Some(o) if o.completed && o.failure.is_none() => super::rebuild::mark_done(ctx, n, o.plan_id)?,
+            Some(o) if o.completed && o.failure.is_none() => mark_done(ctx, n, o.plan_id)?,
             _ => {
                 return Err(StepError::DataReplication {
                     name: cr.name.clone(),

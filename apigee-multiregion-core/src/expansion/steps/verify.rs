@@ -11,7 +11,7 @@ use crate::verify::{VerifyFacts, verify};
 use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::{Deps, Region};
-use super::rebuild::{evidence, target_nodes};
+use super::target_nodes::{evidence, target_nodes};
 use super::{Planned, Step, StepId, nodetool_shown, planned_target_pods, ready_admin};
 use crate::expansion::plan::ExpansionPlan;
 
