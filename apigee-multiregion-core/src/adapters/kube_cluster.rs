@@ -1,4 +1,8 @@
 //! [`KubeCluster`]: [`ClusterOps`] on kube-rs, for one kubeconfig context.
+//!
+//! Long on purpose: it is the one implementation of the whole `ClusterOps` port (pods, nodes,
+//! namespaces, secrets, exec, logs, leases, custom resources), each method a thin kube-rs call;
+//! splitting it would scatter one adapter over several files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
 //! The plan file: which two regions, which installer, how to rebuild, how long to wait.
+//! (Long because it is the plan's whole schema: one struct per section with its defaults and
+//! documentation, the validation, and its tests; splitting it would split one file format.)
 //!
 //! Read with `yaml_serde` into typed structs; unknown keys are refused (a typo must not be
 //! silently ignored at 3 a.m.), errors carry line and column. Paths are relative to the plan
