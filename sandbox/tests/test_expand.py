@@ -180,25 +180,24 @@ def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, e
     assert data.all_present(rows_in_dc2())
 
 
-def test_a_node_stopped_during_its_rebuild_is_reported_never_passed(sandbox, empty_region_2, tmp_path):
-    plan = make_plan(tmp_path, retries=1)
+def test_a_node_killed_during_its_rebuild_is_waited_for_and_rebuilt_never_passed_from_the_killed_attempt(sandbox, empty_region_2, tmp_path):
+    """A Cassandra container that dies under its rebuild (JMX unreachable while the pod restarts,
+    as the operator/kubelet restarts it) is waited for, then rebuilt again in full: the killed
+    attempt never counts."""
+    plan = make_plan(tmp_path, retries=3)
     e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
     p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
     seen = _wait_for_event(p, lambda ev: ev["event"] == "rebuild-node" and ev["pod"] == "apigee-cassandra-default-1" and ev["state"] == "started")
     os.kill(proc.pid_of("cassandra-r2-n1"), signal.SIGKILL)  # the node dies under its rebuild
-    out, err = p.communicate(timeout=600)
-    assert p.returncode == 1, err
+    out, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err + out[-3000:]
     evs = seen + events(out)
-    assert not any(ev["event"] == "rebuild-node" and ev["pod"] == "apigee-cassandra-default-1" and ev["state"] == "done" for ev in evs)
-    failed = [ev for ev in evs if ev["event"] == "step-failed"]
-    assert failed and failed[0]["step"] == "rebuild" and "apigee-cassandra-default-1" in failed[0]["error"], failed
-    assert "verify" not in {ev["step"] for ev in evs if ev["event"] == "step-started"}
+    pod1 = [ev for ev in evs if ev["event"] == "rebuild-node" and ev["pod"] == "apigee-cassandra-default-1"]
+    done = [ev for ev in pod1 if ev["state"] == "done"]
+    assert done and done[0]["attempt"] >= 2, f"the killed attempt is never counted done: {pod1}"
+    assert any(ev["state"] in ("waiting", "failed-attempt") for ev in pod1), pod1
+    assert all(c["passed"] for c in evs[-1]["verify"]["checks"])
     assert_no_secrets(out, err)
-    # Bring the node back (the operator restarts it) and run again: the expansion completes.
-    from conftest import apigeectl
-    assert apigeectl(2, "apply", "-f", str(tmp_path / "overrides-region-2.yaml")).returncode == 0
-    r = expand(plan)
-    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
     assert data.all_present(rows_in_dc2())
 
 
