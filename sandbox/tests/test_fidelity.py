@@ -120,12 +120,12 @@ def test_product_defaults_async_apply_rolling_restart_and_container_logs(sandbox
     assert ds["status"]["state"] == "running" and ds["status"]["observedGeneration"] == ds["metadata"]["generation"]
     gen1 = ds["metadata"]["generation"]
 
-    # The product's defaults: one node, dc-1/ra-1, no host network, JMX jmxuser/iloveapis123.
+    # The product's defaults: one node, dc-1/ra-1, no host network, JMX user jmxuser with the product's default password.
     pods = json.loads(kubectl(2, "get", "pods", "-n", "apigee", "-l", "app=apigee-cassandra", "-o", "json").stdout)["items"]
     assert [p["metadata"]["name"] for p in pods] == ["apigee-cassandra-default-0"]
     assert pods[0]["spec"].get("hostNetwork", False) is False  # the API server omits false
     assert pods[0]["status"]["podIP"] != env.node_ip(2, 0), "a pod-network IP, not the node's"
-    status = _nodetool_as(2, "jmxuser", "iloveapis123", "status")
+    status = _nodetool_as(2, env.PRODUCT_JMX_USER, env.PRODUCT_JMX_PASSWORD, "status")
     assert status.returncode == 0, status.stderr
     assert "Datacenter: dc-1" in status.stdout and " ra-1" in status.stdout
 
@@ -163,7 +163,7 @@ def test_product_defaults_async_apply_rolling_restart_and_container_logs(sandbox
     assert previous and min(_log_times(previous)) < restart, previous[:500]
 
     assert _nodetool_as(2, "jmxadmin", "From-Secret-42", "status").returncode == 0
-    r = _nodetool_as(2, "jmxuser", "iloveapis123", "status")
+    r = _nodetool_as(2, env.PRODUCT_JMX_USER, env.PRODUCT_JMX_PASSWORD, "status")
     assert r.returncode != 0 and "Invalid username or password" in r.stdout + r.stderr
     secret = json.loads(kubectl(2, "get", "secret", "apigee-datastore-default-creds", "-n", "apigee", "-o", "json").stdout)
     assert base64.b64decode(secret["data"]["jmx.user"]).decode() == "jmxadmin"

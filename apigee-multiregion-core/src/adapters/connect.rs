@@ -31,7 +31,9 @@ pub enum ConnectError {
     Jmx(String),
 }
 
-/// The JMX default of Apigee hybrid when the overrides set none.
+/// Apigee hybrid's JMX credentials when the overrides set none. Not a secret of ours: the
+/// product's public, documented default (config property reference), which the product itself
+/// uses in that case, so the tool must too (REALITY.md). Redacted from output like any password.
 const DEFAULT_JMX_USER: &str = "jmxuser";
 const DEFAULT_JMX_PASSWORD: &str = "iloveapis123";
 

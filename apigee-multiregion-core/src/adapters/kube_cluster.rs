@@ -81,7 +81,12 @@ impl KubeCluster {
     }
 
     fn api_err(&self, what: &str, e: kube::Error) -> ClusterError {
-        ClusterError::Api { context: self.context.clone(), message: format!("{what}: {}", describe(&e)) }
+        let message = format!("{what}: {}", describe(&e));
+        if is_forbidden(&e) {
+            ClusterError::Forbidden { context: self.context.clone(), message }
+        } else {
+            ClusterError::Api { context: self.context.clone(), message }
+        }
     }
 }
 
@@ -89,6 +94,14 @@ fn describe(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
         other => other.to_string(),
+    }
+}
+
+/// HTTP 403, whether answered as an API status or on the exec's WebSocket upgrade.
+fn is_forbidden(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 403,
+        other => other.to_string().contains("403"),
     }
 }
 
@@ -354,10 +367,14 @@ impl ClusterOps for KubeCluster {
             params = params.container(c);
         }
         let run = async {
-            let mut attached = api
-                .exec(pod, argv, &params)
-                .await
-                .map_err(|e| err(format!("`{}`: {}", shown.join(" "), describe(&e))))?;
+            let mut attached = api.exec(pod, argv, &params).await.map_err(|e| {
+                let message = format!("`{}`: {}", shown.join(" "), describe(&e));
+                if is_forbidden(&e) {
+                    ClusterError::Forbidden { context: self.context.clone(), message: redactor.redact(&message) }
+                } else {
+                    err(message)
+                }
+            })?;
             if let (Some(payload), Some(mut w)) = (stdin, attached.stdin()) {
                 w.write_all(payload.as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
                 w.shutdown().await.map_err(|e| err(format!("closing stdin: {e}")))?;

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use crate::atomic_file::WriteError;
 use crate::copy::CopyError;
 use crate::overrides::{Finding, OverridesError, OverridesFileError, Severity};
 use crate::ports::{AdminError, ClusterError, InstallerError};
@@ -40,9 +39,6 @@ pub enum StepError {
         #[source]
         source: OverridesError,
     },
-    /// A file could not be written.
-    #[error(transparent)]
-    Write(#[from] WriteError),
     /// The journal could not be written.
     #[error(transparent)]
     Journal(#[from] JournalError),

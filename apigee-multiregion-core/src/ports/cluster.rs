@@ -24,6 +24,14 @@ pub enum ClusterError {
         /// What failed, with the object concerned.
         message: String,
     },
+    /// The identity in the kubeconfig may not do this (HTTP 403): waiting or retrying cannot help.
+    #[error("context `{context}`: forbidden: {message}. Grant the permission (docs/rbac/) and run again")]
+    Forbidden {
+        /// The kubeconfig context.
+        context: String,
+        /// What was refused, as the API server said it.
+        message: String,
+    },
     /// An object does not exist.
     #[error("context `{context}`: {kind} {name} not found")]
     NotFound {

@@ -189,3 +189,19 @@ async fn a_run_that_waited_for_the_lock_reads_the_journal_the_first_run_left() {
     let text = std::fs::read_to_string(&s.target).unwrap();
     assert!(!text.contains("multiRegionSeedHost"), "the seed host is not written back: {text}");
 }
+
+#[tokio::test]
+async fn a_forbidden_netstats_stops_the_rebuild_at_once_instead_of_waiting_for_its_timeout() {
+    let s = setup("");
+    let w = healthy();
+    {
+        let mut w = w.lock().unwrap();
+        w.scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(5));
+        w.netstats_forbidden = true;
+    }
+    let started = std::time::Instant::now();
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some(StepId::Rebuild), "{err}");
+    assert!(err.to_string().contains("forbidden"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "not waited for rebuild.timeout (24h)");
+}

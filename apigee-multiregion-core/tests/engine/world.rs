@@ -83,6 +83,8 @@ pub struct World {
     pub lease_fails_after: Option<u32>,
     /// Lease takes so far.
     pub lease_takes: u32,
+    /// `nodetool netstats` through exec is refused (HTTP 403).
+    pub netstats_forbidden: bool,
     /// `metadata.generation` of the fake ApigeeDatastore.
     pub datastore_generation: i64,
 }
@@ -503,6 +505,12 @@ impl CassandraAdmin for FakeAdmin {
     }
     async fn netstats(&self) -> Result<NetStats, AdminError> {
         let mut w = self.world.lock().unwrap();
+        if w.netstats_forbidden {
+            return Err(AdminError::Cluster(ClusterError::Forbidden {
+                context: "region-2".into(),
+                message: "pods/exec".into(),
+            }));
+        }
         let mut t = String::from("Mode: NORMAL\n");
         if let Some(left) = w.running_rebuild.get_mut(&self.pod) {
             if *left == 0 {

@@ -21,7 +21,7 @@ paths relative to the working directory (`./certs/...`, `./service-accounts/...`
 that is not there fails the command.
 
 It reads the `cassandra` section with the product's defaults: replicaCount 1, datacenter dc-1,
-rack ra-1, hostNetwork false, JMX jmxuser/iloveapis123 unless `cassandra.auth.jmx` or the secret
+rack ra-1, hostNetwork false, JMX user jmxuser with Apigee's documented default password unless `cassandra.auth.jmx` or the secret
 named by `cassandra.auth.secret` (keys `jmx.user`, `jmx.password`) says otherwise.
 Setting APIGEE_STANDIN_SCHEMA_SETUP=off disables the schema setup stand-in.
 """
@@ -38,8 +38,8 @@ import yaml
 
 from . import env, kube, pki, proc
 
-DEFAULT_JMX_USER = "jmxuser"
-DEFAULT_JMX_PASSWORD = "iloveapis123"  # Apigee's documented default, used only when the overrides set none
+DEFAULT_JMX_USER = env.PRODUCT_JMX_USER
+DEFAULT_JMX_PASSWORD = env.PRODUCT_JMX_PASSWORD
 CONFIG_SECRET = "apigee-datastore-default-creds"  # what apply writes for the operator (spec.credentialRef)
 
 

@@ -147,3 +147,8 @@ def region_of_server(server: str) -> int:
         if server.rstrip("/").endswith(f":{apiserver_port(r)}"):
             return r
     raise SystemExit(f"the current kubeconfig context points at {server}, which is not a sandbox region")
+
+# Apigee hybrid's documented, public JMX defaults (config property reference), used by the
+# stand-ins only when the overrides set no credentials, exactly as the product does.
+PRODUCT_JMX_USER = "jmxuser"
+PRODUCT_JMX_PASSWORD = "iloveapis123"

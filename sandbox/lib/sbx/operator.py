@@ -53,7 +53,7 @@ def settings_of(region: int, ds: dict) -> dict:
     s = {"cluster_name": props.get("clusterName", "apigeecluster"), "datacenter": props.get("datacenter", "dc-1"),
          "rack": props.get("rack", "ra-1"), "replicas": int(c.get("replicas", 1)),
          "seed_host": props.get("multiRegionSeedHost"), "host_network": bool(c.get("hostNetwork", False)),
-         "jmx_user": "jmxuser", "jmx_password": "iloveapis123"}
+         "jmx_user": env.PRODUCT_JMX_USER, "jmx_password": env.PRODUCT_JMX_PASSWORD}
     secret = kube.get_json(region, "secret", spec.get("credentialRef", "apigee-datastore-default-creds"), "-n", env.NAMESPACE)
     data = (secret or {}).get("data") or {}
     if "jmx.user" in data:

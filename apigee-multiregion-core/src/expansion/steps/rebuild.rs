@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::ports::{AdminError, CassandraAdmin};
+use crate::ports::{AdminError, CassandraAdmin, ClusterError};
 use crate::verify::RebuildEvidence;
 
 use super::super::Region;
@@ -160,6 +160,7 @@ fn classify(r: Result<(), AdminError>) -> Ended {
         Ok(()) | Err(AdminError::RebuildAlreadyRunning { .. }) => Ended::Follow,
         // The exec itself broke (a load balancer cut the stream, the API server restarted): the
         // rebuild goes on in Cassandra.
+        Err(e @ AdminError::Cluster(ClusterError::Forbidden { .. })) => Ended::Fatal(e),
         Err(AdminError::Cluster(_)) => Ended::Follow,
         Err(e @ (AdminError::JmxAuthentication { .. } | AdminError::InvalidSourceDatacenter { .. })) => Ended::Fatal(e),
         Err(e @ AdminError::JmxUnreachable { .. }) => Ended::Unreachable(e.to_string()),
@@ -287,9 +288,7 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
             }
             Err(e @ (AdminError::JmxAuthentication { .. } | AdminError::Parse { .. })) => return Err(e.into()),
             // Waiting cannot cure a refused permission.
-            Err(AdminError::Cluster(e)) if e.to_string().to_ascii_lowercase().contains("forbidden") => {
-                return Err(StepError::Cluster(e));
-            }
+            Err(AdminError::Cluster(e @ ClusterError::Forbidden { .. })) => return Err(StepError::Cluster(e)),
             Err(e) => {
                 if unreachable_since.is_none() {
                     unreachable_since = Some(Instant::now());
