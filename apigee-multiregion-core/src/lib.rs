@@ -25,6 +25,7 @@ pub mod model;
 pub mod network;
 pub mod nodetool;
 pub mod overrides;
+pub mod permissions;
 pub mod ports;
 pub mod preflight;
 pub mod ring;

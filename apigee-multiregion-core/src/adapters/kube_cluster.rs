@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::redact::Redactor;
 use crate::model::{CassandraPod, PodPhase, Secret};
 use crate::ports::{
-    ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject,
+    AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject,
 };
 
 /// The field manager of every server-side apply this tool makes.
@@ -276,6 +276,33 @@ impl ClusterOps for KubeCluster {
         let mut out: Vec<CassandraPod> = list.items.iter().map(pod_facts).collect();
         out.sort_by(|a, b| (a.ordinal, &a.name).cmp(&(b.ordinal, &b.name)));
         Ok(out)
+    }
+
+    async fn access_allowed(&self, check: &AccessCheck) -> Result<bool, ClusterError> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(check.verb.to_owned()),
+                    group: Some(check.group.to_owned()),
+                    resource: Some(check.resource.to_owned()),
+                    subresource: check.subresource.map(str::to_owned),
+                    namespace: check.namespace.clone(),
+                    name: check.name.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| self.api_err(&format!("ask whether this identity may {check}"), e))?;
+        Ok(answer.status.is_some_and(|s| s.allowed))
     }
 
     async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {

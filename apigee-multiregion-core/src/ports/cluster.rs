@@ -185,6 +185,43 @@ pub struct LeaseState {
     pub remaining_seconds: u64,
 }
 
+/// One API action the tool needs, asked of the API server before anything changes
+/// (`SelfSubjectAccessReview`): may the kubeconfig's identity do `verb` on this resource?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessCheck {
+    /// `list`, `get`, `create`, `patch`, ...
+    pub verb: &'static str,
+    /// API group, empty for the core group.
+    pub group: &'static str,
+    /// Plural resource, e.g. `pods`.
+    pub resource: &'static str,
+    /// Subresource, e.g. `exec`, `log`.
+    pub subresource: Option<&'static str>,
+    /// Namespace, `None` for cluster-scoped resources (or every namespace).
+    pub namespace: Option<String>,
+    /// Object name, `None` for any object (`list`, `create`).
+    pub name: Option<String>,
+}
+
+impl fmt::Display for AccessCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(sub) = self.subresource {
+            write!(f, "/{sub}")?;
+        }
+        if !self.group.is_empty() {
+            write!(f, " ({})", self.group)?;
+        }
+        if let Some(name) = &self.name {
+            write!(f, " named {name}")?;
+        }
+        match &self.namespace {
+            Some(ns) => write!(f, " in namespace {ns}"),
+            None => write!(f, " (cluster-wide)"),
+        }
+    }
+}
+
 /// One Kubernetes cluster (one kubeconfig context).
 #[async_trait]
 pub trait ClusterOps: Send + Sync {
@@ -233,6 +270,10 @@ pub trait ClusterOps: Send + Sync {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<CassandraPod>, ClusterError>;
+
+    /// Whether the identity of this context may do `check` (a `SelfSubjectAccessReview`; nothing
+    /// is changed). Every authenticated identity may ask this of Kubernetes.
+    async fn access_allowed(&self, check: &AccessCheck) -> Result<bool, ClusterError>;
 
     /// Takes (or renews) the Lease `name` for `holder`, refusing when another holder's lease is
     /// still valid. An expired lease is taken over.

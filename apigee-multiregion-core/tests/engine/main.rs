@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use apigee_multiregion_core::expansion::{
     self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, RunOptions, StepId, StepOutcome, StepState,
 };
-use apigee_multiregion_core::overrides::OverridesDoc;
+use apigee_multiregion_core::overrides::{OverridesDoc, Severity};
 use world::{Script, Shared, deps, healthy, other_ca};
 
 const SOURCE: &str = "\
@@ -161,6 +161,42 @@ async fn refuses_when_a_source_node_is_down_and_changes_nothing() {
     let w = w.lock().unwrap();
     assert!(w.calls.is_empty(), "no change in either cluster: {:?}", w.calls);
     assert!(!w.namespaces[1].contains("apigee"));
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_named_by_preflight_before_anything_is_read_or_changed() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().denied.insert("0 list nodes (cluster-wide)".into());
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    let errors: Vec<_> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "{findings:#?}");
+    assert_eq!(errors[0].code, "permission-missing");
+    assert!(errors[0].message.starts_with("context `region-1` (source) may not list nodes (cluster-wide)"));
+    let w = w.lock().unwrap();
+    assert!(w.calls.is_empty(), "nothing changed: {:?}", w.calls);
+    // Both clusters were asked about every permission, exec under either verb.
+    assert!(w.access_asked.iter().any(|a| a == "1 get pods/log in namespace apigee"), "{:#?}", w.access_asked);
+    assert!(w.access_asked.iter().any(|a| a == "0 create pods/exec in namespace apigee"));
+}
+
+#[tokio::test]
+async fn in_namespace_permissions_wait_for_the_namespace_then_refuse_once_it_exists() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().denied.insert("1 get pods/log in namespace apigee".into());
+    // The target namespace does not exist yet: no Role there can grant it, so a warning.
+    let (r, rec) = run(&s, &w, RunOptions { until: Some(StepId::CopyNamespace), ..Default::default() }).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(rec.json().contains("permission-missing-later"), "{}", rec.json());
+    // Now it exists (copy-namespace made it): the same missing permission refuses.
+    assert!(w.lock().unwrap().namespaces[1].contains("apigee"));
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    let codes: Vec<_> = findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["permission-missing"], "{findings:#?}");
+    assert!(findings[0].message.contains("get pods/log in namespace apigee"));
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use apigee_multiregion_core::nodetool::{
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
-    AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, HybridInstaller,
-    InstallerError, LeaseState, NodeFacts, Operation, SanitizedObject,
+    AccessCheck, AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput,
+    HybridInstaller, InstallerError, LeaseState, NodeFacts, Operation, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -87,6 +87,10 @@ pub struct World {
     pub netstats_forbidden: bool,
     /// `metadata.generation` of the fake ApigeeDatastore.
     pub datastore_generation: i64,
+    /// Permissions this identity lacks: `"<cluster index> <AccessCheck as displayed>"`.
+    pub denied: BTreeSet<String>,
+    /// Every permission asked, in the same form.
+    pub access_asked: Vec<String>,
 }
 
 impl World {
@@ -223,7 +227,16 @@ impl ClusterOps for FakeCluster {
         }
         Ok(if self.index == 0 { w.source_pods.clone() } else { w.target_pods.clone() })
     }
+    async fn access_allowed(&self, check: &AccessCheck) -> Result<bool, ClusterError> {
+        let key = format!("{} {check}", self.index);
+        let mut w = self.world.lock().unwrap();
+        w.access_asked.push(key.clone());
+        Ok(!w.denied.contains(&key))
+    }
     async fn node_facts(&self) -> Result<Vec<NodeFacts>, ClusterError> {
+        if self.world.lock().unwrap().denied.contains(&format!("{} list nodes (cluster-wide)", self.index)) {
+            return Err(ClusterError::Forbidden { context: self.context().into(), message: "list nodes".into() });
+        }
         let prefix = if self.index == 0 { "10.1.0." } else { "10.2.0." };
         Ok((1..=3)
             .map(|i| NodeFacts {

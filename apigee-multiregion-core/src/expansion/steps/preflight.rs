@@ -3,14 +3,16 @@
 
 use async_trait::async_trait;
 
-use crate::overrides::{CheckOptions, Severity, check_pair_with};
+use crate::overrides::{CheckOptions, Finding, Severity, Side, check_pair_with};
+use crate::permissions::{self, Answer, Scope};
 use crate::preflight::{PreflightFacts, judge_preflight};
 
 use super::super::Region;
 use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::events::Event;
-use super::super::plan::NetworkMode;
+use super::super::lock::lock_location;
+use super::super::plan::{NetworkMode, Replication};
 use super::{Planned, Step, StepId, planned_target, ready_admin};
 
 pub(crate) struct Preflight;
@@ -42,9 +44,21 @@ impl Step for Preflight {
         let pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
             .map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let (src, tgt) = (&ctx.deps.source, &ctx.deps.target);
+        // Permissions first: without them the reads below would stop at the first 403.
+        let (mut permission_findings, target_namespace_exists) = permissions(ctx).await?;
+        if permission_findings.iter().any(|f| f.severity == Severity::Error) {
+            return refuse(ctx, permission_findings);
+        }
+        let list_target = async {
+            if target_namespace_exists {
+                tgt.list_cassandra_pods(&plan.target.namespace, &plan.target.selector).await
+            } else {
+                Ok(Vec::new()) // no namespace, no pods (and perhaps no permission to list them yet)
+            }
+        };
         let (source_pods, target_pods, source_nodes, target_nodes, source_ca, target_ca) = tokio::try_join!(
             src.list_cassandra_pods(&plan.source.namespace, &plan.source.selector),
-            tgt.list_cassandra_pods(&plan.target.namespace, &plan.target.selector),
+            list_target,
             src.node_facts(),
             tgt.node_facts(),
             src.export_secret(&plan.ca.namespace, &plan.ca.secret),
@@ -81,16 +95,69 @@ impl Step for Preflight {
             target_ca_differs,
             source_ca_missing: source_ca.is_none(),
         };
-        let findings = judge_preflight(&facts);
-        for f in &findings {
-            ctx.emit(Event::Finding { finding: f.clone() });
-        }
-        if let Ok(mut all) = ctx.findings.lock() {
-            all.clone_from(&findings);
-        }
-        if findings.iter().any(|f| f.severity == Severity::Error) {
-            return Err(StepError::Refused(findings));
-        }
-        Ok(())
+        let mut findings = judge_preflight(&facts);
+        findings.append(&mut permission_findings);
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        refuse(ctx, findings)
     }
+}
+
+/// Emits and records the findings; refuses when any is an error.
+fn refuse(ctx: &Ctx<'_>, findings: Vec<Finding>) -> Result<(), StepError> {
+    for f in &findings {
+        ctx.emit(Event::Finding { finding: f.clone() });
+    }
+    if let Ok(mut all) = ctx.findings.lock() {
+        all.clone_from(&findings);
+    }
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return Err(StepError::Refused(findings));
+    }
+    Ok(())
+}
+
+/// Asks both clusters about every permission the plan needs (`SelfSubjectAccessReview`), and
+/// whether the target's Apigee namespace exists yet. Nothing is changed.
+async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
+    let plan = ctx.plan;
+    let (lease_namespace, lease_name) = lock_location(plan);
+    let scope = Scope {
+        source_namespace: plan.source.namespace.clone(),
+        target_namespace: plan.target.namespace.clone(),
+        ca_namespace: plan.ca.namespace.clone(),
+        ca_secret: plan.ca.secret.clone(),
+        lease_namespace,
+        lease_name,
+        replication_cr: match plan.replication() {
+            Replication::Cr(cr) => Some(cr.name.clone()),
+            Replication::Nodetool => None,
+        },
+        datastore: plan.cr.as_ref().map_or_else(|| "default".to_owned(), |c| c.datastore.clone()),
+    };
+    let needed = permissions::needed(&scope);
+    let answers = futures::future::join_all(needed.iter().map(|n| async move {
+        let cluster = match n.cluster {
+            Side::Source => &ctx.deps.source,
+            Side::Target => &ctx.deps.target,
+        };
+        let mut unknown = None;
+        for check in &n.checks {
+            match cluster.access_allowed(check).await {
+                Ok(true) => return Answer::Allowed,
+                Ok(false) => {}
+                Err(e) => unknown = Some(e.to_string()),
+            }
+        }
+        unknown.map_or(Answer::Denied, Answer::Unknown)
+    }))
+    .await;
+    let namespace_readable = needed
+        .iter()
+        .zip(&answers)
+        .find(|(n, _)| n.cluster == Side::Target && n.checks[0].resource == "namespaces" && n.checks[0].verb == "get")
+        .is_some_and(|(_, a)| *a == Answer::Allowed);
+    // Unknown when it may not be read: assume it exists, so its permissions count as errors.
+    let exists = !namespace_readable || ctx.deps.target.export_namespace(&plan.target.namespace).await?.is_some();
+    let contexts = (ctx.deps.source.context(), ctx.deps.target.context());
+    Ok((permissions::judge(&needed, &answers, contexts, &plan.target.namespace, exists), exists))
 }
