@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 SANDBOX = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(SANDBOX / "lib"))
 
-from sbx import env, proc, region1, region2  # noqa: E402
+from sbx import controlplane, env, proc, region1, region2  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +40,118 @@ def kubectl(region: int, *args: str, input: str | None = None, check: bool = Tru
     return r
 
 
+def _password_file() -> Path:
+    """nodetool's JMX password file (`-pwf`, lines `user password`), 0600: the tests' own nodetool
+    calls keep the password off every argv too, like the tool (the secret scan samples argv)."""
+    s = region1.settings()
+    path = Path(env.STATE) / "tests-jmx.pwf"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{s['jmx_user']} {s['jmx_password']}\n")
+    return path
+
+
 def nodetool(region: int, ordinal: int, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     s = region1.settings()
     return kubectl(region, "exec", "-n", "apigee", env.pod_name(ordinal), "--", "nodetool",
-                   "-u", s["jmx_user"], "-pw", s["jmx_password"], *args, check=check)
+                   "-u", s["jmx_user"], "-pwf", str(_password_file()), *args, check=check)
+
+
+# Every secret of the sandbox (overrides passwords, the CA's key). None may appear in the tool's
+# output, events, journals or files, nor in any process's argv on this machine.
+SECRETS = ("sandbox-jmx-pw", "sandbox-default-pw", "sandbox-admin-pw", "sandbox-ddl-pw", "sandbox-dml-pw",
+           "sandbox-jolokia-pw", "PRIVATE KEY")
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for t in texts:
+        for s in SECRETS:
+            assert s not in t, f"secret {s!r} leaked"
+
+
+class ArgvWatch:
+    """Samples every process's argv on this machine while a block runs (the sandbox's pods are
+    local processes): a secret must never be an argument of any process."""
+
+    def __init__(self, secrets=SECRETS, interval: float = 0.2):
+        self.secrets, self.interval, self.leaks, self.samples = secrets, interval, [], 0
+        self._stop = threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            self.samples += 1
+            self.leaks += [line[:200] for line in out.splitlines() if any(s in line for s in self.secrets)]
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def _is_ours(argv) -> bool:
+    """A process of the tool: the CLI, or Python running an example or the wheel."""
+    args = [str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
+    return bool(args) and (Path(args[0]).name == "apigee-multiregion" or any("examples" in a for a in args[1:2]))
+
+
+def _text(x) -> str:
+    return x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+
+
+@pytest.fixture(autouse=True)
+def secret_scan(request, monkeypatch):
+    """After every sandbox test: no secret in the tool's output (every `subprocess.run` of the CLI
+    or an example), in any journal or file the tool wrote under the test's tmp_path, no backup more
+    open than its source, and no secret in any process's argv sampled during the test."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    outputs: list[str] = []
+    real_run = subprocess.run
+
+    def run(*args, **kwargs):
+        r = real_run(*args, **kwargs)
+        if _is_ours(args[0] if args else kwargs.get("args", [])):
+            outputs.extend([_text(r.stdout), _text(r.stderr)])
+        return r
+
+    monkeypatch.setattr(subprocess, "run", run)
+    audits = {r: controlplane.audit_log(r) for r in env.REGIONS}
+    start = {r: (p.stat().st_size if p.exists() else 0) for r, p in audits.items()}
+    with ArgvWatch(interval=0.3) as watch:
+        yield
+    monkeypatch.setattr(subprocess, "run", real_run)
+    # Every exec's command line, from the API servers' audit logs: complete, unlike sampling.
+    for r, p in audits.items():
+        if p.exists():
+            with p.open("rb") as f:
+                f.seek(start[r] if p.stat().st_size >= start[r] else 0)
+                new = f.read().decode(errors="replace")
+            for line in new.splitlines():
+                uri = urllib.parse.unquote_plus(line)
+                assert not any(s in uri for s in SECRETS), f"a secret in an API request (region-{r} audit log): {uri[:300]}"
+    assert not watch.leaks, f"a secret in a process's argv: {watch.leaks[:3]}"
+    assert_no_secrets(*outputs)
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None:
+        return
+    for f in Path(tmp).rglob("*"):
+        if not f.is_file() or f.is_symlink():
+            continue
+        if ".apigee-multiregion" in f.parts or ".journal." in f.name:
+            assert_no_secrets(f.read_text(errors="replace"))
+        if ".orig" in f.name:
+            source = f.with_name(f.name.split(".orig")[0])
+            if source.exists():
+                wider = f.stat().st_mode & 0o777 & ~(source.stat().st_mode & 0o777)
+                assert not wider, f"{f} is more open ({oct(f.stat().st_mode & 0o777)}) than {source}"
 
 
 def apigeectl(region: int, *args: str, cwd: Path | None = None, env_vars: dict | None = None) -> subprocess.CompletedProcess:

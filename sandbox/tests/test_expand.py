@@ -5,19 +5,17 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import SANDBOX, hybrid_files, kubectl, ring
+from conftest import SECRETS, SANDBOX, ArgvWatch, assert_no_secrets, hybrid_files, kubectl, ring  # noqa: F401
 from sbx import data, env, proc, region1
 
 REPO = SANDBOX.parent
 CLI = Path(os.environ.get("APIGEE_MULTIREGION_BIN", REPO / "target" / "debug" / "apigee-multiregion"))
 TEMPLATE = REPO / "examples" / "sandbox" / "overrides-region-2.yaml"
-SECRETS = ("sandbox-jmx-pw", "sandbox-default-pw", "sandbox-admin-pw", "sandbox-ddl-pw", "sandbox-dml-pw", "sandbox-jolokia-pw", "PRIVATE KEY")
 
 
 def make_plan(tmp_path: Path, **changes) -> Path:
@@ -68,37 +66,6 @@ def expand(plan: Path, *extra: str, env_vars: dict | None = None, timeout: float
 def events(stdout: str) -> list[dict]:
     """Every stdout line is one JSON object (this is the CLI's contract for scripts)."""
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def assert_no_secrets(*texts: str) -> None:
-    for t in texts:
-        for s in SECRETS:
-            assert s not in t, f"secret {s!r} leaked"
-
-
-class ArgvWatch:
-    """Samples every process's argv on this machine while a block runs (the sandbox's pods are
-    local processes): a secret must never be an argument of any process."""
-
-    def __init__(self, secrets=SECRETS):
-        self.secrets, self.leaks, self.samples = secrets, [], 0
-        self._stop = threading.Event()
-
-    def _run(self):
-        while not self._stop.is_set():
-            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            self.samples += 1
-            self.leaks += [line[:200] for line in out.splitlines() if any(s in line for s in self.secrets)]
-            time.sleep(0.2)
-
-    def __enter__(self):
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 def rows_in_dc2() -> dict:

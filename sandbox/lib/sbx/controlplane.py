@@ -85,12 +85,34 @@ def start_etcd(region: int) -> None:
                env.region_dir(region) / "logs" / "etcd.log")
 
 
+# Metadata only (the request URI, never a body): an exec's command line is in its URI
+# (`.../exec?command=nodetool&command=status`), so a secret passed as an argument is recorded here as
+# it is in AKS/GKE/EKS audit logs. The tests' secret scan reads it after every test.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources:
+      - group: ""
+        resources: [pods/exec, pods/attach, pods/portforward, secrets]
+  - level: None
+"""
+
+
+def audit_log(region: int) -> Path:
+    """The API server's audit log (JSON lines)."""
+    return env.region_dir(region) / "logs" / "audit.log"
+
+
 def start_apiserver(region: int) -> None:
     name = f"kube-apiserver-r{region}"
     if proc.running(name):
         return
     d = _pki_dir(region)
     client, _ = env.etcd_ports(region)
+    policy = env.region_dir(region) / "audit-policy.yaml"
+    policy.write_text(AUDIT_POLICY)
     proc.start(name, [str(env.KUBE_APISERVER),
                       f"--etcd-servers=http://127.0.0.1:{client}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
                       f"--secure-port={env.apiserver_port(region)}", f"--tls-cert-file={d / 'apiserver.crt'}",
@@ -103,6 +125,9 @@ def start_apiserver(region: int) -> None:
                       # kwok answers the apiserver's kubelet calls; reach it on the node's Hostname (localhost).
                       "--kubelet-preferred-address-types=Hostname,InternalIP",
                       "--enable-priority-and-fairness=false", "--max-requests-inflight=0", "--max-mutating-requests-inflight=0",
+                      # Like a managed cluster's audit log: every exec with its command line.
+                      f"--audit-policy-file={policy}", f"--audit-log-path={audit_log(region)}",
+                      "--audit-log-format=json", "--audit-log-maxbackup=1", "--audit-log-maxsize=200",
                       "--profiling=false", "--v=0"],
                env.region_dir(region) / "logs" / "kube-apiserver.log")
 
