@@ -18,7 +18,7 @@ use crate::error::CliError;
 #[derive(Debug, Parser)]
 #[command(name = "apigee-multiregion", version, about, long_about = None, propagate_version = true)]
 struct Cli {
-    /// Less output (errors only).
+    /// Only errors and the result itself: no progress, notes or summaries (docs/cli.md).
     #[arg(short, long, global = true)]
     quiet: bool,
     /// More diagnostics on stderr: -v info, -vv debug (RUST_LOG also works).
@@ -58,10 +58,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Expand(a) => commands::expand::run(&a, cli.quiet),
         Command::Rebuild(a) => commands::expand::run_step(&a, StepId::Rebuild, cli.quiet),
         Command::Finalize(a) => commands::expand::run_step(&a, StepId::Finalize, cli.quiet),
-        Command::Overrides(a) => commands::overrides::run(&a),
-        Command::Seeds(a) => commands::seeds::run(&a),
+        Command::Overrides(a) => commands::overrides::run(&a, cli.quiet),
+        Command::Seeds(a) => commands::seeds::run(&a, cli.quiet),
         Command::Preflight(a) => commands::check::preflight(&a, cli.quiet),
-        Command::Verify(a) => commands::check::verify(&a),
+        Command::Verify(a) => commands::check::verify(&a, cli.quiet),
         Command::Parse(a) => commands::parse::run(&a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apigee-multiregion", &mut std::io::stdout());

@@ -1,7 +1,6 @@
-//! Rendering engine events: a live view redrawn in place on a terminal ([`crate::live`]), plain
-//! lines with `-o text` when stdout is not a terminal (CI logs), one JSON object per line otherwise
-//! (`-o json`, or stdout not a terminal), so CI logs and scripts can follow an expansion.
-//! [`View::choose`] is the one place that picks among them.
+//! Rendering engine events: text (the default) is a live view redrawn in place on a terminal
+//! ([`crate::live`]) and plain lines otherwise (CI logs); `-o json` is one JSON object per line,
+//! so scripts can follow an expansion. [`View::choose`] is the one place that picks among them.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -21,16 +20,11 @@ pub enum View {
 }
 
 impl View {
-    /// The one place the view is chosen. JSON when asked, or when stdout is not a terminal and
-    /// text was not asked explicitly; the live view for text on a terminal (not `-q`, not
-    /// `TERM=dumb`); plain lines otherwise.
-    pub fn choose(format: Option<Format>, quiet: bool) -> Self {
+    /// The one place the view is chosen. JSON when asked; for text, the live view on a terminal
+    /// (not `-q`, not `TERM=dumb`), plain lines otherwise.
+    pub fn choose(format: Format, quiet: bool) -> Self {
         let tty = std::io::stdout().is_terminal();
-        let text = match format {
-            Some(Format::Json) => false,
-            Some(Format::Text) => true,
-            None => tty,
-        };
+        let text = format == Format::Text;
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         let renderer = Renderer::new(format, quiet);
         if tty && text && !quiet && !dumb {
@@ -83,14 +77,10 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// JSON when asked, or when stdout is not a terminal and text was not asked explicitly.
-    pub fn new(format: Option<Format>, quiet: bool) -> Self {
+    /// JSON when asked, text otherwise.
+    pub fn new(format: Format, quiet: bool) -> Self {
         let tty = std::io::stdout().is_terminal();
-        let json = match format {
-            Some(Format::Json) => true,
-            Some(Format::Text) => false,
-            None => !tty,
-        };
+        let json = format == Format::Json;
         Self::with_output(json, color_wanted(tty), quiet, Box::new(std::io::stdout()), Arc::new(SystemClock::new()))
     }
 

@@ -215,3 +215,150 @@ fn verbose_flag_is_global_and_counts() {
     let o = run(&["parse", "-vv", "netstats"], Some("error: Failed to connect\n"));
     assert_eq!(o.status.code(), Some(2), "-vv after the subcommand is accepted");
 }
+
+/// stderr with the temporary folder replaced, for snapshots.
+fn err_in(o: &Output, dir: &Path) -> String {
+    err(o).replace(&format!("{}/", dir.display()), "")
+}
+
+const PLAN_HEAD: &str = "name: west\nsource: {context: east, kubeconfig: kubeconfig, overrides: east.yaml, datacenter: dc-1}\ntarget: {context: west, kubeconfig: kubeconfig, overrides: west.yaml, datacenter: dc-2}\n";
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\nusers: [{name: u, user: {token: not-a-secret}}]\ncontexts: [{name: east, context: {cluster: c, user: u}}, {name: west, context: {cluster: c, user: u}}]\ncurrent-context: east\n";
+
+#[test]
+fn plan_errors_name_the_key_path_and_its_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plan.yaml");
+    let mut all = String::new();
+    for rest in [
+        "installer:\n  kind: helm\n  org_release: apigee-org\n",
+        "installer: {kind: apigeectl}\njmx: pod-env\n",
+        "installer:\n  kind: apigeectl\n  charts: ./charts\n",
+    ] {
+        std::fs::write(&p, format!("{PLAN_HEAD}{rest}")).unwrap();
+        let o = run(&["preflight", "--plan", p.to_str().unwrap()], None);
+        assert_eq!(o.status.code(), Some(2));
+        all.push_str(&err_in(&o, dir.path()));
+    }
+    insta::assert_snapshot!("plan_errors", all);
+}
+
+#[test]
+fn jmx_and_overrides_errors_are_not_called_kubeconfig_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("kubeconfig"), KUBECONFIG).unwrap();
+    std::fs::write(d.join("west.yaml"), SOURCE).unwrap();
+    let p = d.join("plan.yaml");
+    let mut all = String::new();
+    // The source overrides file does not exist; then it does, and the JMX variable is not set.
+    std::fs::write(&p, format!("{PLAN_HEAD}installer: {{kind: apigeectl}}\n")).unwrap();
+    let o = run(&["preflight", "--plan", p.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    all.push_str(&err_in(&o, d));
+    std::fs::write(d.join("east.yaml"), SOURCE).unwrap();
+    std::fs::write(
+        &p,
+        format!("{PLAN_HEAD}installer: {{kind: apigeectl}}\njmx: {{from: env, username_env: T_JMX_USER_UNSET, password_env: T_JMX_PW_UNSET}}\n"),
+    )
+    .unwrap();
+    let o = run(&["preflight", "--plan", p.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    all.push_str(&err_in(&o, d));
+    assert!(!all.contains("kubeconfig:"), "{all}");
+    // A context that is not in the kubeconfig is a kubeconfig error, and says so.
+    std::fs::write(
+        &p,
+        format!("{PLAN_HEAD}installer: {{kind: apigeectl}}\n").replace("context: west", "context: typo"),
+    )
+    .unwrap();
+    let o = run(&["preflight", "--plan", p.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    all.push_str(&err_in(&o, d));
+    insta::assert_snapshot!("connect_errors", all);
+}
+
+#[test]
+fn dash_o_on_an_edit_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("west.yaml");
+    std::fs::write(&f, SOURCE).unwrap();
+    let mut all = String::new();
+    for args in [
+        vec!["overrides", "set-seed", "west.yaml", "--seed-host", "10.1.0.4", "-o", "json"],
+        vec!["overrides", "clear-seed", "west.yaml", "-o", "text"],
+        vec!["overrides", "clear-seed", "west.yaml", "-o", "out.yaml"],
+    ] {
+        let o = bin().args(&args).current_dir(dir.path()).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        all.push_str(&err(&o));
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["west.yaml"], "no file named json, text or out.yaml, no backup");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), SOURCE);
+    insta::assert_snapshot!("dash_o_on_an_edit", all);
+}
+
+#[test]
+fn repeated_in_place_edits_say_which_backup_they_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("west.yaml");
+    std::fs::write(&f, SOURCE).unwrap();
+    let mut all = String::new();
+    for seed in ["10.1.0.4", "10.1.0.5", "10.1.0.5"] {
+        let o = bin()
+            .args(["overrides", "set-seed", "west.yaml", "--seed-host", seed, "--in-place"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+        all.push_str(&err(&o));
+    }
+    // Back to a version already kept: that backup is reused, not copied again.
+    std::fs::write(&f, SOURCE).unwrap();
+    let o = bin()
+        .args(["overrides", "set-seed", "west.yaml", "--seed-host", "10.1.0.6", "--in-place"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    all.push_str(&err(&o));
+    assert_eq!(std::fs::read_to_string(dir.path().join("west.yaml.orig")).unwrap(), SOURCE, "the oldest");
+    assert!(std::fs::read_to_string(dir.path().join("west.yaml.orig.1")).unwrap().contains("10.1.0.4"));
+    assert!(!dir.path().join("west.yaml.orig.2").exists());
+    // -q: the same edits, nothing said.
+    let o = bin()
+        .args(["-q", "overrides", "set-seed", "west.yaml", "--seed-host", "10.1.0.7", "--in-place"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success() && o.stderr.is_empty() && o.stdout.is_empty(), "{}", err(&o));
+    insta::assert_snapshot!("in_place_backups", all);
+}
+
+#[test]
+fn quiet_keeps_the_result_and_drops_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (dir.path().join("east.yaml"), dir.path().join("west.yaml"));
+    std::fs::write(&s, SOURCE).unwrap();
+    std::fs::write(&t, SOURCE.replace("dc-1", "dc-2")).unwrap();
+    let (sp, tp) = (s.to_str().unwrap(), t.to_str().unwrap());
+    // A passing check: its summary only, and nothing with -q.
+    let o = run(&["overrides", "check", sp, tp], None);
+    assert_eq!(out(&o), "0 error(s), 0 warning(s) (island network)\n");
+    let o = run(&["-q", "overrides", "check", sp, tp], None);
+    assert!(o.status.success() && out(&o).is_empty() && err(&o).is_empty(), "{}", out(&o));
+    // A failing one: the findings (the result), not the summary.
+    std::fs::write(&t, SOURCE.replace("dc-1", "dc-2").replace("      password: \"cli-s3cret\"\n", "")).unwrap();
+    let o = run(&["-q", "overrides", "check", sp, tp], None);
+    assert_eq!(o.status.code(), Some(3));
+    let text = out(&o).replace(&format!("{}/", dir.path().display()), "");
+    assert!(!text.contains("error(s)"), "{text}");
+    insta::assert_snapshot!("quiet_check_missing_in_target", text);
+    // The edited file on stdout is the result: printed with -q.
+    let o = run(&["-q", "overrides", "clear-seed", tp], None);
+    assert!(o.status.success() && err(&o).is_empty(), "{}", err(&o));
+    assert_eq!(out(&o), std::fs::read_to_string(&t).unwrap());
+    // JSON is the result: printed with -q.
+    let o = run(&["-q", "overrides", "check", sp, tp, "-o", "json"], None);
+    assert!(out(&o).contains("\"findings\""), "{}", out(&o));
+}

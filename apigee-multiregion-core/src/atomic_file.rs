@@ -66,10 +66,20 @@ pub fn write_atomic(path: &Path, contents: &[u8], new_mode: Option<u32>) -> Resu
     result.map_err(wrap)
 }
 
-/// Copies `path` to the first free `path.orig`, `path.orig.1`, ... and returns the backup's path.
-/// An existing backup is never overwritten; a new one gets the original's permission bits (a
-/// 0600 overrides file holding passwords gets a 0600 backup).
-pub fn keep_original(path: &Path) -> Result<PathBuf, WriteError> {
+/// A backup made (or found) by [`keep_original`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// The backup file.
+    pub path: PathBuf,
+    /// `true` when this call wrote it; `false` when a backup with the same contents existed.
+    pub written: bool,
+}
+
+/// Copies `path` to the first free `path.orig`, `path.orig.1`, ... (so every distinct earlier
+/// version is kept, `path.orig` being the oldest) and says which. An existing backup is never
+/// overwritten, and one that already holds the same contents is reused. A new one gets the
+/// original's permission bits (a 0600 overrides file holding passwords gets a 0600 backup).
+pub fn keep_original(path: &Path) -> Result<Backup, WriteError> {
     let wrap = |source| WriteError { path: path.to_owned(), source };
     let contents = fs::read(path).map_err(wrap)?;
     #[cfg(unix)]
@@ -87,12 +97,12 @@ pub fn keep_original(path: &Path) -> Result<PathBuf, WriteError> {
         };
         if candidate.exists() {
             if fs::read(&candidate).ok().as_deref() == Some(contents.as_slice()) {
-                return Ok(candidate); // the same original is already kept
+                return Ok(Backup { path: candidate, written: false }); // the same original is already kept
             }
             continue;
         }
         write_atomic(&candidate, &contents, mode)?;
-        return Ok(candidate);
+        return Ok(Backup { path: candidate, written: true });
     }
     Err(wrap(io::Error::other("more than 1000 backups exist")))
 }
@@ -148,7 +158,7 @@ mod tests {
         let p = dir.path().join("o.yaml");
         fs::write(&p, "password: x").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        let b = keep_original(&p).unwrap();
+        let b = keep_original(&p).unwrap().path;
         assert_eq!(fs::metadata(b).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
@@ -171,10 +181,16 @@ mod tests {
         let p = dir.path().join("o.yaml");
         fs::write(&p, "v1").unwrap();
         let b1 = keep_original(&p).unwrap();
-        assert_eq!(keep_original(&p).unwrap(), b1, "same contents reuse the backup");
+        assert!(b1.written);
+        assert_eq!(
+            keep_original(&p).unwrap(),
+            Backup { written: false, ..b1.clone() },
+            "same contents reuse the backup"
+        );
         fs::write(&p, "v2").unwrap();
         let b2 = keep_original(&p).unwrap();
-        assert_ne!(b1, b2);
+        assert!(b2.written && b2.path.ends_with("o.yaml.orig.1"), "{b2:?}");
+        let (b1, b2) = (b1.path, b2.path);
         assert_eq!(fs::read_to_string(b1).unwrap(), "v1");
         assert_eq!(fs::read_to_string(b2).unwrap(), "v2");
     }

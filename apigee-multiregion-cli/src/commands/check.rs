@@ -18,7 +18,7 @@ pub struct PreflightArgs {
     /// The plan file.
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
-    /// Output format.
+    /// Output: text (for people) or json (for scripts: one JSON object per event, then the report).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
 }
@@ -33,7 +33,7 @@ pub struct VerifyArgs {
     /// Journal file (default: next to the plan).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Output format.
+    /// Output: text (for people) or json (for scripts).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
 }
@@ -53,7 +53,7 @@ fn load(plan: &std::path::Path) -> Result<ExpansionPlan, CliError> {
 pub fn preflight(args: &PreflightArgs, quiet: bool) -> Result<(), CliError> {
     let plan = load(&args.plan)?;
     let options = RunOptions { dry_run: true, only: Some(vec![StepId::Preflight]), ..Default::default() };
-    let renderer = View::choose(Some(args.output), quiet);
+    let renderer = View::choose(args.output, quiet);
     runtime()?.block_on(async {
         let deps = connect(&plan).await?;
         let report = expansion::run(&plan, &deps, &options, &renderer).await?;
@@ -68,14 +68,14 @@ pub fn preflight(args: &PreflightArgs, quiet: bool) -> Result<(), CliError> {
     })
 }
 
-pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+pub fn verify(args: &VerifyArgs, quiet: bool) -> Result<(), CliError> {
     let plan = load(&args.plan)?;
     runtime()?.block_on(async {
         let deps = connect(&plan).await?;
         let report = expansion::verify_only(&plan, &deps, args.journal.clone()).await?;
         if args.output == Format::Json {
             print_json(&report)?;
-        } else {
+        } else if !quiet {
             let mut out = String::new();
             for c in &report.checks {
                 out.push_str(&format!("{} {}: {}\n", if c.passed { "ok  " } else { "FAIL" }, c.name, c.detail));

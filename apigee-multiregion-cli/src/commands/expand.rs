@@ -14,7 +14,7 @@ use crate::render::View;
 /// Run or resume an expansion from a plan file.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Examples:\n  apigee-multiregion expand --plan plan.yaml --dry-run\n  apigee-multiregion expand --plan plan.yaml            # resumes where a previous run stopped\n  apigee-multiregion expand --plan plan.yaml -o json    # one JSON object per event"
+    after_help = "Examples:\n  apigee-multiregion expand --plan plan.yaml --dry-run\n  apigee-multiregion expand --plan plan.yaml           # resumes a stopped run\n  apigee-multiregion expand --plan plan.yaml -o json   # one JSON object per event"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -48,9 +48,10 @@ pub struct Common {
     /// Wait this long for another run's lock to be released or to expire (e.g. `90s`).
     #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "0s")]
     pub wait_for_lock: std::time::Duration,
-    /// Output: text (default on a terminal) or json (default otherwise).
-    #[arg(short = 'o', long = "output", value_enum)]
-    pub output: Option<Format>,
+    /// Output: text (for people: a live view on a terminal, plain lines otherwise) or json (for
+    /// scripts: one JSON object per event, then the report).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// Only the rebuild: every target node that needs it, with the same checks, journal and lock.

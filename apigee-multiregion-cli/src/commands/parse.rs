@@ -25,7 +25,16 @@ pub enum Kind {
 /// Parse nodetool output from stdin and print it as JSON.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  kubectl -n apigee exec apigee-cassandra-default-0 -- nodetool -u jmxuser -pw \"$JMX_PASSWORD\" status \\\n    | apigee-multiregion parse status"
+    after_help = concat!(
+        "Examples:\n",
+        "  apigee-multiregion parse netstats < netstats.txt\n",
+        "\n",
+        "  # With the pod's JMX credentials, through a password file:\n",
+        "  kubectl -n apigee exec apigee-cassandra-default-0 -- sh -c \\\n",
+        "    'f=$(mktemp) && echo \"$APIGEE_JMX_USER $APIGEE_JMX_PASSWORD\" > \"$f\" &&\n",
+        "     nodetool -u \"$APIGEE_JMX_USER\" -pwf \"$f\" status; rm -f \"$f\"' \\\n",
+        "    | apigee-multiregion parse status",
+    )
 )]
 pub struct Args {
     /// What stdin holds.

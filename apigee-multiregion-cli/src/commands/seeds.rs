@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use apigee_multiregion_core::adapters::{KubeCluster, PodsAt, seeds_from_cluster};
+use apigee_multiregion_core::adapters::{DiscoverError, KubeCluster, PodsAt, seeds_from_cluster};
 use apigee_multiregion_core::model::{DatacenterName, Secret};
-use apigee_multiregion_core::ports::JmxCredentials;
+use apigee_multiregion_core::ports::{AdminError, JmxCredentials};
 use apigee_multiregion_core::seeds::SeedPolicy;
 use clap::Args as ClapArgs;
 
@@ -16,7 +16,15 @@ use crate::output::{Format, print_json, print_stdout};
 /// Choose the seed host from the live ring of the existing region.
 #[derive(Debug, ClapArgs)]
 #[command(
-    after_help = "Example:\n  JMX_PASSWORD=... apigee-multiregion seeds --context aks-east --datacenter dc-1 --jmx-user jmxuser --jmx-password-env JMX_PASSWORD"
+    after_help = concat!(
+        "Without --jmx-user and --jmx-password-env, nodetool uses the pods' own\n",
+        "APIGEE_JMX_USER and APIGEE_JMX_PASSWORD. With -q, only the seed host's address.\n",
+        "\n",
+        "Example (the password read into a variable, never typed on the command line):\n",
+        "  read -rs JMX_PASSWORD && export JMX_PASSWORD\n",
+        "  apigee-multiregion seeds --context aks-east --datacenter dc-1 \\\n",
+        "    --jmx-user jmxuser --jmx-password-env JMX_PASSWORD",
+    )
 )]
 pub struct Args {
     /// kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
@@ -40,21 +48,24 @@ pub struct Args {
     /// Environment variable holding the JMX password (never pass it on the command line).
     #[arg(long, value_name = "VAR")]
     pub jmx_password_env: Option<String>,
-    /// Output format.
+    /// Output: text (for people) or json (for scripts).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
 }
 
-pub fn run(args: &Args) -> Result<(), CliError> {
+pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
     let credentials = match (&args.jmx_user, &args.jmx_password_env) {
         (Some(u), Some(var)) => JmxCredentials::Given {
             username: u.clone(),
-            password: Secret::new(
-                std::env::var(var).map_err(|_| CliError::Input(format!("environment variable {var} is not set")))?,
-            ),
+            password: Secret::new(std::env::var(var).map_err(|_| {
+                CliError::Input(format!(
+                    "--jmx-password-env {var}: the environment variable {var} is not set; export it with the JMX password"
+                ))
+            })?),
         },
         _ => JmxCredentials::PodEnvironment,
     };
+    let given = matches!(credentials, JmxCredentials::Given { .. });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -71,10 +82,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             &policy,
         )
         .await
-        .map_err(CliError::Failed)
+        .map_err(|e| discover_failed(e, given))
     })?;
     if args.output == Format::Json {
         return print_json(&selection);
+    }
+    if quiet {
+        return print_stdout(&format!("{}\n", selection.seed_host.address));
     }
     let mut out = format!("seed host: {} ({})\n", selection.seed_host.address, selection.seed_host.pod);
     for a in &selection.alternates {
@@ -87,4 +101,32 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     }
     print_stdout(&out)
+}
+
+/// The seeds command has no plan and no overrides file: a JMX refusal names its own flags.
+fn discover_failed(e: DiscoverError, given: bool) -> CliError {
+    match e {
+        DiscoverError::Ring(AdminError::JmxAuthentication { pod }) if given => CliError::Failed(format!(
+            "pod {pod}: JMX refused the user of --jmx-user and the password in --jmx-password-env: check both"
+        )),
+        DiscoverError::Ring(AdminError::JmxAuthentication { pod }) => CliError::Failed(format!(
+            "pod {pod}: JMX refused the pod's own APIGEE_JMX_USER/APIGEE_JMX_PASSWORD: give the credentials with \
+             --jmx-user USER --jmx-password-env VAR (VAR: an environment variable holding the password)"
+        )),
+        e => CliError::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jmx_refusal_names_the_flags_not_an_overrides_file() {
+        let refused =
+            || DiscoverError::Ring(AdminError::JmxAuthentication { pod: "apigee-cassandra-default-0".into() });
+        let text = format!("{}\n{}", discover_failed(refused(), false), discover_failed(refused(), true));
+        assert!(!text.contains("overrides"), "{text}");
+        insta::assert_snapshot!("seeds_jmx_refused", text);
+    }
 }

@@ -23,9 +23,15 @@ pub enum ConnectError {
         #[source]
         source: ClusterError,
     },
-    /// An overrides file cannot be read.
-    #[error(transparent)]
-    Overrides(#[from] OverridesFileError),
+    /// An overrides file the plan names cannot be read.
+    #[error("{source} (plan key `{key}`)")]
+    Overrides {
+        /// The plan key naming the file: `source.overrides` or `target.overrides`.
+        key: &'static str,
+        /// Why.
+        #[source]
+        source: OverridesFileError,
+    },
     /// The JMX credentials the plan names cannot be found.
     #[error("JMX credentials (plan key `jmx`): {0}")]
     Jmx(String),
@@ -65,8 +71,9 @@ impl std::fmt::Display for JmxSource {
 
 fn source_view(plan: &ExpansionPlan) -> Result<crate::overrides::OverridesView, ConnectError> {
     let path = plan.resolve(&plan.source.overrides);
-    let doc = crate::overrides::load_file(&path)?;
-    doc.view().map_err(|source| ConnectError::Overrides(OverridesFileError::Parse { path, source }))
+    let wrap = |source| ConnectError::Overrides { key: "source.overrides", source };
+    let doc = crate::overrides::load_file(&path).map_err(wrap)?;
+    doc.view().map_err(|source| wrap(OverridesFileError::Parse { path, source }))
 }
 
 /// The JMX credentials the plan asks for, without asking a cluster: `from: overrides` reads
@@ -100,15 +107,18 @@ fn local_jmx(plan: &ExpansionPlan) -> Result<(JmxCredentials, JmxSource, Option<
             }
         }
         JmxSpec::Env { username_env, password_env } => {
-            let get = |v: &str| {
+            let get = |key: &str, v: &str| {
                 std::env::var(v).map_err(|_| {
                     ConnectError::Jmx(format!(
-                        "environment variable {v} is not set: export it, or change `jmx` in the plan"
+                        "`jmx.{key}` names the environment variable {v}, which is not set: export it, or change `jmx` in the plan"
                     ))
                 })
             };
             Ok((
-                JmxCredentials::Given { username: get(username_env)?, password: Secret::new(get(password_env)?) },
+                JmxCredentials::Given {
+                    username: get("username_env", username_env)?,
+                    password: Secret::new(get("password_env", password_env)?),
+                },
                 JmxSource::Plan,
                 None,
             ))
@@ -194,10 +204,11 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
     // The product reads JMX credentials from `cassandra.auth.secret` when the overrides name
     // one and set no password: so does the tool.
     if let Some(name) = secret {
-        let found = source
-            .export_secret(&plan.source.namespace, &name)
-            .await
-            .map_err(|source| ConnectError::Cluster { which: "source", source })?;
+        let found = source.export_secret(&plan.source.namespace, &name).await.map_err(|e| {
+            ConnectError::Jmx(format!(
+                "the source overrides name cassandra.auth.secret `{name}`, which cannot be read: {e}"
+            ))
+        })?;
         let Some(obj) = found else {
             return Err(ConnectError::Jmx(format!(
                 "the source overrides name cassandra.auth.secret `{name}`, but context `{}` has no secret {}/{name}",

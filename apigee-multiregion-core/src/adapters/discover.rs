@@ -4,8 +4,22 @@
 use std::sync::Arc;
 
 use super::NodetoolOverExec;
-use crate::ports::{CassandraAdmin, ClusterOps, JmxCredentials};
-use crate::seeds::{SeedPolicy, SeedSelection, select_seeds};
+use crate::ports::{AdminError, CassandraAdmin, ClusterError, ClusterOps, JmxCredentials};
+use crate::seeds::{SeedError, SeedPolicy, SeedSelection, select_seeds};
+
+/// Why no seed could be chosen on a live cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    /// The pods could not be listed.
+    #[error(transparent)]
+    Pods(ClusterError),
+    /// The ring could not be read from a Ready pod (JMX credentials, JMX unreachable, ...).
+    #[error("cannot read the ring: {0}")]
+    Ring(AdminError),
+    /// No pod is eligible.
+    #[error(transparent)]
+    Select(SeedError),
+}
 
 /// Where the Cassandra pods are.
 #[derive(Debug, Clone)]
@@ -35,16 +49,16 @@ pub async fn seeds_from_cluster(
     at: &PodsAt,
     credentials: JmxCredentials,
     policy: &SeedPolicy,
-) -> Result<SeedSelection, String> {
-    let pods = cluster.list_cassandra_pods(&at.namespace, &at.selector).await.map_err(|e| e.to_string())?;
+) -> Result<SeedSelection, DiscoverError> {
+    let pods = cluster.list_cassandra_pods(&at.namespace, &at.selector).await.map_err(DiscoverError::Pods)?;
     let ring = match pods.iter().find(|p| p.ready) {
         Some(p) => Some(
             NodetoolOverExec::new(cluster.clone(), &at.namespace, &p.name, Some(&at.container), credentials)
                 .status()
                 .await
-                .map_err(|e| format!("cannot read the ring: {e}"))?,
+                .map_err(DiscoverError::Ring)?,
         ),
         None => None,
     };
-    select_seeds(&pods, ring.as_ref(), policy).map_err(|e| e.to_string())
+    select_seeds(&pods, ring.as_ref(), policy).map_err(DiscoverError::Select)
 }

@@ -13,7 +13,7 @@ mod nodetool;
 pub mod redact;
 
 pub use connect::{ConnectError, JmxSource, connect, default_workdir, jmx_credentials, overrides_redactor};
-pub use discover::{PodsAt, seeds_from_cluster};
+pub use discover::{DiscoverError, PodsAt, seeds_from_cluster};
 pub use installer::{Apigeectl, Helm, Release, apigeectl_argv, helm_releases};
 pub use kube_cluster::{
     FIELD_MANAGER, KubeCluster, apply_body, default_kubeconfig, exec_argv, pod_facts, sanitize_namespace,

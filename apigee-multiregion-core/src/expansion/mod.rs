@@ -19,6 +19,7 @@ mod events;
 mod journal;
 mod lock;
 mod plan;
+mod plan_errors;
 mod step_id;
 mod steps;
 

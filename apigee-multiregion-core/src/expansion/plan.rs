@@ -155,18 +155,32 @@ impl Serialize for Concurrency {
 
 impl<'de> Deserialize<'de> for Concurrency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Concurrency;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of nodes (at least 1) or `all`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Concurrency, E> {
+                match n {
+                    0 => Err(E::custom("0 rebuilds at once would never finish: use at least 1, or `all`")),
+                    n => Ok(Concurrency::Limit(usize::try_from(n).unwrap_or(usize::MAX))),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Concurrency, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format!("`{n}`: use a number of nodes (at least 1), or `all`"))),
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Concurrency, E> {
+                match s {
+                    "all" => Ok(Concurrency::All),
+                    _ => Err(E::custom(format!("`{s}`: use a number of nodes (at least 1), or `all`"))),
+                }
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::N(0) => Err(serde::de::Error::custom("rebuild concurrency must be at least 1 (or `all`)")),
-            Raw::N(n) => Ok(Self::Limit(n as usize)),
-            Raw::S(s) if s == "all" => Ok(Self::All),
-            Raw::S(s) => Err(serde::de::Error::custom(format!("rebuild concurrency `{s}`: use a number or `all`"))),
-        }
+        d.deserialize_any(V)
     }
 }
 
@@ -192,10 +206,25 @@ impl Serialize for Span {
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s).map(Span).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{s}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`"))
-        })
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Span;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration like `90s`, `10m`, `2h` or `1h30m`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Span, E> {
+                parse_duration(s).map(Span).ok_or_else(|| {
+                    E::custom(format!("`{s}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`"))
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Span, E> {
+                Err(E::custom(format!("`{n}` has no unit: write it like `{n}s` or `{n}m`")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Span, E> {
+                Err(E::custom(format!("`{n}` is not a duration: write it like `90s`, `10m`, `2h` or `1h30m`")))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -504,8 +533,8 @@ impl ExpansionPlan {
     /// Parses plan text; `shown` names it in errors, `base_dir` anchors relative paths.
     pub fn from_str_at(text: &str, shown: &str, base_dir: PathBuf) -> Result<Self, PlanError> {
         let mut plan: Self = yaml_serde::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            PlanError::Invalid { path: shown.into(), line, column, message: e.to_string() }
+            let d = super::plan_errors::describe(text, &e);
+            PlanError::Invalid { path: shown.into(), line: d.line, column: d.column, message: d.message }
         })?;
         plan.base_dir = base_dir;
         let value = |message: String| PlanError::Value { path: shown.into(), message };

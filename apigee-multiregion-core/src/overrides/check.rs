@@ -170,6 +170,46 @@ impl Findings<'_> {
     }
 }
 
+impl Findings<'_> {
+    /// The line of `path` in one side's file, when the whole path is there.
+    fn line(&self, side: Side, path: &[&str]) -> Option<usize> {
+        let doc = match side {
+            Side::Source => self.source,
+            Side::Target => self.target,
+        };
+        if path_present(doc, path) { doc.location(path).map(|(l, _)| l) } else { None }
+    }
+
+    /// A value that must be the same in both files: "missing in the target" (or the source) when
+    /// only one side sets it, "differs" when both do; each side's line where known. A secret's
+    /// values are never shown.
+    fn must_match(&mut self, path: &[&str], what: &str, secret: bool, present: (bool, bool)) {
+        let at = |l: Option<usize>| l.map(|l| format!(" (line {l})")).unwrap_or_default();
+        let (sl, tl) = (self.line(Side::Source, path), self.line(Side::Target, path));
+        let message = match present {
+            (true, false) => {
+                format!("{what} is set in the source{} but missing in the target; copy it from the source", at(sl))
+            }
+            (false, true) => format!(
+                "{what} is set in the target{} but missing in the source; both regions need the same: remove it from the target, or set it in the source too",
+                at(tl)
+            ),
+            _ => {
+                let mut notes: Vec<String> = Vec::new();
+                if let (Some(s), Some(t)) = (sl, tl) {
+                    notes.push(format!("source line {s}, target line {t}"));
+                }
+                if secret {
+                    notes.push("values not shown".into());
+                }
+                let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+                format!("{what} differs between the regions{notes}; use the source's")
+            }
+        };
+        self.push(Severity::Error, "credentials-mismatch", Side::Target, path, message);
+    }
+}
+
 fn path_present(doc: &OverridesDoc, path: &[&str]) -> bool {
     let mut v: yaml_serde::Value = match yaml_serde::from_str(doc.text()) {
         Ok(v) => v,
@@ -189,35 +229,32 @@ fn path_present(doc: &OverridesDoc, path: &[&str]) -> bool {
 fn check_credentials(s: &OverridesView, t: &OverridesView, out: &mut Findings<'_>) {
     let (sa, ta) = (&s.cassandra.auth, &t.cassandra.auth);
     if sa.secret != ta.secret {
-        out.push(
-            Severity::Error,
-            "credentials-mismatch",
-            Side::Target,
+        out.must_match(
             &["cassandra", "auth", "secret"],
-            "cassandra.auth.secret differs between the regions; both must use the same credentials".into(),
+            "cassandra.auth.secret",
+            false,
+            (sa.secret.is_some(), ta.secret.is_some()),
         );
     }
     let users: std::collections::BTreeSet<&String> = sa.users.keys().chain(ta.users.keys()).collect();
     for user in users {
         let (su, tu) = (sa.users.get(user), ta.users.get(user));
-        let username_differs = su.and_then(|c| c.username.as_ref()) != tu.and_then(|c| c.username.as_ref());
-        let password_differs = su.and_then(|c| c.password.as_ref()) != tu.and_then(|c| c.password.as_ref());
-        if username_differs && (user == "jmx" || user == "jolokia") {
-            out.push(
-                Severity::Error,
-                "credentials-mismatch",
-                Side::Target,
+        let (s_name, t_name) = (su.and_then(|c| c.username.as_ref()), tu.and_then(|c| c.username.as_ref()));
+        let (s_pw, t_pw) = (su.and_then(|c| c.password.as_ref()), tu.and_then(|c| c.password.as_ref()));
+        if s_name != t_name && (user == "jmx" || user == "jolokia") {
+            out.must_match(
                 &["cassandra", "auth", user, "username"],
-                format!("the {user} user name differs between the regions; use the source's"),
+                &format!("the {user} user name"),
+                false,
+                (s_name.is_some(), t_name.is_some()),
             );
         }
-        if password_differs {
-            out.push(
-                Severity::Error,
-                "credentials-mismatch",
-                Side::Target,
+        if s_pw != t_pw {
+            out.must_match(
                 &["cassandra", "auth", user, "password"],
-                format!("the {user} password differs between the regions (values not shown); use the source's"),
+                &format!("the {user} password"),
+                true,
+                (s_pw.is_some(), t_pw.is_some()),
             );
         }
     }

@@ -51,7 +51,7 @@ pub fn replace_if_changed(path: &Path, doc: &OverridesDoc) -> Result<Option<Path
     }
     let backup = keep_original(path)?;
     write_atomic(path, doc.text().as_bytes(), None)?;
-    Ok(Some(backup))
+    Ok(Some(backup.path))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ mod diff;
 mod doc;
 mod edit;
 mod file;
-mod tree;
+pub(crate) mod tree;
 mod view;
 
 pub use crate::model::Secret;

@@ -276,3 +276,28 @@ fn cluster_name_host_network_seed_and_tls_are_checked() {
     let flat = check_pair_with(&doc(&s), &doc(&t), &CheckOptions { island_network: false }).unwrap();
     assert!(flat.iter().all(|f| f.code != "host-network-disabled"));
 }
+
+#[test]
+fn a_value_absent_on_one_side_is_missing_there_not_different() {
+    let sections = |jmx: &str| format!("cassandra:\n  datacenter: dc-1\n  hostNetwork: true\n  auth:\n{jmx}");
+    let source = sections("    jmx:\n      username: jmxuser\n      password: \"s3cret-jmx\"\n");
+    let target = sections("    jmx:\n      username: jmxuser\n").replace("dc-1", "dc-2");
+    let both = sections("    jmx:\n      username: jmxuser\n      password: \"other\"\n").replace("dc-1", "dc-2");
+    let only_target =
+        sections("    secret: creds\n    jmx:\n      username: jmxuser\n      password: \"s3cret-jmx\"\n")
+            .replace("dc-1", "dc-2");
+    let mut out = Vec::new();
+    for (s, t) in [
+        (&source, &target),
+        (&target.replace("dc-2", "dc-1"), &source.replace("dc-1", "dc-2")),
+        (&source, &both),
+        (&source, &only_target),
+    ] {
+        for f in check_pair(&doc(s), &doc(t)).unwrap() {
+            out.push(f.to_string());
+        }
+    }
+    let all = out.join("\n");
+    assert!(!all.contains("s3cret") && !all.contains("other\""), "{all}");
+    insta::assert_snapshot!("check_missing_on_one_side", all);
+}
