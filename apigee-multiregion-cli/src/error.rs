@@ -85,7 +85,8 @@ mod tests {
 
     #[test]
     fn every_error_kind_has_its_exit_code() {
-        let step = ExpansionError::Step { step: StepId::Rebuild, source: StepError::NoSeedChosen, journal: "j".into() };
+        let step =
+            ExpansionError::Step { step: StepId::Rebuild, source: StepError::NoSeedChosen, journal: Some("j".into()) };
         let plan = ExpansionError::Plan(PlanError::Value { path: "p".into(), message: "m".into() });
         let refused = ExpansionError::Refused { findings: vec![] };
         let locked = ExpansionError::Locked(LockError::Held(ClusterError::Config("held".into())));

@@ -272,7 +272,12 @@ fn expansion_err(py: Python<'_>, e: &ExpansionError) -> PyErr {
     if let Some(step) = e.step() {
         attrs.push(("step", py_str(py, step.to_string())));
     }
-    if let ExpansionError::Step { journal, .. } | ExpansionError::Cancelled { journal, .. } = e {
+    let journal = match e {
+        ExpansionError::Step { journal, .. } => journal.as_deref(),
+        ExpansionError::Cancelled { journal, .. } => Some(journal.as_path()),
+        _ => None,
+    };
+    if let Some(journal) = journal {
         attrs.push(("journal", py_str(py, journal.display().to_string())));
     }
     raise(py, exception_class(e.kind()), e.to_string(), &attrs)

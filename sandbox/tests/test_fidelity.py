@@ -187,3 +187,17 @@ def test_topology_data_size_and_stream_throttle_follow_the_settings(sandbox):
         out = nodetool(1, n, "getinterdcstreamthroughput").stdout
         want = env.STREAM_MBPS or 200  # 200 Mb/s: Cassandra's default when the sandbox sets none
         assert f": {want} Mb/s" in out or f": {want}.0 Mb/s" in out or f": {want} megabits" in out, out
+
+
+def test_the_api_server_audits_every_exec_with_its_command_line(sandbox):
+    """As in AKS/GKE/EKS audit logs: an argument given to `kubectl exec` (or any exec client) is
+    recorded by the API server, so a secret must never be one (the secret scan reads this log)."""
+    from sbx import controlplane
+    log = controlplane.audit_log(1)
+    before = log.stat().st_size
+    nodetool(1, 0, "version")
+    with log.open() as f:
+        f.seek(before)
+        lines = [json.loads(line) for line in f if line.strip()]
+    uris = [e["requestURI"] for e in lines if e.get("objectRef", {}).get("subresource") == "exec"]
+    assert any("command=nodetool" in u and "command=version" in u and "command=-pwf" in u for u in uris), uris

@@ -193,15 +193,16 @@ pub enum ExpansionError {
         findings: Vec<Finding>,
     },
     /// A step failed.
-    #[error("step `{step}` failed: {source}\nThe journal {} records where the run stopped: fix the cause, then run the same command again to continue.", journal.display())]
+    #[error("step `{step}` failed: {source}\n{}", resume_hint(journal.as_deref()))]
     Step {
         /// The step.
         step: StepId,
         /// What failed and what to do.
         #[source]
         source: StepError,
-        /// The journal path.
-        journal: PathBuf,
+        /// The journal that records where the run stopped; `None` when nothing is recorded (a dry
+        /// run, `verify`).
+        journal: Option<PathBuf>,
     },
     /// Another run holds the lock, or it could not be taken.
     #[error(transparent)]
@@ -257,5 +258,15 @@ impl ExpansionError {
             Self::Refused { findings } => findings,
             _ => &[],
         }
+    }
+}
+
+fn resume_hint(journal: Option<&std::path::Path>) -> String {
+    match journal {
+        Some(j) => format!(
+            "The journal {} records where the run stopped: fix the cause, then run the same command again to continue.",
+            j.display()
+        ),
+        None => "Nothing was changed or recorded by this read-only run: fix the cause and run it again.".to_owned(),
     }
 }

@@ -201,7 +201,7 @@ pub async fn verify_only(
     steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
         step: StepId::Verify,
         source,
-        journal: path,
+        journal: None,
     })
 }
 
@@ -318,7 +318,11 @@ pub async fn run(
                 ctx.emit(Event::StepFailed { step: id, error: message });
                 failure = Some(match e {
                     StepError::Refused(findings) => ExpansionError::Refused { findings },
-                    source => ExpansionError::Step { step: id, source, journal: journal_path.clone() },
+                    source => ExpansionError::Step {
+                        step: id,
+                        source,
+                        journal: (!options.dry_run).then(|| journal_path.clone()),
+                    },
                 });
             }
         }

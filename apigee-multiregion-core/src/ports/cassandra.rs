@@ -43,7 +43,7 @@ impl fmt::Debug for JmxCredentials {
 pub enum AdminError {
     /// JMX refused the user or password.
     #[error(
-        "pod {pod}: JMX authentication failed: check the JMX user and password (cassandra.auth.jmx in the overrides)"
+        "pod {pod}: JMX authentication failed: the JMX user or password is wrong for this node; check the source the plan's `jmx.from` names (the overrides' cassandra.auth.jmx, the environment variables, or the pod's APIGEE_JMX_*), or `seeds --jmx-user/--jmx-password-env`"
     )]
     JmxAuthentication {
         /// The pod.
