@@ -70,21 +70,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// Diagnostics (`tracing`) on stderr: `RUST_LOG` if set (else `warn`), raised for this
-/// program's crates by `-v` (info) and `-vv` (debug). Spans: a step, a nodetool call, a kube
-/// exec; none records a secret.
+/// Diagnostics (`tracing`) on stderr: `RUST_LOG` if set; else this program's own warnings only
+/// (libraries such as kube log failures the tool already reports in its own words, so they are
+/// off), raised by `-v` (info) and `-vv` (debug, and the libraries' warnings). Spans: a step, a
+/// nodetool call, a kube exec; none records a secret.
 fn init_tracing(verbose: u8) {
+    use tracing::level_filters::LevelFilter;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::fmt::format::FmtSpan;
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
-        .parse_lossy(std::env::var("RUST_LOG").unwrap_or_default());
+    let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    let default = if from_env.is_some() || verbose > 1 { LevelFilter::WARN } else { LevelFilter::OFF };
+    let mut filter =
+        EnvFilter::builder().with_default_directive(default.into()).parse_lossy(from_env.unwrap_or_default());
     let level = match verbose {
-        0 => None,
-        1 => Some("info"),
-        _ => Some("debug"),
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
     };
-    if let Some(level) = level {
+    if verbose > 0 || std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {
         for krate in ["apigee_multiregion_core", "apigee_multiregion"] {
             if let Ok(d) = format!("{krate}={level}").parse() {
                 filter = filter.add_directive(d);

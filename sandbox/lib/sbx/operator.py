@@ -241,7 +241,9 @@ def set_cdr_status(region: int, cdr_state: dict) -> None:
 def rebuild(region: int, ordinal: int, source_dc: str, user: str, password: str) -> tuple[bool, str]:
     """The real nodetool against that node's JMX (what the operator does inside the pod)."""
     e = {**os.environ, "CASSANDRA_JMX_PORT": str(env.jmx_port(region, ordinal)), "CASSANDRA_LIB": str(env.CASSANDRA_LIB)}
-    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", user, "-pw", password, "rebuild", "--", source_dc],
+    # The node's own JMX password file: the password is never an argument of any process.
+    pwf = env.cassandra_dir(region, ordinal) / "conf" / "jmxremote.password"
+    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", user, "-pwf", str(pwf), "rebuild", "--", source_dc],
                        capture_output=True, text=True, env=e, timeout=3600)
     out = (r.stdout + r.stderr).replace(password, "<redacted>")
     message = next((line.strip() for line in out.splitlines() if line.strip() and not line.startswith("\t")), "")

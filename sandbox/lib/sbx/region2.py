@@ -10,8 +10,11 @@ from . import cassandra, cql, env, kube, proc, region1
 
 def _nodetool_r1(*args: str) -> str:
     s = region1.settings()
+    # The node's own JMX password file (`user password`): the password stays off every argv and
+    # out of the API server's audit log of exec command lines.
+    pwf = env.cassandra_dir(1, 0) / "conf" / "jmxremote.password"
     r = kube.kubectl(1, "exec", "-n", env.NAMESPACE, env.pod_name(0), "--", "nodetool",
-                     "-u", s["jmx_user"], "-pw", s["jmx_password"], *args, check=False, timeout=300)
+                     "-u", s["jmx_user"], "-pwf", str(pwf), *args, check=False, timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"nodetool {args[0]} on region-1 failed: {r.stderr.strip()[-500:]}")
     return r.stdout
