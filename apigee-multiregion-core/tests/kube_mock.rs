@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use apigee_multiregion_core::adapters::KubeCluster;
-use apigee_multiregion_core::model::Secret;
+use apigee_multiregion_core::model::{Secret, SecretBytes};
 use apigee_multiregion_core::ports::{ClusterOps, SanitizedObject};
 use http::{Request, Response};
 use kube::client::Body;
@@ -73,7 +73,7 @@ async fn exports_a_secret_without_the_old_object_s_identity() {
     let s = c.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap();
     server.await.unwrap();
     assert_eq!(s.annotations, BTreeMap::from([("keep".to_owned(), "me".to_owned())]));
-    assert_eq!(s.data["tls.key"].expose(), "KEY");
+    assert_eq!(s.data["tls.key"].expose(), b"KEY");
     assert!(!format!("{s:?}").contains("KEY"), "secret data never in Debug");
 }
 
@@ -103,7 +103,7 @@ async fn applies_with_server_side_apply_as_apigee_multiregion() {
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
         secret_type: Some("kubernetes.io/tls".into()),
-        data: BTreeMap::from([("tls.key".to_owned(), Secret::new("KEY"))]),
+        data: BTreeMap::from([("tls.key".to_owned(), SecretBytes::new("KEY"))]),
     };
     c.apply(&o).await.unwrap();
     server.await.unwrap();
@@ -148,6 +148,71 @@ fn secret_arguments_travel_on_stdin_not_in_the_command() {
     );
     assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "status"], "the secret takes no place in argv");
     assert!(!argv.iter().any(|a| a.contains("rm -rf")));
-    assert_eq!(stdin.as_deref(), Some("pw; rm -rf /\n"));
+    assert_eq!(stdin.as_ref().map(Secret::expose), Some("pw; rm -rf /\n"));
     assert!(exec_argv(&[ExecArg::Secret(Secret::new("two\nlines"))]).is_err());
+}
+
+fn not_found(kind: &str, name: &str) -> Response<Body> {
+    Response::builder()
+        .status(404)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::to_vec(&serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": format!("{kind} \"{name}\" not found"), "reason": "NotFound", "code": 404
+            }))
+            .unwrap(),
+        ))
+        .unwrap()
+}
+
+/// DER-like key material that is not UTF-8 (0xff, 0xfe, a lone 0xc3, 0x80, a NUL byte), base64.
+const BINARY_KEY_B64: &str = "MIIBCv/+AMMogC0K";
+
+#[tokio::test]
+async fn copy_ca_sends_the_exact_bytes_of_a_binary_key() {
+    use apigee_multiregion_core::copy::{CopyOutcome, copy_ca};
+    let (source, mut hs) = cluster();
+    let (target, mut ht) = cluster();
+    let source_api = tokio::spawn(async move {
+        let (req, send) = hs.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("GET", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        send.send_response(json(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "apigee-ca", "namespace": "cert-manager", "resourceVersion": "7"},
+            "data": {"tls.key": BINARY_KEY_B64, "tls.crt": "Q0VSVA=="}
+        })));
+    });
+    let target_api = tokio::spawn(async move {
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("GET", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        send.send_response(not_found("secrets", "apigee-ca"));
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("GET", "/api/v1/namespaces/cert-manager"));
+        send.send_response(json(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}}),
+        ));
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("PATCH", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        send.send_response(json(
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "apigee-ca"}}),
+        ));
+        body
+    });
+    let outcome = copy_ca(&source, &target, "cert-manager", "apigee-ca", false).await.unwrap();
+    source_api.await.unwrap();
+    let body = target_api.await.unwrap();
+    assert_eq!(outcome, CopyOutcome::Copied);
+    assert_eq!(body["data"]["tls.key"], BINARY_KEY_B64, "the key's bytes unchanged (no UTF-8 conversion)");
+    assert_eq!(body["data"]["tls.crt"], "Q0VSVA==");
 }

@@ -19,9 +19,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Client, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroize;
 
 use super::redact::Redactor;
-use crate::model::{CassandraPod, PodPhase, Secret};
+use crate::model::{CassandraPod, PodPhase, Secret, SecretBytes};
 use crate::ports::{
     ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject,
 };
@@ -179,13 +180,11 @@ pub fn sanitize_namespace(ns: &Namespace) -> SanitizedObject {
     }
 }
 
-/// Sanitizes a secret for another cluster: data decoded into memory, identity dropped.
-pub fn sanitize_secret(s: &KubeSecret) -> SanitizedObject {
-    let data = s
-        .data
-        .as_ref()
-        .map(|d| d.iter().map(|(k, v)| (k.clone(), Secret::new(String::from_utf8_lossy(&v.0).into_owned()))).collect())
-        .unwrap_or_default();
+/// Sanitizes a secret for another cluster: data decoded into memory (the exact bytes, moved out
+/// of the object, not copied), identity dropped.
+pub fn sanitize_secret(mut s: KubeSecret) -> SanitizedObject {
+    let data =
+        s.data.take().map(|d| d.into_iter().map(|(k, v)| (k, SecretBytes::new(v.0))).collect()).unwrap_or_default();
     SanitizedObject {
         api_version: "v1".into(),
         kind: "Secret".into(),
@@ -211,10 +210,16 @@ fn meta(o: &SanitizedObject) -> ObjectMeta {
 /// The body of the server-side apply for a sanitized object.
 pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
     if o.kind == "Secret" {
+        // The bytes are copied into the request body only for the time of the call (the copy in
+        // `KubeSecret` is zeroed right after serialization; serde_json's base64 string is not).
         let data: BTreeMap<String, ByteString> =
-            o.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().as_bytes().to_vec()))).collect();
-        let s = KubeSecret { metadata: meta(o), type_: o.secret_type.clone(), data: Some(data), ..Default::default() };
+            o.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec()))).collect();
+        let mut s =
+            KubeSecret { metadata: meta(o), type_: o.secret_type.clone(), data: Some(data), ..Default::default() };
         let mut v = serde_json::to_value(&s).unwrap_or_default();
+        for b in s.data.iter_mut().flat_map(|d| d.values_mut()) {
+            b.0.zeroize();
+        }
         v["apiVersion"] = "v1".into();
         v["kind"] = "Secret".into();
         v
@@ -231,8 +236,8 @@ pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
 /// server may log) nor in any process's argv: a tiny `sh` prologue reads them from stdin and
 /// hands them to the command as the environment variables `APIGEE_MR_SECRET_0`, `_1`, ... (in
 /// the order of the secret arguments), and a secret argument takes no place in the command's
-/// argv. Returns the argv and the stdin payload.
-pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), String> {
+/// argv. Returns the argv and the stdin payload (itself a [`Secret`]).
+pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<Secret>), String> {
     let secrets: Vec<&Secret> =
         command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
     if secrets.is_empty() {
@@ -257,8 +262,12 @@ pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), S
         }
     }
     argv[2] = script;
-    let stdin: String = secrets.iter().map(|s| format!("{}\n", s.expose())).collect();
-    Ok((argv, Some(stdin)))
+    let mut stdin = String::with_capacity(secrets.iter().map(|s| s.expose().len() + 1).sum());
+    for s in &secrets {
+        stdin.push_str(s.expose());
+        stdin.push('\n');
+    }
+    Ok((argv, Some(Secret::new(stdin))))
 }
 
 #[async_trait]
@@ -316,7 +325,7 @@ impl ClusterOps for KubeCluster {
     async fn export_secret(&self, namespace: &str, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
         let api: Api<KubeSecret> = Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
-            Ok(s) => Ok(s.as_ref().map(sanitize_secret)),
+            Ok(s) => Ok(s.map(sanitize_secret)),
             Err(e) => Err(self.api_err(&format!("get secret {namespace}/{name}"), e)),
         }
     }
@@ -376,7 +385,7 @@ impl ClusterOps for KubeCluster {
                 }
             })?;
             if let (Some(payload), Some(mut w)) = (stdin, attached.stdin()) {
-                w.write_all(payload.as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
+                w.write_all(payload.expose().as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
                 w.shutdown().await.map_err(|e| err(format!("closing stdin: {e}")))?;
             }
             let mut stdout = attached.stdout();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::model::{CassandraPod, Secret};
+use crate::model::{CassandraPod, Secret, SecretBytes};
 
 /// A Kubernetes operation failed. Messages name the context and the object; they never carry a
 /// secret value (secret exec arguments are replaced by `<redacted>`).
@@ -161,8 +161,9 @@ pub struct SanitizedObject {
     pub annotations: BTreeMap<String, String>,
     /// Secret type, for secrets.
     pub secret_type: Option<String>,
-    /// Secret data (decoded), for secrets. Held in memory only.
-    pub data: BTreeMap<String, Secret>,
+    /// Secret data (decoded from base64: the exact bytes, which need not be text), for secrets.
+    /// Held in memory only, zeroed when dropped.
+    pub data: BTreeMap<String, SecretBytes>,
 }
 
 impl fmt::Debug for SanitizedObject {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
-use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
+use apigee_multiregion_core::model::{CassandraPod, PodPhase, SecretBytes};
 use apigee_multiregion_core::nodetool::{
     DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
     parse_netstats, parse_status, parse_tablestats,
@@ -154,7 +154,7 @@ fn ca(data: &str) -> SanitizedObject {
         labels: Default::default(),
         annotations: Default::default(),
         secret_type: Some("kubernetes.io/tls".into()),
-        data: [("tls.key".to_owned(), Secret::new(data))].into(),
+        data: [("tls.key".to_owned(), SecretBytes::new(data))].into(),
     }
 }
 
