@@ -369,10 +369,13 @@ async fn a_changed_plan_is_refused_with_an_existing_journal_unless_restarted() {
 async fn a_second_concurrent_run_is_refused_by_the_lock() {
     let s = setup("");
     let w = healthy();
-    w.lock().unwrap().leases.insert("apigee-multiregion-apigee".into(), ("someone-else".into(), 42));
+    w.lock().unwrap().leases.insert(
+        "apigee-multiregion-apigee".into(),
+        world::others_lease("someone-else", std::time::Duration::from_secs(90)),
+    );
     let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
     assert!(matches!(err, ExpansionError::Locked(_)));
-    assert!(err.to_string().contains("someone-else") && err.to_string().contains("42s"), "{err}");
+    assert!(err.to_string().contains("someone-else") && err.to_string().contains("90s"), "{err}");
     assert!(w.lock().unwrap().calls.is_empty());
 }
 
