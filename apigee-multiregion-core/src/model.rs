@@ -365,7 +365,7 @@ mod tests {
             apigeectl.redactor = redactor.clone();
             shown.push(format!("{redactor:?} {redactor:#?}"));
             shown.push(format!("{apigeectl:?} {apigeectl:#?}"));
-            let (_, stdin) = crate::adapters::exec_argv(&[arg.clone()]).expect("one-line secret");
+            let (_, stdin) = crate::adapters::exec_argv(std::slice::from_ref(&arg)).expect("one-line secret");
             let stdin = stdin.expect("a secret goes on stdin");
             shown.push(format!("{stdin:?} {stdin:#?} {stdin}"));
         }

@@ -495,8 +495,11 @@ impl ClusterOps for KubeCluster {
             renew_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
             ..Default::default()
         };
-        let locked =
-            |lease: LeaseRecord| ClusterError::Locked { context: self.context.clone(), name: name.into(), lease };
+        let locked = |lease: LeaseRecord| ClusterError::Locked {
+            context: self.context.clone(),
+            name: name.into(),
+            lease: Box::new(lease),
+        };
         // Whoever wrote first between our read and our write: report what the Lease is now.
         let lost_race = || async {
             let now = self.lease(namespace, name).await?;

@@ -156,7 +156,7 @@ impl Lock {
                 Ok(()) => break,
                 Err(ClusterError::Locked { context, name, lease }) => {
                     let now = Instant::now();
-                    let w = Watched::observe(watched.take(), lease, now);
+                    let w = Watched::observe(watched.take(), *lease, now);
                     let unchanged = now.saturating_duration_since(w.since);
                     let expires_after = w.expires_after(ttl);
                     let left = wait.saturating_sub(started.elapsed());

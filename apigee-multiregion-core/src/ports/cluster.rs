@@ -74,7 +74,7 @@ pub enum ClusterError {
         /// The Lease name.
         name: String,
         /// The Lease as it was read.
-        lease: LeaseRecord,
+        lease: Box<LeaseRecord>,
     },
 }
 

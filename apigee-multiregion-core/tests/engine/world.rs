@@ -344,7 +344,7 @@ impl ClusterOps for FakeCluster {
             && l.holder != holder
         {
             if !take_over.is_some_and(|t| t.unchanged(l)) {
-                let lease = l.clone();
+                let lease = Box::new(l.clone());
                 w.lease_log.push((std::time::Instant::now(), "refused"));
                 return Err(ClusterError::Locked { context: "region-2".into(), name: name.into(), lease });
             }
