@@ -81,7 +81,6 @@ impl CliError {
 mod tests {
     use super::*;
     use apigee_multiregion_core::expansion::{LockError, PlanError, StepError, StepId};
-    use apigee_multiregion_core::ports::ClusterError;
 
     #[test]
     fn every_error_kind_has_its_exit_code() {
@@ -89,7 +88,13 @@ mod tests {
             ExpansionError::Step { step: StepId::Rebuild, source: StepError::NoSeedChosen, journal: Some("j".into()) };
         let plan = ExpansionError::Plan(PlanError::Value { path: "p".into(), message: "m".into() });
         let refused = ExpansionError::Refused { findings: vec![] };
-        let locked = ExpansionError::Locked(LockError::Held(ClusterError::Config("held".into())));
+        let locked = ExpansionError::Locked(LockError::Held {
+            context: "c".into(),
+            name: "n".into(),
+            holder: "h".into(),
+            unchanged_seconds: 0,
+            expires_after_seconds: 60,
+        });
         let cancelled = ExpansionError::Cancelled { step: StepId::Install, journal: "j".into() };
         let codes: Vec<u8> =
             [step, plan, refused, locked, cancelled].into_iter().map(|e| CliError::from(e).exit_code()).collect();

@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut target = OverridesDoc::parse("# the new region\ncassandra:\n  hostNetwork: true   # island network\n")?;
     target.set_datacenter(&DatacenterName::new("dc-2")?)?;
     target.set_seed_host(&chosen.seed_host.address.to_string())?;
-    print!("{target}");
+    print!("{}", target.text());
     let findings = check_pair(&source, &target)?;
     println!("pair check: {} finding(s)", findings.len());
     assert!(findings.is_empty());

@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// Why a datacenter or rack name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,13 +230,21 @@ pub struct SeedHost {
 
 /// A string that must never be printed: passwords read from an overrides file or a secret.
 /// `Debug` and `Display` show `<redacted>`; the value is reachable only through [`Secret::expose`].
+/// Its memory is overwritten with zeros when it is dropped (`zeroize`), so a password does not
+/// linger in freed heap memory.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// A secret from secret bytes (a Kubernetes secret's value) that must be text, such as a
+    /// password. Fails, without showing the bytes, when they are not UTF-8.
+    pub fn from_utf8(bytes: &SecretBytes) -> Result<Self, std::str::Utf8Error> {
+        std::str::from_utf8(bytes.expose()).map(Self::new)
     }
 
     /// The value itself, for the one place that must hand it to a process or compare it.
@@ -244,14 +253,44 @@ impl Secret {
     }
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Secret bytes, exactly as a Kubernetes secret holds them (key material need not be text).
+/// Never printed (`Debug` and `Display` show `<redacted>`), compared byte by
+/// byte, and overwritten with zeros when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    /// Wraps secret bytes (taking ownership: no copy is left behind).
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// The bytes themselves, for the one place that must hand them to the API or compare them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
 }
@@ -272,6 +311,67 @@ mod tests {
         assert!(err.to_string().contains("' '"), "{err}");
         assert!(matches!(DatacenterName::new(""), Err(NameError::Empty { .. })));
         assert!(matches!(RackName::new("a".repeat(65)), Err(NameError::TooLong { .. })));
+    }
+
+    /// Every type that holds a secret, printed with `{:?}`, `{:#?}` and (where it has one) `{}`:
+    /// the secret never shows, in plain text, in bytes or in base64.
+    #[test]
+    fn no_secret_holding_type_prints_its_secret() {
+        use crate::overrides::OverridesDoc;
+        use crate::ports::{ExecArg, JmxCredentials, SanitizedObject};
+        const PW: &str = "Pa55-w0rd-xyz";
+        let bytes: &[u8] = b"\xff\xfeKEY-MATERIAL-\x00\xc3";
+        let leaks = |shown: &str| {
+            shown.contains(PW)
+                || shown.contains("KEY-MATERIAL")
+                || shown.contains("255, 254")
+                || shown.contains("UGE1NS13MHJkLXh5eg") // base64 of PW
+        };
+        let secret = Secret::new(PW);
+        let secret_bytes = SecretBytes::new(bytes);
+        let jmx = JmxCredentials::Given { username: "jmxuser".into(), password: secret.clone() };
+        let arg = ExecArg::Secret(secret.clone());
+        let object = SanitizedObject {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            name: "apigee-ca".into(),
+            namespace: Some("cert-manager".into()),
+            labels: Default::default(),
+            annotations: Default::default(),
+            secret_type: Some("kubernetes.io/tls".into()),
+            data: [("tls.key".to_owned(), secret_bytes.clone())].into(),
+        };
+        let doc = OverridesDoc::parse(&format!(
+            "cassandra:\n  auth:\n    jmx:\n      username: jmxuser\n      password: {PW}\n"
+        ))
+        .expect("valid overrides");
+        let view = doc.view().expect("valid view");
+        let credential = view.cassandra.auth.users["jmx"].clone();
+        assert_eq!(credential.password.as_ref().map(Secret::expose), Some(PW), "the test holds the secret");
+        let mut shown = vec![
+            format!("{secret:?} {secret:#?} {secret}"),
+            format!("{secret_bytes:?} {secret_bytes:#?} {secret_bytes}"),
+            format!("{jmx:?} {jmx:#?}"),
+            format!("{arg:?} {arg:#?} {}", arg.shown()),
+            format!("{object:?} {object:#?}"),
+            format!("{doc:?} {doc:#?}"),
+            format!("{view:?} {view:#?}"),
+            format!("{credential:?} {credential:#?}"),
+        ];
+        #[cfg(feature = "kube")]
+        {
+            let redactor = crate::adapters::redact::Redactor::new([secret.clone()]);
+            let mut apigeectl = crate::adapters::Apigeectl::new("apigeectl".into(), "region-2");
+            apigeectl.redactor = redactor.clone();
+            shown.push(format!("{redactor:?} {redactor:#?}"));
+            shown.push(format!("{apigeectl:?} {apigeectl:#?}"));
+            let (_, stdin) = crate::adapters::exec_argv(std::slice::from_ref(&arg)).expect("one-line secret");
+            let stdin = stdin.expect("a secret goes on stdin");
+            shown.push(format!("{stdin:?} {stdin:#?} {stdin}"));
+        }
+        for s in &shown {
+            assert!(!leaks(s), "a secret shows in: {s}");
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 #![cfg(feature = "kube")]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use apigee_multiregion_core::adapters::KubeCluster;
-use apigee_multiregion_core::model::Secret;
+use apigee_multiregion_core::model::{Secret, SecretBytes};
 use apigee_multiregion_core::ports::{ClusterOps, SanitizedObject};
 use http::{Request, Response};
 use kube::client::Body;
@@ -73,7 +74,7 @@ async fn exports_a_secret_without_the_old_object_s_identity() {
     let s = c.export_secret("cert-manager", "apigee-ca").await.unwrap().unwrap();
     server.await.unwrap();
     assert_eq!(s.annotations, BTreeMap::from([("keep".to_owned(), "me".to_owned())]));
-    assert_eq!(s.data["tls.key"].expose(), "KEY");
+    assert_eq!(s.data["tls.key"].expose(), b"KEY");
     assert!(!format!("{s:?}").contains("KEY"), "secret data never in Debug");
 }
 
@@ -103,7 +104,7 @@ async fn applies_with_server_side_apply_as_apigee_multiregion() {
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
         secret_type: Some("kubernetes.io/tls".into()),
-        data: BTreeMap::from([("tls.key".to_owned(), Secret::new("KEY"))]),
+        data: BTreeMap::from([("tls.key".to_owned(), SecretBytes::new("KEY"))]),
     };
     c.apply(&o).await.unwrap();
     server.await.unwrap();
@@ -148,6 +149,166 @@ fn secret_arguments_travel_on_stdin_not_in_the_command() {
     );
     assert_eq!(argv[3..], ["sh", "nodetool", "-u", "jmxuser", "-pw", "status"], "the secret takes no place in argv");
     assert!(!argv.iter().any(|a| a.contains("rm -rf")));
-    assert_eq!(stdin.as_deref(), Some("pw; rm -rf /\n"));
+    assert_eq!(stdin.as_ref().map(Secret::expose), Some("pw; rm -rf /\n"));
     assert!(exec_argv(&[ExecArg::Secret(Secret::new("two\nlines"))]).is_err());
+}
+
+fn not_found(kind: &str, name: &str) -> Response<Body> {
+    Response::builder()
+        .status(404)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::to_vec(&serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": format!("{kind} \"{name}\" not found"), "reason": "NotFound", "code": 404
+            }))
+            .unwrap(),
+        ))
+        .unwrap()
+}
+
+/// DER-like key material that is not UTF-8 (0xff, 0xfe, a lone 0xc3, 0x80, a NUL byte), base64.
+const BINARY_KEY_B64: &str = "MIIBCv/+AMMogC0K";
+
+#[tokio::test]
+async fn copy_ca_sends_the_exact_bytes_of_a_binary_key() {
+    use apigee_multiregion_core::copy::{CopyOutcome, copy_ca};
+    let (source, mut hs) = cluster();
+    let (target, mut ht) = cluster();
+    let source_api = tokio::spawn(async move {
+        let (req, send) = hs.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("GET", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        send.send_response(json(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "apigee-ca", "namespace": "cert-manager", "resourceVersion": "7"},
+            "data": {"tls.key": BINARY_KEY_B64, "tls.crt": "Q0VSVA=="}
+        })));
+    });
+    let target_api = tokio::spawn(async move {
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("GET", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        send.send_response(not_found("secrets", "apigee-ca"));
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("GET", "/api/v1/namespaces/cert-manager"));
+        send.send_response(json(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}}),
+        ));
+        let (req, send) = ht.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("PATCH", "/api/v1/namespaces/cert-manager/secrets/apigee-ca")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        send.send_response(json(
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "apigee-ca"}}),
+        ));
+        body
+    });
+    let outcome = copy_ca(&source, &target, "cert-manager", "apigee-ca", false).await.unwrap();
+    source_api.await.unwrap();
+    let body = target_api.await.unwrap();
+    assert_eq!(outcome, CopyOutcome::Copied);
+    assert_eq!(body["data"]["tls.key"], BINARY_KEY_B64, "the key's bytes unchanged (no UTF-8 conversion)");
+    assert_eq!(body["data"]["tls.crt"], "Q0VSVA==");
+}
+
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases/apigee-multiregion-apigee";
+
+fn lease(holder: &str, renew_time: &str, resource_version: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "apigee-multiregion-apigee", "namespace": "default", "uid": "u-1", "resourceVersion": resource_version},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60, "renewTime": renew_time}
+    })
+}
+
+fn status(code: u16, reason: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::to_vec(&serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": reason, "reason": reason, "code": code
+            }))
+            .unwrap(),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn another_holder_s_lease_is_never_taken_because_its_renew_time_looks_old_to_our_clock() {
+    use apigee_multiregion_core::ports::ClusterError;
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("GET", LEASE_PATH));
+        // Its holder's clock is years behind: the renewTime looks long expired from here.
+        send.send_response(json(lease("other-run", "2001-01-01T00:00:00.000000Z", "7")));
+        assert!(h.next_request().await.is_none(), "nothing written: the Lease stays the other run's");
+    });
+    let err = c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), None).await;
+    drop(c);
+    server.await.unwrap();
+    let Err(ClusterError::Locked { lease, .. }) = err else { panic!("not locked: {err:?}") };
+    assert_eq!((lease.holder.as_str(), lease.resource_version.as_str()), ("other-run", "7"));
+    assert_eq!(lease.renew_time.as_deref(), Some("2001-01-01T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_take_over_writes_only_over_the_very_lease_seen_unchanged() {
+    use apigee_multiregion_core::ports::{ClusterError, LeaseRecord};
+    let seen = LeaseRecord {
+        holder: "crashed-run".into(),
+        renew_time: Some("2001-01-01T00:00:00Z".into()),
+        duration: Duration::from_secs(60),
+        resource_version: "7".into(),
+    };
+    // Still the same Lease: replaced, on the condition of its resourceVersion.
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(json(lease("crashed-run", "2001-01-01T00:00:00.000000Z", "7")));
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("PUT", LEASE_PATH));
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(body["metadata"]["resourceVersion"], "7", "the write is conditional on the Lease seen");
+        assert_eq!(body["spec"]["holderIdentity"], "me");
+        send.send_response(json(lease("me", "2026-01-01T00:00:00.000000Z", "8")));
+    });
+    c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), Some(&seen)).await.unwrap();
+    server.await.unwrap();
+    // Renewed since it was seen (a new resourceVersion): left alone.
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(json(lease("crashed-run", "2001-01-01T00:00:05.000000Z", "9")));
+        assert!(h.next_request().await.is_none(), "nothing written");
+    });
+    let err = c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), Some(&seen)).await;
+    drop(c);
+    server.await.unwrap();
+    assert!(matches!(err, Err(ClusterError::Locked { .. })), "{err:?}");
+}
+
+#[tokio::test]
+async fn release_deletes_only_the_lease_it_read_and_a_lease_taken_meanwhile_is_no_error() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(json(lease("me", "2026-01-01T00:00:00.000000Z", "5")));
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("DELETE", LEASE_PATH));
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(body["preconditions"], serde_json::json!({"resourceVersion": "5", "uid": "u-1"}), "{body}");
+        // Another run took the Lease between the read and the delete: the precondition fails.
+        send.send_response(status(409, "Conflict"));
+    });
+    c.release_lease("default", "apigee-multiregion-apigee", "me").await.unwrap();
+    server.await.unwrap();
 }

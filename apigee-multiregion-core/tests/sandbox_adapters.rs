@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use apigee_multiregion_core::adapters::{Apigeectl, KubeCluster, NodetoolOverExec};
 use apigee_multiregion_core::copy::{CopyError, CopyOutcome, copy_ca, copy_namespace};
-use apigee_multiregion_core::model::{PodPhase, Secret};
+use apigee_multiregion_core::model::{PodPhase, Secret, SecretBytes};
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
     AdminError, CassandraAdmin, ClusterOps, HybridInstaller, JmxCredentials, SanitizedObject,
@@ -145,7 +145,7 @@ async fn copies_namespace_and_ca_then_refuses_a_different_ca() {
     let mut other: SanitizedObject = b.clone();
     other.data.insert(
         "tls.crt".into(),
-        Secret::new("-----BEGIN CERTIFICATE-----\nnot the same\n-----END CERTIFICATE-----\n"),
+        SecretBytes::new("-----BEGIN CERTIFICATE-----\nnot the same\n-----END CERTIFICATE-----\n"),
     );
     r2.apply(&other).await.unwrap();
     let err = copy_ca(&*r1, &*r2, "cert-manager", "apigee-ca", false).await.unwrap_err();

@@ -45,7 +45,9 @@ pub struct Common {
     /// Journal file (default: .apigee-multiregion/<plan name>.journal.json next to the plan).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Wait this long for another run's lock to be released or to expire (e.g. `90s`).
+    /// Wait this long for another run's lock to be released or to expire (e.g. `90s`). A Lease
+    /// expires once this run has seen it go unrenewed for its duration (60 s): to take over a
+    /// crashed run's, wait longer than that.
     #[arg(long, value_name = "DURATION", value_parser = parse_wait, default_value = "0s")]
     pub wait_for_lock: std::time::Duration,
     /// Output: text (for people: a live view on a terminal, plain lines otherwise) or json (for

@@ -217,9 +217,17 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
         };
         match (obj.data.get("jmx.user"), obj.data.get("jmx.password")) {
             (Some(u), Some(p)) => {
-                credentials = JmxCredentials::Given { username: u.expose().to_owned(), password: p.clone() };
+                let not_text = |key: &str| {
+                    ConnectError::Jmx(format!(
+                        "secret {}/{name} (cassandra.auth.secret): `{key}` is not UTF-8 text; store the JMX user and password as text",
+                        plan.source.namespace
+                    ))
+                };
+                let username = std::str::from_utf8(u.expose()).map_err(|_| not_text("jmx.user"))?.to_owned();
+                let password = Secret::from_utf8(p).map_err(|_| not_text("jmx.password"))?;
+                credentials = JmxCredentials::Given { username, password: password.clone() };
                 usable(&credentials)?;
-                redactor = redactor.with(p.clone());
+                redactor = redactor.with(password);
                 jmx_source = JmxSource::Secret(format!("{}/{name}", plan.source.namespace));
             }
             _ => {

@@ -14,16 +14,19 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret as KubeSecret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, AttachParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, Preconditions,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Client, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroize;
 
 use super::redact::Redactor;
-use crate::model::{CassandraPod, PodPhase, Secret};
+use crate::model::{CassandraPod, PodPhase, Secret, SecretBytes};
 use crate::ports::{
-    AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseState, NodeFacts, SanitizedObject,
+    AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseRecord, NodeFacts, SanitizedObject,
 };
 
 /// The field manager of every server-side apply this tool makes.
@@ -109,6 +112,12 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// HTTP 409: a create of an existing object, or a write whose precondition (resourceVersion,
+/// uid) no longer holds.
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
 /// The Cassandra-relevant facts of a pod.
 pub fn pod_facts(p: &Pod) -> CassandraPod {
     let name = p.metadata.name.clone().unwrap_or_default();
@@ -179,13 +188,11 @@ pub fn sanitize_namespace(ns: &Namespace) -> SanitizedObject {
     }
 }
 
-/// Sanitizes a secret for another cluster: data decoded into memory, identity dropped.
-pub fn sanitize_secret(s: &KubeSecret) -> SanitizedObject {
-    let data = s
-        .data
-        .as_ref()
-        .map(|d| d.iter().map(|(k, v)| (k.clone(), Secret::new(String::from_utf8_lossy(&v.0).into_owned()))).collect())
-        .unwrap_or_default();
+/// Sanitizes a secret for another cluster: data decoded into memory (the exact bytes, moved out
+/// of the object, not copied), identity dropped.
+pub fn sanitize_secret(mut s: KubeSecret) -> SanitizedObject {
+    let data =
+        s.data.take().map(|d| d.into_iter().map(|(k, v)| (k, SecretBytes::new(v.0))).collect()).unwrap_or_default();
     SanitizedObject {
         api_version: "v1".into(),
         kind: "Secret".into(),
@@ -211,10 +218,16 @@ fn meta(o: &SanitizedObject) -> ObjectMeta {
 /// The body of the server-side apply for a sanitized object.
 pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
     if o.kind == "Secret" {
+        // The bytes are copied into the request body only for the time of the call (the copy in
+        // `KubeSecret` is zeroed right after serialization; serde_json's base64 string is not).
         let data: BTreeMap<String, ByteString> =
-            o.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().as_bytes().to_vec()))).collect();
-        let s = KubeSecret { metadata: meta(o), type_: o.secret_type.clone(), data: Some(data), ..Default::default() };
+            o.data.iter().map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec()))).collect();
+        let mut s =
+            KubeSecret { metadata: meta(o), type_: o.secret_type.clone(), data: Some(data), ..Default::default() };
         let mut v = serde_json::to_value(&s).unwrap_or_default();
+        for b in s.data.iter_mut().flat_map(|d| d.values_mut()) {
+            b.0.zeroize();
+        }
         v["apiVersion"] = "v1".into();
         v["kind"] = "Secret".into();
         v
@@ -231,8 +244,8 @@ pub fn apply_body(o: &SanitizedObject) -> serde_json::Value {
 /// server may log) nor in any process's argv: a tiny `sh` prologue reads them from stdin and
 /// hands them to the command as the environment variables `APIGEE_MR_SECRET_0`, `_1`, ... (in
 /// the order of the secret arguments), and a secret argument takes no place in the command's
-/// argv. Returns the argv and the stdin payload.
-pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), String> {
+/// argv. Returns the argv and the stdin payload (itself a [`Secret`]).
+pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<Secret>), String> {
     let secrets: Vec<&Secret> =
         command.iter().filter_map(|a| if let ExecArg::Secret(s) = a { Some(s) } else { None }).collect();
     if secrets.is_empty() {
@@ -257,8 +270,12 @@ pub fn exec_argv(command: &[ExecArg]) -> Result<(Vec<String>, Option<String>), S
         }
     }
     argv[2] = script;
-    let stdin: String = secrets.iter().map(|s| format!("{}\n", s.expose())).collect();
-    Ok((argv, Some(stdin)))
+    let mut stdin = String::with_capacity(secrets.iter().map(|s| s.expose().len() + 1).sum());
+    for s in &secrets {
+        stdin.push_str(s.expose());
+        stdin.push('\n');
+    }
+    Ok((argv, Some(Secret::new(stdin))))
 }
 
 #[async_trait]
@@ -343,7 +360,7 @@ impl ClusterOps for KubeCluster {
     async fn export_secret(&self, namespace: &str, name: &str) -> Result<Option<SanitizedObject>, ClusterError> {
         let api: Api<KubeSecret> = Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
-            Ok(s) => Ok(s.as_ref().map(sanitize_secret)),
+            Ok(s) => Ok(s.map(sanitize_secret)),
             Err(e) => Err(self.api_err(&format!("get secret {namespace}/{name}"), e)),
         }
     }
@@ -403,7 +420,7 @@ impl ClusterOps for KubeCluster {
                 }
             })?;
             if let (Some(payload), Some(mut w)) = (stdin, attached.stdin()) {
-                w.write_all(payload.as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
+                w.write_all(payload.expose().as_bytes()).await.map_err(|e| err(format!("writing stdin: {e}")))?;
                 w.shutdown().await.map_err(|e| err(format!("closing stdin: {e}")))?;
             }
             let mut stdout = attached.stdout();
@@ -496,14 +513,29 @@ impl ClusterOps for KubeCluster {
         name: &str,
         holder: &str,
         ttl: Duration,
+        take_over: Option<&LeaseRecord>,
     ) -> Result<(), ClusterError> {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
-        let now = k8s_openapi::jiff::Timestamp::now();
         let spec = k8s_openapi::api::coordination::v1::LeaseSpec {
             holder_identity: Some(holder.to_owned()),
-            lease_duration_seconds: Some(ttl.as_secs() as i32),
-            renew_time: Some(MicroTime(now)),
+            lease_duration_seconds: Some(i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX)),
+            renew_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
             ..Default::default()
+        };
+        let locked = |lease: LeaseRecord| ClusterError::Locked {
+            context: self.context.clone(),
+            name: name.into(),
+            lease: Box::new(lease),
+        };
+        // Whoever wrote first between our read and our write: report what the Lease is now.
+        let lost_race = || async {
+            let now = self.lease(namespace, name).await?;
+            Ok::<_, ClusterError>(locked(now.unwrap_or_else(|| LeaseRecord {
+                holder: "another run".into(),
+                renew_time: None,
+                duration: ttl,
+                resource_version: String::new(),
+            })))
         };
         match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
             None => {
@@ -513,63 +545,66 @@ impl ClusterOps for KubeCluster {
                 };
                 match api.create(&PostParams::default(), &lease).await {
                     Ok(_) => Ok(()),
-                    // Someone created it between our get and create: report their hold.
-                    Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 409) => {
-                        let state = self
-                            .lease(namespace, name)
-                            .await?
-                            .unwrap_or(LeaseState { holder: "?".into(), remaining_seconds: 0 });
-                        Err(ClusterError::Locked {
-                            context: self.context.clone(),
-                            name: name.into(),
-                            holder: state.holder,
-                            remaining_seconds: state.remaining_seconds,
-                        })
-                    }
+                    Err(e) if is_conflict(&e) => Err(lost_race().await?),
                     Err(e) => Err(self.api_err(&format!("create lease {namespace}/{name}"), e)),
                 }
             }
             Some(mut existing) => {
-                let state = lease_state(&existing);
-                if state.holder != holder && state.remaining_seconds > 0 {
-                    return Err(ClusterError::Locked {
-                        context: self.context.clone(),
-                        name: name.into(),
-                        holder: state.holder,
-                        remaining_seconds: state.remaining_seconds,
-                    });
+                let current = lease_record(&existing);
+                let ours = current.holder == holder || current.holder.is_empty();
+                // Another holder's Lease is never judged here by its renewTime (their clock):
+                // only the caller, having seen it unchanged for long enough, may take it over.
+                if !ours && !take_over.is_some_and(|seen| seen.unchanged(&current)) {
+                    return Err(locked(current));
                 }
                 existing.spec = Some(spec);
-                // `replace` carries the resourceVersion: a concurrent taker makes this fail.
-                api.replace(name, &PostParams::default(), &existing).await.map(|_| ()).map_err(|e| match &e {
-                    kube::Error::Api(s) if s.code == 409 => ClusterError::Locked {
-                        context: self.context.clone(),
-                        name: name.into(),
-                        holder: "another run".into(),
-                        remaining_seconds: ttl.as_secs(),
-                    },
-                    _ => self.api_err(&format!("renew lease {namespace}/{name}"), e),
-                })
+                // `replace` carries the resourceVersion read above: if the holder renewed (or
+                // anyone wrote) since, the API server refuses with 409 and the Lease stays theirs.
+                match api.replace(name, &PostParams::default(), &existing).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_conflict(&e) => Err(lost_race().await?),
+                    Err(e) => Err(self.api_err(&format!("renew lease {namespace}/{name}"), e)),
+                }
             }
         }
     }
 
     async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError> {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
-        match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
-            Some(l) if lease_state(&l).holder == holder => match api.delete(name, &Default::default()).await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(self.api_err(&format!("delete lease {namespace}/{name}"), e)),
-            },
-            _ => Ok(()),
+        let Some(l) = api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?
+        else {
+            return Ok(());
+        };
+        if lease_record(&l).holder != holder {
+            return Ok(());
+        }
+        // Delete exactly the Lease just read: if another run took it in between (a new
+        // resourceVersion, or a new object), the API server refuses with 409 and it stays theirs.
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: l.metadata.resource_version.clone(),
+                uid: l.metadata.uid.clone(),
+            }),
+            ..Default::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) if is_conflict(&e) => {
+                tracing::info!(
+                    context = %self.context,
+                    "lease {namespace}/{name} changed hands before it was released; left to its new holder"
+                );
+                Ok(())
+            }
+            Err(e) => Err(self.api_err(&format!("delete lease {namespace}/{name}"), e)),
         }
     }
 
-    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
+    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseRecord>, ClusterError> {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
         let l = api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?;
-        Ok(l.as_ref().map(lease_state))
+        Ok(l.as_ref().map(lease_record))
     }
 
     async fn apply_custom(
@@ -608,14 +643,14 @@ fn api_resource(r: &CustomResource) -> kube::discovery::ApiResource {
     kube::discovery::ApiResource::from_gvk_with_plural(&gvk, r.plural)
 }
 
-fn lease_state(l: &Lease) -> LeaseState {
+fn lease_record(l: &Lease) -> LeaseRecord {
     let spec = l.spec.as_ref();
-    let holder = spec.and_then(|s| s.holder_identity.clone()).unwrap_or_default();
-    let duration = spec.and_then(|s| s.lease_duration_seconds).unwrap_or(0).max(0) as i64;
-    let renewed = spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0.as_second());
-    let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    let remaining = renewed.map_or(0, |r| (r + duration - now).max(0)) as u64;
-    LeaseState { holder, remaining_seconds: remaining }
+    LeaseRecord {
+        holder: spec.and_then(|s| s.holder_identity.clone()).unwrap_or_default(),
+        renew_time: spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0.to_string()),
+        duration: Duration::from_secs(spec.and_then(|s| s.lease_duration_seconds).unwrap_or(0).max(0) as u64),
+        resource_version: l.metadata.resource_version.clone().unwrap_or_default(),
+    }
 }
 
 /// The default kubeconfig path, as kubectl resolves it (first of `$KUBECONFIG`, else `~/.kube/config`).

@@ -224,7 +224,7 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.unwrap().as_bytes()).unwrap();
+        child.stdin.take().unwrap().write_all(stdin.unwrap().expose().as_bytes()).unwrap();
         let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
         assert!(out.contains("ARGV: -u jmxuser -pwf ") && out.ends_with("") && out.contains(" status"), "{out}");
         assert!(!out.lines().next().unwrap_or("").contains("s3cret"), "the password is not in nodetool's argv: {out}");

@@ -6,11 +6,19 @@
 //! the Lease has gone unrenewed for longer than it is valid (on this machine's monotonic clock,
 //! not by comparing another machine's timestamps), the lock is *lost* and the run stops before its
 //! next mutating action ([`Lock::ensure_held`]).
+//!
+//! The same rule decides when another run's Lease has expired: never by comparing its
+//! `renewTime` (written on the other machine's clock, which may be skewed) with this machine's
+//! clock, but by watching it. A Lease counts as expired only once it has stayed unchanged (same
+//! holder, `renewTime` and resourceVersion) for its validity, as timed by this process's
+//! monotonic clock, as client-go's leader election does. So a live holder whose clock is hours
+//! off is never robbed, and a crashed holder's Lease is taken over after a full validity of
+//! watching, which needs `--wait-for-lock`: without it, the lock is reported as held.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::ports::{ClusterError, ClusterOps};
+use crate::ports::{ClusterError, ClusterOps, LeaseRecord};
 
 use super::plan::ExpansionPlan;
 
@@ -23,9 +31,26 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(10);
 /// The lock could not be taken or was lost.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LockError {
-    /// Another run holds it (or took it).
+    /// Another run holds it.
+    #[error(
+        "context `{context}`: another run holds the lock `{name}` (holder `{holder}`); seen unchanged for {unchanged_seconds}s of the {expires_after_seconds}s after which an unrenewed Lease is taken over. Wait for that run to finish with --wait-for-lock (e.g. --wait-for-lock 5m); if it crashed, a wait longer than {expires_after_seconds}s takes its Lease over"
+    )]
+    Held {
+        /// Context.
+        context: String,
+        /// Lease name.
+        name: String,
+        /// Who holds it.
+        holder: String,
+        /// For how long this process saw the Lease unchanged (0 on the first look: from here, one
+        /// cannot tell how long ago the holder renewed).
+        unchanged_seconds: u64,
+        /// How long it must stay unchanged to count as expired.
+        expires_after_seconds: u64,
+    },
+    /// Another run took it while this run held it.
     #[error(transparent)]
-    Held(ClusterError),
+    Taken(ClusterError),
     /// The Lease could not be read or written.
     #[error("cannot take the lock: {0}")]
     Cluster(ClusterError),
@@ -50,6 +75,36 @@ pub enum LockError {
 /// Where the lock lives: `(namespace, lease name)`.
 pub fn lock_location(plan: &ExpansionPlan) -> (String, String) {
     ("default".to_owned(), format!("apigee-multiregion-{}", plan.target.namespace))
+}
+
+/// Another holder's Lease as this process watches it: the state last read and when (on this
+/// process's monotonic clock) it was first seen in that state.
+#[derive(Debug, Clone)]
+struct Watched {
+    lease: LeaseRecord,
+    since: Instant,
+}
+
+impl Watched {
+    /// The watch after reading `lease` at `now`: the clock restarts whenever the Lease changed.
+    fn observe(previous: Option<Self>, lease: LeaseRecord, now: Instant) -> Self {
+        match previous {
+            Some(w) if w.lease.unchanged(&lease) => w,
+            _ => Self { lease, since: now },
+        }
+    }
+
+    /// How long the Lease must stay unchanged to count as expired: its own duration, and never
+    /// less than this run's (a Lease without a duration is not expired at once).
+    fn expires_after(&self, ttl: Duration) -> Duration {
+        self.lease.duration.max(ttl)
+    }
+
+    /// How much longer it must stay unchanged to count as expired, seen from here (zero:
+    /// expired). The one rule for both when to look again and whether to take it over.
+    fn expires_in(&self, now: Instant, ttl: Duration) -> Duration {
+        self.expires_after(ttl).saturating_sub(now.saturating_duration_since(self.since))
+    }
 }
 
 /// A holder identity unique to one lock: host, process and a random part.
@@ -94,16 +149,33 @@ impl Lock {
         let (namespace, name) = lock_location(plan);
         let holder = new_holder();
         let started = Instant::now();
+        let mut watched: Option<Watched> = None;
         loop {
-            match cluster.acquire_lease(&namespace, &name, &holder, ttl).await {
+            let take_over = watched.as_ref().filter(|w| w.expires_in(Instant::now(), ttl).is_zero()).map(|w| &w.lease);
+            match cluster.acquire_lease(&namespace, &name, &holder, ttl, take_over).await {
                 Ok(()) => break,
-                Err(ClusterError::Locked { remaining_seconds, .. }) if started.elapsed() < wait => {
+                Err(ClusterError::Locked { context, name, lease }) => {
+                    let now = Instant::now();
+                    let w = Watched::observe(watched.take(), *lease, now);
+                    let unchanged = now.saturating_duration_since(w.since);
+                    let expires_after = w.expires_after(ttl);
                     let left = wait.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        return Err(LockError::Held {
+                            context,
+                            name,
+                            holder: w.lease.holder,
+                            unchanged_seconds: unchanged.as_secs(),
+                            expires_after_seconds: expires_after.as_secs(),
+                        });
+                    }
+                    // Look again when it would expire, and at least every 5 s (a release or a
+                    // renewal shows sooner).
                     let pause =
-                        Duration::from_secs(remaining_seconds.clamp(1, 5)).min(left.max(Duration::from_millis(100)));
+                        w.expires_in(now, ttl).clamp(Duration::from_millis(20), Duration::from_secs(5)).min(left);
+                    watched = Some(w);
                     tokio::time::sleep(pause).await;
                 }
-                Err(e @ ClusterError::Locked { .. }) => return Err(LockError::Held(e)),
                 Err(e) => return Err(LockError::Cluster(e)),
             }
         }
@@ -114,7 +186,7 @@ impl Lock {
         let renew = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let result = c.acquire_lease(&ns, &n, &h, ttl).await;
+                let result = c.acquire_lease(&ns, &n, &h, ttl, None).await;
                 let mut st = hl.lock().unwrap_or_else(|p| p.into_inner());
                 match result {
                     Ok(()) => {
@@ -128,7 +200,7 @@ impl Lock {
                         let unrenewed = st.last_renewed.elapsed();
                         if taken || unrenewed + SAFETY_MARGIN.min(ttl / 2) >= ttl {
                             st.lost = Some(if taken {
-                                LockError::Held(e)
+                                LockError::Taken(e)
                             } else {
                                 LockError::Lost {
                                     context: context.clone(),

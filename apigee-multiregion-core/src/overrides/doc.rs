@@ -3,6 +3,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use zeroize::Zeroizing;
+
 use super::edit::{self, NewValue, Splice};
 use super::tree::{self, Node, Tree};
 use super::{OverridesError, OverridesView};
@@ -21,8 +23,12 @@ const CASSANDRA: &str = "cassandra";
 /// doc.clear_seed_host().unwrap();
 /// assert_eq!(doc.text(), original);
 /// ```
+///
+/// The text may hold passwords: it is zeroed when the document is dropped or edited, `Debug`
+/// shows only its length, and there is no `Display` (the text is reachable through
+/// [`OverridesDoc::text`], for writing the file).
 pub struct OverridesDoc {
-    text: String,
+    text: Zeroizing<String>,
     tree: Tree,
     /// The `cassandra` section was absent and an edit of this document added it.
     added_section: bool,
@@ -35,20 +41,13 @@ impl fmt::Debug for OverridesDoc {
     }
 }
 
-impl fmt::Display for OverridesDoc {
-    /// The document's exact text.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
 impl OverridesDoc {
     /// Parses an overrides file. Refuses invalid YAML, duplicate keys, several documents and
     /// tabs in indentation, each with line and column; also checks that the keys an expansion
     /// reads have the right types.
     pub fn parse(text: &str) -> Result<Self, OverridesError> {
         let tree = tree::parse(text)?;
-        let doc = Self { text: text.to_owned(), tree, added_section: false };
+        let doc = Self { text: Zeroizing::new(text.to_owned()), tree, added_section: false };
         doc.view()?;
         Ok(doc)
     }
@@ -155,7 +154,7 @@ impl OverridesDoc {
     fn apply(&mut self, key: &str, splice: Splice, value: Option<NewValue>) -> Result<(), OverridesError> {
         let path = format!("{CASSANDRA}.{key}");
         let fail = |detail: String| OverridesError::EditVerification { path: path.clone(), detail };
-        let mut text = String::with_capacity(self.text.len() + splice.text.len());
+        let mut text = Zeroizing::new(String::with_capacity(self.text.len() + splice.text.len()));
         text.push_str(&self.text[..splice.start]);
         text.push_str(&splice.text);
         text.push_str(&self.text[splice.end..]);

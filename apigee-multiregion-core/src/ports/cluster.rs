@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::model::{CassandraPod, Secret};
+use crate::model::{CassandraPod, Secret, SecretBytes};
 
 /// A Kubernetes operation failed. Messages name the context and the object; they never carry a
 /// secret value (secret exec arguments are replaced by `<redacted>`).
@@ -62,19 +62,19 @@ pub enum ClusterError {
         /// How long.
         seconds: u64,
     },
-    /// Another holder has the lock.
+    /// Another holder has the lock (or took it first). Whether its Lease has expired is for the
+    /// caller to judge, on its own clock, from how long `lease` stays unchanged.
     #[error(
-        "context `{context}`: another run holds the lock `{name}` (holder `{holder}`, valid for {remaining_seconds}s more); wait for it to finish, or for the lease to expire if that run crashed"
+        "context `{context}`: another run holds the lock `{name}` (holder `{}`); wait for it to finish, or, if that run crashed, for its Lease to go unrenewed for {}s (--wait-for-lock)",
+        lease.holder, lease.duration.as_secs()
     )]
     Locked {
         /// The kubeconfig context.
         context: String,
         /// The Lease name.
         name: String,
-        /// Who holds it.
-        holder: String,
-        /// Seconds before it expires.
-        remaining_seconds: u64,
+        /// The Lease as it was read.
+        lease: Box<LeaseRecord>,
     },
 }
 
@@ -161,8 +161,9 @@ pub struct SanitizedObject {
     pub annotations: BTreeMap<String, String>,
     /// Secret type, for secrets.
     pub secret_type: Option<String>,
-    /// Secret data (decoded), for secrets. Held in memory only.
-    pub data: BTreeMap<String, Secret>,
+    /// Secret data (decoded from base64: the exact bytes, which need not be text), for secrets.
+    /// Held in memory only, zeroed when dropped.
+    pub data: BTreeMap<String, SecretBytes>,
 }
 
 impl fmt::Debug for SanitizedObject {
@@ -176,13 +177,28 @@ impl fmt::Debug for SanitizedObject {
     }
 }
 
-/// The lock as it is now.
+/// A Lease as it was read. Its `renew_time` comes from the holder's clock, which may be skewed:
+/// it is never compared with this machine's clock, only with an earlier reading of the same Lease
+/// (a holder that is alive changes it, and the `resource_version`, at every renewal).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseState {
-    /// Who holds it.
+pub struct LeaseRecord {
+    /// `spec.holderIdentity` (empty when nobody holds it).
     pub holder: String,
-    /// Seconds before it expires (0 when expired).
-    pub remaining_seconds: u64,
+    /// `spec.renewTime` as the holder wrote it.
+    pub renew_time: Option<String>,
+    /// `spec.leaseDurationSeconds`: how long the holder asks others to wait after a renewal.
+    pub duration: Duration,
+    /// `metadata.resourceVersion`: changes with every write.
+    pub resource_version: String,
+}
+
+impl LeaseRecord {
+    /// Whether `other` is the same Lease state: no renewal, no change of holder in between.
+    pub fn unchanged(&self, other: &Self) -> bool {
+        self.holder == other.holder
+            && self.renew_time == other.renew_time
+            && self.resource_version == other.resource_version
+    }
 }
 
 /// One API action the tool needs, asked of the API server before anything changes
@@ -275,16 +291,27 @@ pub trait ClusterOps: Send + Sync {
     /// is changed). Every authenticated identity may ask this of Kubernetes.
     async fn access_allowed(&self, check: &AccessCheck) -> Result<bool, ClusterError>;
 
-    /// Takes (or renews) the Lease `name` for `holder`, refusing when another holder's lease is
-    /// still valid. An expired lease is taken over.
-    async fn acquire_lease(&self, namespace: &str, name: &str, holder: &str, ttl: Duration)
-    -> Result<(), ClusterError>;
+    /// Takes (or renews) the Lease `name` for `holder`, valid for `ttl` after each renewal. A
+    /// Lease held by another holder is refused with [`ClusterError::Locked`] carrying what was
+    /// read, unless `take_over` is that very state (the caller saw it unchanged for long enough):
+    /// then it is taken over, on the condition that it is still unchanged (its resourceVersion),
+    /// so a holder that renewed in between keeps it.
+    async fn acquire_lease(
+        &self,
+        namespace: &str,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        take_over: Option<&LeaseRecord>,
+    ) -> Result<(), ClusterError>;
 
-    /// Releases the Lease if `holder` holds it.
+    /// Releases the Lease if `holder` holds it: deletes it on the condition that it is still the
+    /// Lease read just before (its uid and resourceVersion), so a Lease someone else took in the
+    /// meantime is left alone (that is not an error).
     async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError>;
 
     /// The Lease as it is, `None` when absent.
-    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseState>, ClusterError>;
+    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseRecord>, ClusterError>;
 
     /// Creates or updates a custom resource with server-side apply. `body` is the whole object.
     async fn apply_custom(

@@ -13,7 +13,7 @@ use apigee_multiregion_core::expansion::{
     self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, RunOptions, StepId, StepOutcome, StepState,
 };
 use apigee_multiregion_core::overrides::{OverridesDoc, Severity};
-use world::{Script, Shared, deps, healthy, other_ca};
+use world::{FakeCluster, Script, Shared, deps, healthy, other_ca};
 
 const SOURCE: &str = "\
 # region 1
@@ -229,6 +229,37 @@ async fn refuses_a_different_ca_in_the_target_unless_forced() {
 }
 
 #[tokio::test]
+async fn copy_ca_copies_a_binary_key_byte_for_byte_and_compares_bytes() {
+    use apigee_multiregion_core::copy::{CopyError, CopyOutcome, copy_ca};
+    use apigee_multiregion_core::model::SecretBytes;
+    // DER-like key material that is not UTF-8 (0xff, 0xfe, a lone 0xc3, 0x80, a NUL byte).
+    let key = vec![0x30, 0x82, 0x01, 0x0a, 0xff, 0xfe, 0x00, 0xc3, 0x28, 0x80, 0x2d, 0x0a];
+    assert!(std::str::from_utf8(&key).is_err());
+    let w = healthy();
+    let mut ca = other_ca();
+    ca.data.insert("tls.key".into(), SecretBytes::new(key.clone()));
+    w.lock().unwrap().secrets[0].insert("cert-manager/apigee-ca".into(), ca);
+    let (source, target) = (FakeCluster { world: w.clone(), index: 0 }, FakeCluster { world: w.clone(), index: 1 });
+    assert_eq!(copy_ca(&source, &target, "cert-manager", "apigee-ca", false).await.unwrap(), CopyOutcome::Copied);
+    let copied = w.lock().unwrap().secrets[1]["cert-manager/apigee-ca"].data["tls.key"].clone();
+    assert_eq!(copied.expose(), key.as_slice());
+    assert_eq!(
+        copy_ca(&source, &target, "cert-manager", "apigee-ca", false).await.unwrap(),
+        CopyOutcome::AlreadyPresent
+    );
+    // One byte differs, and only in its invalid-UTF-8 part: a different CA.
+    let mut other = key.clone();
+    other[4] = 0xfd;
+    w.lock().unwrap().secrets[1]
+        .get_mut("cert-manager/apigee-ca")
+        .unwrap()
+        .data
+        .insert("tls.key".into(), SecretBytes::new(other));
+    let err = copy_ca(&source, &target, "cert-manager", "apigee-ca", false).await.unwrap_err();
+    assert!(matches!(err, CopyError::DifferentCa { .. }), "{err}");
+}
+
+#[tokio::test]
 async fn refuses_a_simple_strategy_keyspace() {
     let s = setup("");
     let w = healthy();
@@ -374,10 +405,13 @@ async fn a_changed_plan_is_refused_with_an_existing_journal_unless_restarted() {
 async fn a_second_concurrent_run_is_refused_by_the_lock() {
     let s = setup("");
     let w = healthy();
-    w.lock().unwrap().leases.insert("apigee-multiregion-apigee".into(), ("someone-else".into(), 42));
+    w.lock().unwrap().leases.insert(
+        "apigee-multiregion-apigee".into(),
+        world::others_lease("someone-else", std::time::Duration::from_secs(90)),
+    );
     let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
     assert!(matches!(err, ExpansionError::Locked(_)));
-    assert!(err.to_string().contains("someone-else") && err.to_string().contains("42s"), "{err}");
+    assert!(err.to_string().contains("someone-else") && err.to_string().contains("90s"), "{err}");
     assert!(w.lock().unwrap().calls.is_empty());
 }
 

@@ -9,7 +9,7 @@ use apigee_multiregion_core::expansion::{
     self, Event, ExpansionError, LeaseTiming, LockError, RunOptions, StepError, StepId,
 };
 
-use super::world::{Script, healthy};
+use super::world::{Renewer, Script, healthy, others_lease};
 use super::{TARGET, calls, run, setup};
 
 fn until(step: StepId) -> RunOptions {
@@ -204,4 +204,59 @@ async fn a_forbidden_netstats_stops_the_rebuild_at_once_instead_of_waiting_for_i
     assert_eq!(err.step(), Some(StepId::Rebuild), "{err}");
     assert!(err.to_string().contains("forbidden"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(30), "not waited for rebuild.timeout (24h)");
+}
+
+const LOCK: &str = "apigee-multiregion-apigee";
+
+fn short_lease() -> LeaseTiming {
+    LeaseTiming { ttl: Duration::from_millis(300), renew_every: Duration::from_millis(100) }
+}
+
+#[tokio::test]
+async fn a_live_holder_whose_clock_is_far_behind_keeps_its_lease() {
+    let s = setup("");
+    let w = healthy();
+    {
+        let mut w = w.lock().unwrap();
+        // Its renewTime says 2001 (a skewed clock), but it renews every 100 ms.
+        w.leases.insert(LOCK.into(), others_lease("other-run", Duration::from_millis(300)));
+        w.lease_renewer =
+            Some(Renewer { name: LOCK.into(), every: Duration::from_millis(100), started: std::time::Instant::now() });
+    }
+    let options = RunOptions { lease: short_lease(), lock_wait: Duration::from_millis(1500), ..Default::default() };
+    let err = run(&s, &w, options).await.0.unwrap_err();
+    assert!(matches!(&err, ExpansionError::Locked(LockError::Held { .. })), "{err:?}");
+    assert!(err.to_string().contains("other-run"), "{err}");
+    let w = w.lock().unwrap();
+    assert_eq!(w.leases[LOCK].holder, "other-run", "never taken from a holder that renews");
+    assert!(!w.lease_log.iter().any(|(_, e)| *e == "taken over"));
+    assert!(w.calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_dead_holder_s_lease_is_reported_held_at_first_and_taken_over_only_after_its_duration_seen_from_here() {
+    let s = setup("");
+    let w = healthy();
+    let duration = Duration::from_millis(400);
+    // Renewed long ago (by its clock) and never again: its holder crashed.
+    w.lock().unwrap().leases.insert(LOCK.into(), others_lease("crashed-run", duration));
+    // Without waiting: held, with the holder and how long it was seen unchanged (not at all yet).
+    let err = run(&s, &w, RunOptions { lease: short_lease(), ..Default::default() }).await.0.unwrap_err();
+    assert!(matches!(&err, ExpansionError::Locked(LockError::Held { unchanged_seconds: 0, .. })), "{err:?}");
+    assert!(err.to_string().contains("crashed-run") && err.to_string().contains("--wait-for-lock"), "{err}");
+    assert_eq!(w.lock().unwrap().leases[LOCK].holder, "crashed-run", "not stolen at once");
+    // Waiting: taken over once seen unchanged for its duration, on this process's clock.
+    w.lock().unwrap().lease_log.clear();
+    let options = RunOptions {
+        lease: short_lease(),
+        lock_wait: Duration::from_secs(10),
+        until: Some(StepId::Preflight), // a short run: the 300 ms test Lease needs no long renewals
+        ..Default::default()
+    };
+    run(&s, &w, options).await.0.unwrap();
+    let log = w.lock().unwrap().lease_log.clone();
+    let first_refused = log.iter().find(|(_, e)| *e == "refused").expect("refused first").0;
+    let taken = log.iter().find(|(_, e)| *e == "taken over").expect("then taken over").0;
+    assert!(taken - first_refused >= duration, "taken over after {:?}, before {duration:?}", taken - first_refused);
+    assert!(w.lock().unwrap().leases.is_empty(), "the run released the Lease it took over");
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
-use apigee_multiregion_core::model::{CassandraPod, PodPhase, Secret};
+use apigee_multiregion_core::model::{CassandraPod, PodPhase, SecretBytes};
 use apigee_multiregion_core::nodetool::{
     DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
     parse_netstats, parse_status, parse_tablestats,
@@ -15,7 +15,7 @@ use apigee_multiregion_core::nodetool::{
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
     AccessCheck, AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput,
-    HybridInstaller, InstallerError, LeaseState, NodeFacts, Operation, SanitizedObject,
+    HybridInstaller, InstallerError, LeaseRecord, NodeFacts, Operation, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -53,7 +53,13 @@ pub struct World {
     pub simple_strategy: BTreeSet<String>,
     pub namespaces: [BTreeSet<String>; 2],
     pub secrets: [BTreeMap<String, SanitizedObject>; 2],
-    pub leases: BTreeMap<String, (String, u64)>,
+    pub leases: BTreeMap<String, LeaseRecord>,
+    /// Another run, alive, that renews its Lease at this period (on a clock far behind ours).
+    pub lease_renewer: Option<Renewer>,
+    /// When another holder's Lease was refused to a run, and when a run took one over.
+    pub lease_log: Vec<(std::time::Instant, &'static str)>,
+    /// Lease versions written so far.
+    pub lease_versions: u64,
     pub logs: BTreeMap<String, String>,
     pub scripts: BTreeMap<String, Script>,
     pub running_rebuild: BTreeMap<String, u32>,
@@ -93,7 +99,37 @@ pub struct World {
     pub access_asked: Vec<String>,
 }
 
+/// Another run that holds a Lease and renews it.
+#[derive(Debug)]
+pub struct Renewer {
+    pub name: String,
+    pub every: Duration,
+    pub started: std::time::Instant,
+}
+
+/// A Lease held by `holder`, renewed (by its clock) in 2001.
+pub fn others_lease(holder: &str, duration: Duration) -> LeaseRecord {
+    LeaseRecord {
+        holder: holder.into(),
+        renew_time: Some("2001-01-01T00:00:00.000000Z".into()),
+        duration,
+        resource_version: "other-0".into(),
+    }
+}
+
 impl World {
+    /// The other run's renewals that happened by now.
+    fn tick_renewer(&mut self) {
+        let Some(r) = &self.lease_renewer else { return };
+        let n = r.started.elapsed().as_millis() / r.every.as_millis().max(1);
+        if let Some(l) = self.leases.get_mut(&r.name)
+            && l.resource_version.starts_with("other-")
+        {
+            l.resource_version = format!("other-{n}");
+            l.renew_time = Some(format!("2001-01-01T00:00:{:02}.000000Z", n % 60));
+        }
+    }
+
     /// Every target pod's container restarts: a new incarnation and an empty log (kubelet).
     pub fn restart_target_pods(&mut self) {
         for p in &mut self.target_pods {
@@ -158,7 +194,7 @@ fn ca(data: &str) -> SanitizedObject {
         labels: Default::default(),
         annotations: Default::default(),
         secret_type: Some("kubernetes.io/tls".into()),
-        data: [("tls.key".to_owned(), Secret::new(data))].into(),
+        data: [("tls.key".to_owned(), SecretBytes::new(data))].into(),
     }
 }
 
@@ -298,7 +334,14 @@ impl ClusterOps for FakeCluster {
     ) -> Result<Vec<CassandraPod>, ClusterError> {
         self.list_cassandra_pods(ns, sel).await
     }
-    async fn acquire_lease(&self, _: &str, name: &str, holder: &str, _: Duration) -> Result<(), ClusterError> {
+    async fn acquire_lease(
+        &self,
+        _: &str,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        take_over: Option<&LeaseRecord>,
+    ) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();
         w.lease_takes += 1;
         if w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
@@ -307,34 +350,43 @@ impl ClusterOps for FakeCluster {
                 message: "the API server is unavailable".into(),
             });
         }
-        match w.leases.get(name) {
-            Some((h, remaining)) if h != holder && *remaining > 0 => Err(ClusterError::Locked {
-                context: "region-2".into(),
-                name: name.into(),
-                holder: h.clone(),
-                remaining_seconds: *remaining,
-            }),
-            _ => {
-                w.leases.insert(name.into(), (holder.into(), 60));
-                Ok(())
+        w.tick_renewer();
+        // As the API server with the adapter: another holder's Lease is taken over only when the
+        // caller shows it the very state it holds (resourceVersion precondition).
+        if let Some(l) = w.leases.get(name)
+            && l.holder != holder
+        {
+            if !take_over.is_some_and(|t| t.unchanged(l)) {
+                let lease = Box::new(l.clone());
+                w.lease_log.push((std::time::Instant::now(), "refused"));
+                return Err(ClusterError::Locked { context: "region-2".into(), name: name.into(), lease });
             }
+            w.lease_log.push((std::time::Instant::now(), "taken over"));
         }
+        w.lease_versions += 1;
+        let v = w.lease_versions;
+        w.leases.insert(
+            name.into(),
+            LeaseRecord {
+                holder: holder.into(),
+                renew_time: Some(format!("2026-01-01T00:00:{:02}Z", v % 60)),
+                duration: ttl,
+                resource_version: v.to_string(),
+            },
+        );
+        Ok(())
     }
     async fn release_lease(&self, _: &str, name: &str, holder: &str) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();
-        if w.leases.get(name).is_some_and(|(h, _)| h == holder) {
+        if w.leases.get(name).is_some_and(|l| l.holder == holder) {
             w.leases.remove(name);
         }
         Ok(())
     }
-    async fn lease(&self, _: &str, name: &str) -> Result<Option<LeaseState>, ClusterError> {
-        Ok(self
-            .world
-            .lock()
-            .unwrap()
-            .leases
-            .get(name)
-            .map(|(h, r)| LeaseState { holder: h.clone(), remaining_seconds: *r }))
+    async fn lease(&self, _: &str, name: &str) -> Result<Option<LeaseRecord>, ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        w.tick_renewer();
+        Ok(w.leases.get(name).cloned())
     }
     async fn apply_custom(&self, r: &CustomResource, _: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
         let mut w = self.world.lock().unwrap();

@@ -1,0 +1,12 @@
+//! `nodetool describecluster` parser, and the replication check on what it parsed: never panic.
+#![no_main]
+
+use apigee_multiregion_core::nodetool::{check_replication, evidence_from_describecluster, parse_describecluster};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(d) = parse_describecluster(text) {
+        let _ = check_replication(&evidence_from_describecluster(&d), "dc-2", "dc-1");
+    }
+});
