@@ -221,10 +221,11 @@ pub fn judge_preflight(f: &DecommissionFacts) -> Vec<Finding> {
             line: *line,
         });
     }
-    if let Some(dc) = leaving {
-        if f.lost_region {
-            for n in dc.nodes.iter().filter(|n| n.is_up_normal()) {
-                out.push(finding(
+    if let Some(dc) = leaving
+        && f.lost_region
+    {
+        for n in dc.nodes.iter().filter(|n| n.is_up_normal()) {
+            out.push(finding(
                     Error,
                     "leaving-node-alive",
                     format!(
@@ -232,7 +233,6 @@ pub fn judge_preflight(f: &DecommissionFacts) -> Vec<Finding> {
                         n.address, f.leaving_dc
                     ),
                 ));
-            }
         }
     }
     if f.lost_region {
