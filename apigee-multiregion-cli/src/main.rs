@@ -36,6 +36,8 @@ enum Command {
     Rebuild(commands::expand::StepArgs),
     /// Only the finalize step: clear the seed host, re-apply, wait for the rolling restart.
     Finalize(commands::expand::StepArgs),
+    /// Remove a region: uninstall it, clean the ring, rewrite replication, verify.
+    Decommission(commands::decommission::Args),
     /// Read-only checks of both clusters and overrides files (exit 3 on errors).
     Preflight(commands::check::PreflightArgs),
     /// Read-only verification of an expansion from both sides.
@@ -58,6 +60,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Expand(a) => commands::expand::run(&a, cli.quiet),
         Command::Rebuild(a) => commands::expand::run_step(&a, StepId::Rebuild, cli.quiet),
         Command::Finalize(a) => commands::expand::run_step(&a, StepId::Finalize, cli.quiet),
+        Command::Decommission(a) => commands::decommission::run(&a, cli.quiet),
         Command::Overrides(a) => commands::overrides::run(&a, cli.quiet),
         Command::Seeds(a) => commands::seeds::run(&a, cli.quiet),
         Command::Preflight(a) => commands::check::preflight(&a, cli.quiet),

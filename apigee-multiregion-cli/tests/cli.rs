@@ -41,6 +41,7 @@ fn help_texts() {
     for args in [
         vec!["--help"],
         vec!["expand", "--help"],
+        vec!["decommission", "--help"],
         vec!["seeds", "--help"],
         vec!["preflight", "--help"],
         vec!["verify", "--help"],
@@ -165,6 +166,17 @@ fn a_plan_with_a_typo_is_exit_2_with_line_and_column() {
     let o = run(&["expand", "--plan", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("plan.yaml:4:") && err(&o).contains("concurency"), "{}", err(&o));
+}
+
+#[test]
+fn a_decommission_plan_is_read_as_one_and_an_expansion_plan_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plan.yaml");
+    // An expansion plan given to decommission: `source` is not a decommission key.
+    std::fs::write(&p, "source: {context: a, overrides: a.yaml, datacenter: dc-1}\ntarget: {context: b, overrides: b.yaml, datacenter: dc-2}\ninstaller: {kind: apigeectl}\n").unwrap();
+    let o = run(&["decommission", "--plan", p.to_str().unwrap(), "--dry-run"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("plan.yaml:1:") && err(&o).contains("source"), "{}", err(&o));
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod adapters;
 pub mod atomic_file;
 pub mod copy;
 pub mod datareplication;
+pub mod decommission;
 pub mod expansion;
 pub mod model;
 pub mod network;

@@ -173,6 +173,54 @@ impl AdminFactory for Admins {
     }
 }
 
+/// The plan's installer, acting on the plan's target region (its context and overrides folder).
+pub fn installer_for(plan: &ExpansionPlan, redactor: Redactor) -> Arc<dyn crate::ports::HybridInstaller> {
+    let kc = |p: &Option<PathBuf>| p.as_ref().map(|p| plan.resolve(p));
+    match &plan.installer {
+        InstallerSpec::Apigeectl { program, workdir } => {
+            let mut a = Apigeectl::new(
+                program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)),
+                &plan.target.context,
+            );
+            // apigeectl runs from its hybrid-files directory: overrides name `./certs/...` and
+            // `./service-accounts/...` relative to it. Default: the target overrides' folder.
+            a.workdir = Some(
+                workdir
+                    .as_ref()
+                    .map_or_else(|| default_workdir(&plan.resolve(&plan.target.overrides)), |w| plan.resolve(w)),
+            );
+            a.kubeconfig = kc(&plan.target.kubeconfig);
+            a.redactor = redactor;
+            a.poll_interval = plan.timeouts.poll.0;
+            Arc::new(a)
+        }
+        InstallerSpec::Helm { program, charts, org_release, environments, env_groups } => Arc::new(Helm {
+            program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
+            charts_dir: plan.resolve(charts),
+            namespace: plan.target.namespace.clone(),
+            org_release: org_release.clone(),
+            environments: environments.clone(),
+            env_groups: env_groups.clone(),
+            kubeconfig: kc(&plan.target.kubeconfig),
+            context: plan.target.context.clone(),
+            redactor,
+            command_timeout: plan.timeouts.install.0,
+        }),
+    }
+}
+
+/// Connects for a decommission: the engine's dependencies from the plan's view (`source` = the
+/// surviving region, `target` = the leaving one, whose installer uninstalls), and the surviving
+/// region's installer (its datastore is re-applied).
+pub async fn connect_decommission(
+    plan: &crate::expansion::decommission::DecommissionPlan,
+) -> Result<(Deps, Arc<dyn crate::ports::HybridInstaller>), ConnectError> {
+    let view = plan.view();
+    let deps = connect(&view).await?;
+    let surviving = installer_for(&plan.surviving_view(), overrides_redactor(&view));
+    Ok((deps, surviving))
+}
+
 /// Connects to both clusters and builds the installer and nodetool access for the plan.
 pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
     let kc = |p: &Option<PathBuf>| p.as_ref().map(|p| plan.resolve(p));
@@ -238,37 +286,7 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
             }
         }
     }
-    let installer: Arc<dyn crate::ports::HybridInstaller> = match &plan.installer {
-        InstallerSpec::Apigeectl { program, workdir } => {
-            let mut a = Apigeectl::new(
-                program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)),
-                &plan.target.context,
-            );
-            // apigeectl runs from its hybrid-files directory: overrides name `./certs/...` and
-            // `./service-accounts/...` relative to it. Default: the target overrides' folder.
-            a.workdir = Some(
-                workdir
-                    .as_ref()
-                    .map_or_else(|| default_workdir(&plan.resolve(&plan.target.overrides)), |w| plan.resolve(w)),
-            );
-            a.kubeconfig = kc(&plan.target.kubeconfig);
-            a.redactor = redactor;
-            a.poll_interval = plan.timeouts.poll.0;
-            Arc::new(a)
-        }
-        InstallerSpec::Helm { program, charts, org_release, environments, env_groups } => Arc::new(Helm {
-            program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
-            charts_dir: plan.resolve(charts),
-            namespace: plan.target.namespace.clone(),
-            org_release: org_release.clone(),
-            environments: environments.clone(),
-            env_groups: env_groups.clone(),
-            kubeconfig: kc(&plan.target.kubeconfig),
-            context: plan.target.context.clone(),
-            redactor,
-            command_timeout: plan.timeouts.install.0,
-        }),
-    };
+    let installer = installer_for(plan, redactor);
     let admins = Arc::new(Admins { source: source.clone(), target: target.clone(), plan: plan.clone(), credentials });
     Ok(Deps { source, target, installer, admins, notes: vec![jmx_source.to_string()] })
 }

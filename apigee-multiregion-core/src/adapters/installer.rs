@@ -22,7 +22,8 @@ pub fn apigeectl_argv(op: Operation, overrides: &Path) -> Vec<String> {
         Operation::Apply => &["apply"],
         Operation::ApplyDatastore => &["apply", "--datastore"],
         Operation::CheckReady => &["check-ready"],
-        Operation::Delete => &["delete"],
+        // `--all`: every component, the datastore included (apigeectl's own order).
+        Operation::Delete => &["delete", "--all"],
     };
     words.iter().map(|w| (*w).to_owned()).chain(["-f".to_owned(), f]).collect()
 }
@@ -233,7 +234,30 @@ pub fn helm_releases(org_release: &str, environments: &[String], env_groups: &[S
     v
 }
 
+/// The releases of an uninstall, in the documented order: environments, environment groups
+/// (virtual hosts), the org, then the datastore, then the rest (the operator last, so it can
+/// process the datastore's removal).
+pub fn helm_uninstall_order(org_release: &str, environments: &[String], env_groups: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = environments.to_vec();
+    v.extend(env_groups.iter().cloned());
+    v.push(org_release.to_owned());
+    v.extend(["datastore", "redis", "telemetry", "ingress-manager", "operator"].map(str::to_owned));
+    v
+}
+
+/// A release that is already gone: `helm uninstall` of a missing release fails with this (Helm
+/// 3: `Error: uninstall: Release not loaded: NAME: release: not found`).
+fn already_uninstalled(e: &InstallerError) -> bool {
+    e.message.contains("release: not found")
+}
+
 impl Helm {
+    /// The argv of one release's uninstall: `--wait` (Helm 3.7+) waits until its resources are
+    /// gone, so the datastore's removal is processed while the operator still runs.
+    pub fn uninstall_argv(&self, release: &str) -> Vec<String> {
+        ["uninstall", release, "--namespace", &self.namespace, "--wait"].map(str::to_owned).to_vec()
+    }
+
     /// The argv of one release's upgrade.
     pub fn upgrade_argv(&self, release: &Release, overrides: &Path) -> Vec<String> {
         let mut a = vec![
@@ -276,15 +300,9 @@ impl HybridInstaller for Helm {
             Operation::CheckReady => vec![],
             Operation::Apply => releases.iter().filter(|r| r.name != "operator").collect(),
             Operation::Delete => {
-                return releases
+                return helm_uninstall_order(&self.org_release, &self.environments, &self.env_groups)
                     .iter()
-                    .rev()
-                    .map(|r| {
-                        format!(
-                            "helm --kube-context {} uninstall {} --namespace {}",
-                            self.context, r.name, self.namespace
-                        )
-                    })
+                    .map(|r| format!("helm --kube-context {} {}", self.context, self.uninstall_argv(r).join(" ")))
                     .collect();
             }
         };
@@ -326,8 +344,12 @@ impl HybridInstaller for Helm {
     }
 
     async fn delete(&self, _overrides: &Path) -> Result<(), InstallerError> {
-        for r in helm_releases(&self.org_release, &self.environments, &self.env_groups).iter().rev() {
-            self.helm(&["uninstall".into(), r.name.clone(), "--namespace".into(), self.namespace.clone()]).await?;
+        // A release already uninstalled (an earlier, interrupted run) is skipped.
+        for r in helm_uninstall_order(&self.org_release, &self.environments, &self.env_groups) {
+            match self.helm(&self.uninstall_argv(&r)).await {
+                Err(e) if !already_uninstalled(&e) => return Err(e),
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -346,6 +368,31 @@ mod tests {
             ["apply", "--datastore", "-f", "overrides/overrides-west.yaml"]
         );
         assert_eq!(apigeectl_argv(Operation::CheckReady, p), ["check-ready", "-f", "overrides/overrides-west.yaml"]);
+        assert_eq!(apigeectl_argv(Operation::Delete, p), ["delete", "--all", "-f", "overrides/overrides-west.yaml"]);
+    }
+
+    #[test]
+    fn helm_uninstalls_in_the_documented_order_and_skips_releases_already_gone() {
+        let order = helm_uninstall_order("my-org", &["test".into(), "prod".into()], &["default-group".into()]);
+        assert_eq!(
+            order,
+            [
+                "test",
+                "prod",
+                "default-group",
+                "my-org",
+                "datastore",
+                "redis",
+                "telemetry",
+                "ingress-manager",
+                "operator"
+            ]
+        );
+        let gone = |m: &str| InstallerError { command: "helm uninstall".into(), context: None, message: m.into() };
+        assert!(already_uninstalled(&gone(
+            "exit status 1: Error: uninstall: Release not loaded: test: release: not found"
+        )));
+        assert!(!already_uninstalled(&gone("exit status 1: Error: Kubernetes cluster unreachable")));
     }
 
     #[test]
@@ -372,6 +419,11 @@ mod tests {
         assert_eq!(
             h.upgrade_argv(&r[1], Path::new("o.yaml")).join(" "),
             "upgrade datastore /charts/apigee-datastore/ --install --namespace apigee --atomic --wait -f o.yaml"
+        );
+        assert_eq!(h.uninstall_argv("datastore").join(" "), "uninstall datastore --namespace apigee --wait");
+        assert_eq!(
+            h.describe(Operation::Delete, Path::new("o.yaml"))[0],
+            "helm --kube-context west uninstall my-org --namespace apigee --wait"
         );
         assert_eq!(h.describe(Operation::ApplyDatastore, Path::new("o.yaml")).len(), 1);
         // A dry run of init + apply lists each chart once, in order.

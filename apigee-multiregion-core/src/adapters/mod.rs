@@ -12,7 +12,10 @@ mod kube_cluster;
 mod nodetool;
 pub mod redact;
 
-pub use connect::{ConnectError, JmxSource, connect, default_workdir, jmx_credentials, overrides_redactor};
+pub use connect::{
+    ConnectError, JmxSource, connect, connect_decommission, default_workdir, installer_for, jmx_credentials,
+    overrides_redactor,
+};
 pub use discover::{DiscoverError, PodsAt, seeds_from_cluster};
 pub use installer::{Apigeectl, Helm, Release, apigeectl_argv, helm_releases};
 pub use kube_cluster::{

@@ -9,6 +9,7 @@ use crate::nodetool::{
     DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
     parse_netstats, parse_status, parse_tablestats,
 };
+use crate::nodetool::{RemovalStatus, parse_removal_status};
 use crate::ports::{AdminError, CassandraAdmin, ClusterOps, ExecArg, ExecOutput, JmxCredentials};
 
 /// nodetool on one pod, through [`ClusterOps::exec`].
@@ -179,6 +180,20 @@ impl CassandraAdmin for NodetoolOverExec {
 
     async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError> {
         self.run(&["setinterdcstreamthroughput", &megabits.to_string()], self.command_timeout).await.map(|_| ())
+    }
+
+    async fn removenode(&self, host_id: &str) -> Result<(), AdminError> {
+        // Blocks until every replica confirmed, like a rebuild: minutes to hours.
+        self.run(&["removenode", "--", host_id], self.rebuild_timeout).await.map(|_| ())
+    }
+
+    async fn removenode_status(&self) -> Result<RemovalStatus, AdminError> {
+        let out = self.run(&["removenode", "status"], self.command_timeout).await?;
+        parse_removal_status(&out.stdout).map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
+    }
+
+    async fn assassinate(&self, address: &str) -> Result<(), AdminError> {
+        self.run(&["assassinate", "--", address], self.command_timeout).await.map(|_| ())
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct Ctx<'a> {
     pub lock: Option<Lock>,
     pub findings: Mutex<Vec<Finding>>,
     pub verify: Mutex<Option<VerifyReport>>,
+    /// What only a decommission has (`None` in an expansion).
+    pub decommission: Option<&'a super::decommission::Decommissioning>,
 }
 
 impl Ctx<'_> {
@@ -47,6 +49,14 @@ impl Ctx<'_> {
             j.save()?;
         }
         Ok(())
+    }
+
+    /// The decommission's settings; a decommission step run elsewhere is refused.
+    pub fn decommission(
+        &self,
+        step: super::step_id::StepId,
+    ) -> Result<&super::decommission::Decommissioning, StepError> {
+        self.decommission.ok_or(StepError::NotADecommission { step })
     }
 
     pub fn journal<T>(&self, f: impl FnOnce(&Journal) -> T) -> T {

@@ -161,6 +161,66 @@ pub enum StepError {
         /// What is wrong.
         why: String,
     },
+    /// A decommission step ran outside a decommission (a wiring mistake, never a user's).
+    #[error("step `{step}` belongs to a decommission: run `apigee-multiregion decommission --plan PLAN`")]
+    NotADecommission {
+        /// The step.
+        step: StepId,
+    },
+    /// The uninstalled region still has its datastore or Cassandra pods after `timeouts.removal`.
+    #[error(
+        "the operator did not remove the datastore of context `{context}` within timeouts.removal: {why}. Check the operator's logs (kubectl -n apigee-system logs deploy/apigee-controller-manager) and the ApigeeDatastore's finalizers; run again to keep waiting, or use --lost-region if the region is gone"
+    )]
+    NotRemoved {
+        /// The leaving region's context.
+        context: String,
+        /// What is still there.
+        why: String,
+    },
+    /// A node of the leaving datacenter is UN: `removenode` refuses live nodes.
+    #[error(
+        "{address} (host ID {host_id}) of `{datacenter}` is still up: Cassandra refuses to removenode a live node. Uninstall the region first (run without --lost-region), or stop that node"
+    )]
+    NodeAlive {
+        /// Its address.
+        address: String,
+        /// Its host ID.
+        host_id: String,
+        /// The leaving datacenter.
+        datacenter: String,
+    },
+    /// A `removenode` failed or did not finish.
+    #[error("removing {address} (host ID {host_id}) from the ring: {why}")]
+    RemovalFailed {
+        /// Its address.
+        address: String,
+        /// Its host ID.
+        host_id: String,
+        /// What happened and what to do.
+        why: String,
+    },
+    /// Keyspaces still name the leaving datacenter after the re-apply.
+    #[error(
+        "these keyspaces still name `{leaving_dc}` after the surviving datastore was re-applied: {}. The operator's setup job rewrites replication (kubectl -n {namespace} get jobs); or do it yourself, e.g. ALTER KEYSPACE <ks> WITH replication = {{'class': 'NetworkTopologyStrategy', '{surviving_dc}': 3}} (system_auth last, once no node of `{leaving_dc}` is left), then run again", keyspaces.join(", "))]
+    ReplicationNamesDatacenter {
+        /// The keyspaces.
+        keyspaces: Vec<String>,
+        /// The removed datacenter.
+        leaving_dc: String,
+        /// The surviving datacenter.
+        surviving_dc: String,
+        /// The surviving Apigee namespace.
+        namespace: String,
+    },
+    /// Nodes of the leaving datacenter remain where they must be gone.
+    #[error(
+        "nodes of `{datacenter}` are still in the ring ({}): replication cannot drop a datacenter that has nodes (Cassandra 4.1+ refuses it for system_auth). Run the remove-nodes step first (run the whole decommission again)", nodes.join(", "))]
+    NodesRemain {
+        /// The datacenter.
+        datacenter: String,
+        /// Its nodes.
+        nodes: Vec<String>,
+    },
 }
 
 impl From<crate::ring::WrongDatacenter> for StepError {
@@ -208,7 +268,7 @@ pub enum ExpansionError {
     #[error(transparent)]
     Locked(LockError),
     /// The run was cancelled (Ctrl-C); the journal holds every finished action.
-    #[error("interrupted during `{step}`. Every finished action is in the journal {}; run the same command again to continue (a rebuild that was running goes on in Cassandra and is picked up).", journal.display())]
+    #[error("interrupted during `{step}`. Every finished action is in the journal {}; run the same command again to continue (a rebuild or removenode that was running goes on in Cassandra and is picked up).", journal.display())]
     Cancelled {
         /// The step that was running.
         step: StepId,

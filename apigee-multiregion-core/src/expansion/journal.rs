@@ -77,6 +77,27 @@ pub struct FinalizeRecord {
     pub generation_before: Option<i64>,
 }
 
+/// One node of a decommissioned datacenter, removed from the ring with `nodetool removenode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RemovalRecord {
+    /// The node's address.
+    pub address: String,
+    /// `Running` from just before `removenode` is asked until the node is gone from the ring.
+    pub state: StepState,
+    /// The surviving pod that coordinates the removal (only it reports the removal's status).
+    #[serde(default)]
+    pub coordinator: Option<String>,
+    /// `removenode` calls made for this node.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Removed with `nodetool assassinate` (`--force`): its data was not streamed.
+    #[serde(default)]
+    pub assassinated: bool,
+    /// The last failure.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
 /// The whole journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
@@ -107,6 +128,13 @@ pub struct Journal {
     /// Backups of files we changed.
     #[serde(default)]
     pub backups: Vec<PathBuf>,
+    /// Decommission: host ID -> the removal of that node of the leaving datacenter.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub removals: BTreeMap<String, RemovalRecord>,
+    /// Decommission: the surviving region's datastore was re-applied (or its apply started) so
+    /// that the operator's setup job rewrites the keyspaces' replication.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replication_reapplied: bool,
     /// Where this journal lives (not stored).
     #[serde(skip)]
     pub path: PathBuf,
@@ -162,6 +190,8 @@ impl Journal {
             datastore_reapplied: false,
             finalize: None,
             backups: Vec::new(),
+            removals: BTreeMap::new(),
+            replication_reapplied: false,
             path,
         }
     }

@@ -141,12 +141,11 @@ impl Lock {
     /// the Lease is valid for `ttl` and renewed every `every`.
     pub async fn acquire(
         cluster: Arc<dyn ClusterOps>,
-        plan: &ExpansionPlan,
+        (namespace, name): (String, String),
         wait: Duration,
         ttl: Duration,
         every: Duration,
     ) -> Result<Self, LockError> {
-        let (namespace, name) = lock_location(plan);
         let holder = new_holder();
         let started = Instant::now();
         let mut watched: Option<Watched> = None;

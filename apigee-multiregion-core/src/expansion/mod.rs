@@ -14,6 +14,7 @@
 
 mod cancel;
 mod ctx;
+pub mod decommission;
 mod error;
 mod events;
 mod journal;
@@ -32,7 +33,9 @@ use serde::Serialize;
 pub use cancel::{Cancel, CancelHandle};
 pub use error::{ErrorKind, ExpansionError, StepError};
 pub use events::{Event, EventSink, NodeState};
-pub use journal::{FinalizeRecord, JOURNAL_VERSION, Journal, JournalError, RebuildRecord, StepRecord, StepState};
+pub use journal::{
+    FinalizeRecord, JOURNAL_VERSION, Journal, JournalError, RebuildRecord, RemovalRecord, StepRecord, StepState,
+};
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
     CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError,
@@ -197,6 +200,7 @@ pub async fn verify_only(
         lock: None,
         findings: Mutex::new(Vec::new()),
         verify: Mutex::new(None),
+        decommission: None,
     };
     steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
         step: StepId::Verify,
@@ -207,8 +211,8 @@ pub async fn verify_only(
 
 /// Runs one step: skipped when the world shows it done, described in a dry run, else run.
 #[tracing::instrument(name = "step", level = "info", skip_all, fields(step = %id))]
-async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
-    let step = steps::step(id);
+async fn run_step(ctx: &Ctx<'_>, id: StepId, registry: Registry) -> Result<StepOutcome, StepError> {
+    let step = registry(id);
     debug_assert_eq!(step.id(), id, "the registry maps each id to its own step");
     let dry = ctx.options.dry_run;
     if !dry
@@ -237,6 +241,23 @@ async fn run_step(ctx: &Ctx<'_>, id: StepId) -> Result<StepOutcome, StepError> {
     Ok(StepOutcome::Done)
 }
 
+/// Maps a step id to the step an operation runs for it.
+type Registry = fn(StepId) -> &'static dyn steps::Step;
+
+/// What differs between the operations the driver runs (an expansion, a decommission).
+struct Operation<'a> {
+    /// The steps, in order.
+    steps: &'a [StepId],
+    /// The step behind each id.
+    registry: Registry,
+    /// The plan's hash (the journal is only used with the same plan).
+    hash: String,
+    /// The cluster that holds the Lease, and where in it.
+    lock: (Arc<dyn ClusterOps>, (String, String)),
+    /// Decommission only.
+    decommission: Option<&'a decommission::Decommissioning>,
+}
+
 /// Runs (or resumes) an expansion.
 pub async fn run(
     plan: &ExpansionPlan,
@@ -244,28 +265,48 @@ pub async fn run(
     options: &RunOptions,
     events: &dyn EventSink,
 ) -> Result<ExpansionReport, ExpansionError> {
+    let op = Operation {
+        steps: &StepId::ALL,
+        registry: steps::step,
+        hash: plan.hash(),
+        lock: (deps.target.clone(), lock_location(plan)),
+        decommission: None,
+    };
+    drive(plan, deps, options, events, op).await
+}
+
+/// The driver shared by every operation: the lock, THEN the journal, then each step in order
+/// (skipped when the world shows it done, described in a dry run), cancellation, the report.
+async fn drive(
+    plan: &ExpansionPlan,
+    deps: &Deps,
+    options: &RunOptions,
+    events: &dyn EventSink,
+    op: Operation<'_>,
+) -> Result<ExpansionReport, ExpansionError> {
     let started = Instant::now();
     let journal_path = journal_path(plan, options.journal.clone());
+    let first = op.steps.first().copied().unwrap_or(StepId::Preflight);
     // The lock first: a run that waited for another must read the journal that run left.
     let lock = if options.dry_run {
         None
     } else {
-        let acquire =
-            Lock::acquire(deps.target.clone(), plan, options.lock_wait, options.lease.ttl, options.lease.renew_every);
+        let (cluster, location) = op.lock.clone();
+        let acquire = Lock::acquire(cluster, location, options.lock_wait, options.lease.ttl, options.lease.renew_every);
         match &options.cancel {
             Some(c) => tokio::select! {
                 l = acquire => Some(l.map_err(ExpansionError::Locked)?),
-                () = c.cancelled() => return Err(ExpansionError::Cancelled { step: StepId::Preflight, journal: journal_path }),
+                () = c.cancelled() => return Err(ExpansionError::Cancelled { step: first, journal: journal_path }),
             },
             None => Some(acquire.await.map_err(ExpansionError::Locked)?),
         }
     };
     let journal = if options.dry_run {
         // A dry run reads the journal when there is one (to show what is left), and never writes.
-        Journal::open(&journal_path, &plan.name, &plan.hash(), false)
-            .unwrap_or_else(|_| Journal::new(journal_path.clone(), &plan.name, &plan.hash()))
+        Journal::open(&journal_path, &plan.name, &op.hash, false)
+            .unwrap_or_else(|_| Journal::new(journal_path.clone(), &plan.name, &op.hash))
     } else {
-        match Journal::open(&journal_path, &plan.name, &plan.hash(), options.restart) {
+        match Journal::open(&journal_path, &plan.name, &op.hash, options.restart) {
             Ok(j) => j,
             Err(e) => {
                 if let Some(l) = lock {
@@ -284,11 +325,12 @@ pub async fn run(
         lock,
         findings: Mutex::new(Vec::new()),
         verify: Mutex::new(None),
+        decommission: op.decommission,
     };
     let mut reports = Vec::new();
     let mut failure = None;
     let mut stopped = false;
-    for id in StepId::ALL {
+    for &id in op.steps {
         let selected = options.only.as_ref().is_none_or(|o| o.contains(&id));
         if failure.is_some() || stopped || !selected {
             reports.push(StepReport { id, outcome: StepOutcome::NotRun, duration_ms: 0 });
@@ -297,10 +339,10 @@ pub async fn run(
         let t = Instant::now();
         let outcome = match &options.cancel {
             Some(c) => tokio::select! {
-                o = run_step(&ctx, id) => Some(o),
+                o = run_step(&ctx, id, op.registry) => Some(o),
                 () = c.cancelled() => None,
             },
-            None => Some(run_step(&ctx, id).await),
+            None => Some(run_step(&ctx, id, op.registry).await),
         };
         let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {

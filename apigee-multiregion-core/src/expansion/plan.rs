@@ -636,6 +636,16 @@ impl ExpansionPlan {
     }
 }
 
+/// Whether a plan name can name the journal file: lowercase letters, digits and `-`, at most 63,
+/// not starting or ending with `-` (like a Kubernetes name).
+pub(crate) fn valid_plan_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

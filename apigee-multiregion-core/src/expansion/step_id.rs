@@ -33,6 +33,18 @@ pub enum StepId {
     Verify,
     /// The seed host removed and the datastore re-applied.
     Finalize,
+    /// Decommission: Apigee hybrid uninstalled from the leaving region.
+    #[cfg_attr(feature = "clap", value(skip))]
+    Uninstall,
+    /// Decommission: the operator took the leaving datacenter out of the ring.
+    #[cfg_attr(feature = "clap", value(skip))]
+    WaitRemoved,
+    /// Decommission: every node of the leaving datacenter still in the ring removed.
+    #[cfg_attr(feature = "clap", value(skip))]
+    RemoveNodes,
+    /// Decommission: no keyspace names the leaving datacenter any more.
+    #[cfg_attr(feature = "clap", value(skip))]
+    RewriteReplication,
 }
 
 impl StepId {
@@ -51,6 +63,16 @@ impl StepId {
         Self::Finalize,
     ];
 
+    /// Every step of a decommission, in order (`preflight` and `verify` are its own checks).
+    pub const DECOMMISSION: [StepId; 6] = [
+        Self::Preflight,
+        Self::Uninstall,
+        Self::WaitRemoved,
+        Self::RemoveNodes,
+        Self::RewriteReplication,
+        Self::Verify,
+    ];
+
     /// The id as written in the journal, events and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -65,6 +87,10 @@ impl StepId {
             Self::Rebuild => "rebuild",
             Self::Verify => "verify",
             Self::Finalize => "finalize",
+            Self::Uninstall => "uninstall",
+            Self::WaitRemoved => "wait-removed",
+            Self::RemoveNodes => "remove-nodes",
+            Self::RewriteReplication => "rewrite-replication",
         }
     }
 

@@ -14,6 +14,7 @@ mod describering;
 mod info;
 mod log;
 mod netstats;
+mod removal;
 mod replication;
 mod size;
 mod status;
@@ -27,6 +28,7 @@ pub use log::{
     last_rebuild_outcome, scan_rebuild_log,
 };
 pub use netstats::{NetStats, StreamDirection, StreamPeer, StreamPlan, parse_netstats};
+pub use removal::{RemovalStatus, parse_removal_status};
 pub use replication::{
     KeyspaceEvidence, KeyspaceVerdict, LOCAL_KEYSPACES, MissingKeyspace, MissingReason, NotRelevantReason,
     REPLICATED_SYSTEM_KEYSPACES, ReplicationCheck, check_replication, classify_keyspace, evidence_from_describecluster,

@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::model::Secret;
-use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, ParseError, StatusReport, TableStats};
+use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, ParseError, RemovalStatus, StatusReport, TableStats};
 
 use super::ClusterError;
 
@@ -143,4 +143,13 @@ pub trait CassandraAdmin: Send + Sync {
     async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError>;
     /// `nodetool setinterdcstreamthroughput`.
     async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError>;
+    /// `nodetool removenode <host-id>`, run on a live node: the dead node's ranges are streamed to
+    /// their new replicas. Returns when the removal finished (it goes on in Cassandra when the
+    /// client is gone; this node then reports it in [`CassandraAdmin::removenode_status`]).
+    async fn removenode(&self, host_id: &str) -> Result<(), AdminError>;
+    /// `nodetool removenode status`: the removal this node coordinates, if any.
+    async fn removenode_status(&self) -> Result<RemovalStatus, AdminError>;
+    /// `nodetool assassinate <address>`: drops a node from gossip WITHOUT streaming its data
+    /// (last resort, only with `--force`).
+    async fn assassinate(&self, address: &str) -> Result<(), AdminError>;
 }

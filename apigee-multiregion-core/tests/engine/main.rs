@@ -3,6 +3,7 @@
 //! real sandbox in sandbox/tests/test_expand.py.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
+mod decommission;
 mod reality;
 mod world;
 
@@ -15,7 +16,7 @@ use apigee_multiregion_core::expansion::{
 use apigee_multiregion_core::overrides::{OverridesDoc, Severity};
 use world::{FakeCluster, Script, Shared, deps, healthy, other_ca};
 
-const SOURCE: &str = "\
+pub(crate) const SOURCE: &str = "\
 # region 1
 org: org
 instanceID: east
@@ -27,7 +28,7 @@ cassandra:
     jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}
 ";
 
-const TARGET: &str = "\
+pub(crate) const TARGET: &str = "\
 # region 2: copied from region 1
 org: org
 instanceID: west
@@ -66,7 +67,7 @@ fn setup(extra: &str) -> Setup {
 }
 
 #[derive(Default, Clone)]
-struct Recorder(Arc<Mutex<Vec<Event>>>);
+pub(crate) struct Recorder(Arc<Mutex<Vec<Event>>>);
 
 impl Recorder {
     fn sink(&self) -> impl Fn(Event) + Send + Sync + use<> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
 use apigee_multiregion_core::model::{CassandraPod, PodPhase, SecretBytes};
 use apigee_multiregion_core::nodetool::{
-    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
-    parse_netstats, parse_status, parse_tablestats,
+    DescribeCluster, DescribeRing, NetStats, RemovalStatus, StatusReport, TableStats, parse_describecluster,
+    parse_describering, parse_netstats, parse_removal_status, parse_status, parse_tablestats,
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
@@ -97,6 +97,30 @@ pub struct World {
     pub denied: BTreeSet<String>,
     /// Every permission asked, in the same form.
     pub access_asked: Vec<String>,
+    /// A running `removenode`: (host ID number, coordinating pod, status reads left until done).
+    pub removing: Option<(u32, String, u32)>,
+    /// How many polls a removal takes.
+    pub removenode_polls: u32,
+    /// The operator takes region-2's datacenter out of the ring when its datastore is deleted.
+    pub graceful_removal: bool,
+    /// Region-2's ApigeeDatastore was deleted.
+    pub datastore_gone: bool,
+}
+
+impl World {
+    /// The removal of `host` completes: the node leaves the ring.
+    fn complete_removal(&mut self, host: u32) {
+        self.ring.retain(|n| n.host_id != host);
+        self.removing = None;
+    }
+
+    /// The operator's setup job: every keyspace replicates only to datacenters that have nodes.
+    pub fn setup_job(&mut self) {
+        let dcs: BTreeSet<String> = self.ring.iter().map(|n| n.dc.clone()).collect();
+        for r in self.keyspaces.values_mut() {
+            r.retain(|dc, _| dcs.contains(dc));
+        }
+    }
 }
 
 /// Another run that holds a Lease and renews it.
@@ -404,6 +428,9 @@ impl ClusterOps for FakeCluster {
     ) -> Result<Option<serde_json::Value>, ClusterError> {
         assert_eq!(r.kind, "ApigeeDatastore");
         let mut w = self.world.lock().unwrap();
+        if self.index == 1 && w.datastore_gone {
+            return Ok(None);
+        }
         if w.cdr_pending {
             // The fake operator: rebuild every target pod, as the real one does.
             w.cdr_pending = false;
@@ -496,7 +523,53 @@ impl HybridInstaller for FakeInstaller {
         Ok(())
     }
     async fn delete(&self, _: &Path) -> Result<(), InstallerError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push("installer delete".into());
+        w.target_pods.clear();
+        w.datastore_gone = true;
+        if w.graceful_removal {
+            // The operator's remove-dc: out of the ring, then out of the keyspaces.
+            w.ring.retain(|n| !n.address.starts_with("10.2."));
+            w.setup_job();
+        } else {
+            for n in w.ring.iter_mut().filter(|n| n.address.starts_with("10.2.")) {
+                n.code = "DN";
+            }
+        }
         Ok(())
+    }
+}
+
+/// Region-1's installer: a datastore re-apply runs the operator's setup job.
+pub struct SurvivingInstaller {
+    pub world: Shared,
+}
+
+#[async_trait]
+impl HybridInstaller for SurvivingInstaller {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn describe(&self, op: Operation, p: &Path) -> Vec<String> {
+        vec![format!("fake region-1 {op:?} {}", p.display())]
+    }
+    async fn init(&self, _: &Path) -> Result<(), InstallerError> {
+        unreachable!("a decommission never installs")
+    }
+    async fn apply(&self, _: &Path) -> Result<(), InstallerError> {
+        unreachable!("a decommission never installs")
+    }
+    async fn apply_datastore(&self, _: &Path) -> Result<(), InstallerError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push("surviving apply-datastore".into());
+        w.setup_job();
+        Ok(())
+    }
+    async fn wait_ready(&self, _: &Path, _: Duration) -> Result<(), InstallerError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &Path) -> Result<(), InstallerError> {
+        unreachable!("the surviving region is never deleted")
     }
 }
 
@@ -668,6 +741,72 @@ impl CassandraAdmin for FakeAdmin {
         Ok(0)
     }
     async fn set_inter_dc_stream_throughput(&self, _: u64) -> Result<(), AdminError> {
+        Ok(())
+    }
+    async fn removenode(&self, host_id: &str) -> Result<(), AdminError> {
+        let host = {
+            let mut w = self.world.lock().unwrap();
+            w.calls.push(format!("removenode {host_id}"));
+            let Some(node) = w.ring.iter().find(|n| format!("00000000-0000-0000-0000-{:012}", n.host_id) == host_id)
+            else {
+                return Err(AdminError::Other {
+                    pod: self.pod.clone(),
+                    command: "removenode".into(),
+                    message: "Host ID not found.".into(),
+                });
+            };
+            if node.code.starts_with('U') {
+                return Err(AdminError::Other {
+                    pod: self.pod.clone(),
+                    command: "removenode".into(),
+                    message: format!(
+                        "Node /{} is alive and owns this ID. Use decommission command to remove it from the ring",
+                        node.address
+                    ),
+                });
+            }
+            let host = node.host_id;
+            w.removing = Some((host, self.pod.clone(), w.removenode_polls));
+            host
+        };
+        // nodetool returns when the removal is over; the removal goes on in Cassandra when the
+        // client goes away (this future dropped).
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let mut w = self.world.lock().unwrap();
+            match w.removing.clone() {
+                Some((h, _, 0)) if h == host => {
+                    w.complete_removal(host);
+                    return Ok(());
+                }
+                Some((h, c, n)) if h == host => w.removing = Some((h, c, n - 1)),
+                _ => return Ok(()),
+            }
+        }
+    }
+    async fn removenode_status(&self) -> Result<RemovalStatus, AdminError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("removenode status on {}", self.pod));
+        let text = match w.removing.clone() {
+            Some((h, c, 0)) if c == self.pod => {
+                w.complete_removal(h);
+                "RemovalStatus: No token removals in process.".to_owned()
+            }
+            Some((h, c, n)) if c == self.pod => {
+                w.removing = Some((h, c, n - 1));
+                format!(
+                    "RemovalStatus: Removing token ([{h}]). Waiting for replication confirmation from [/10.1.0.2:7000]."
+                )
+            }
+            // Only the coordinator knows about a removal.
+            _ => "RemovalStatus: No token removals in process.".to_owned(),
+        };
+        Ok(parse_removal_status(&text).unwrap())
+    }
+    async fn assassinate(&self, address: &str) -> Result<(), AdminError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("assassinate {address}"));
+        w.ring.retain(|n| n.address != address);
         Ok(())
     }
 }

@@ -6,7 +6,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::nodetool::{LOCAL_KEYSPACES, check_replication, evidence_from_describecluster, evidence_from_rings};
+use std::collections::BTreeMap;
+
+use crate::nodetool::{
+    KeyspaceEvidence, LOCAL_KEYSPACES, check_replication, evidence_from_describecluster, evidence_from_rings,
+};
+use crate::ports::CassandraAdmin;
 
 use super::super::Region;
 use super::super::ctx::Ctx;
@@ -25,8 +30,18 @@ async fn missing_replication(ctx: &Ctx<'_>) -> Result<Vec<String>, StepError> {
         Ok(a) => a,
         Err(e) => return Ok(vec![format!("(cannot check: {e})")]),
     };
+    let evidence = keyspace_evidence(&*admin).await?;
+    let check = check_replication(&evidence, target_dc, source_dc);
+    Ok(check.missing.into_iter().map(|m| format!("{}: {}", m.keyspace, m.reason)).collect())
+}
+
+/// Each keyspace's placement as one node sees it: the replication maps of `describecluster`
+/// (4.0+), or on 3.11 the keyspace list of `tablestats` and each keyspace's `describering`.
+pub(crate) async fn keyspace_evidence(
+    admin: &dyn CassandraAdmin,
+) -> Result<BTreeMap<String, KeyspaceEvidence>, StepError> {
     let described = admin.describecluster().await?;
-    let evidence = if described.keyspaces.is_empty() {
+    Ok(if described.keyspaces.is_empty() {
         let names: Vec<String> = admin
             .tablestats()
             .await?
@@ -43,9 +58,7 @@ async fn missing_replication(ctx: &Ctx<'_>) -> Result<Vec<String>, StepError> {
         evidence_from_rings(rings)
     } else {
         evidence_from_describecluster(&described)
-    };
-    let check = check_replication(&evidence, target_dc, source_dc);
-    Ok(check.missing.into_iter().map(|m| format!("{}: {}", m.keyspace, m.reason)).collect())
+    })
 }
 
 #[async_trait]

@@ -6,16 +6,22 @@
 mod check_replication;
 mod copy_ca;
 mod copy_namespace;
+mod decom_preflight;
+mod decom_verify;
 mod finalize;
 mod install;
 mod preflight;
 mod prepare_overrides;
 mod rebuild;
 mod rebuild_cr;
+mod remove_nodes;
+mod rewrite_replication;
 mod select_seeds;
 mod target_nodes;
+mod uninstall;
 mod verify;
 mod wait_joined;
+mod wait_removed;
 
 use std::sync::Arc;
 
@@ -66,6 +72,20 @@ pub(crate) fn step(id: StepId) -> &'static dyn Step {
         StepId::Rebuild => &rebuild::Rebuild,
         StepId::Verify => &verify::Verify,
         StepId::Finalize => &finalize::Finalize,
+        StepId::Uninstall => &uninstall::Uninstall,
+        StepId::WaitRemoved => &wait_removed::WaitRemoved,
+        StepId::RemoveNodes => &remove_nodes::RemoveNodes,
+        StepId::RewriteReplication => &rewrite_replication::RewriteReplication,
+    }
+}
+
+/// The step a decommission runs for this id: its own preflight and verification, the rest as
+/// [`step`] maps them.
+pub(crate) fn decommission_step(id: StepId) -> &'static dyn Step {
+    match id {
+        StepId::Preflight => &decom_preflight::DecomPreflight,
+        StepId::Verify => &decom_verify::DecomVerify,
+        other => step(other),
     }
 }
 
@@ -139,6 +159,11 @@ mod tests {
             assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
             assert_eq!(step(id).id(), id, "the registry maps {id} to its own step");
         }
+        for id in StepId::DECOMMISSION {
+            assert_eq!(decommission_step(id).id(), id, "the decommission maps {id} to its own step");
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+        }
+        assert!("remove-nodes".parse::<StepId>().is_err(), "expand --until knows only the expansion's steps");
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl Step for Preflight {
 }
 
 /// Emits and records the findings; refuses when any is an error.
-fn refuse(ctx: &Ctx<'_>, findings: Vec<Finding>) -> Result<(), StepError> {
+pub(crate) fn refuse(ctx: &Ctx<'_>, findings: Vec<Finding>) -> Result<(), StepError> {
     for f in &findings {
         ctx.emit(Event::Finding { finding: f.clone() });
     }

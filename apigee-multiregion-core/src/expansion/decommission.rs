@@ -1,0 +1,287 @@
+//! Decommissioning a region: the reverse of an expansion, run by the same driver (lock, journal,
+//! events, dry run, cancellation) over its own step list ([`StepId::DECOMMISSION`]).
+//!
+//! The steps see the plan as an expansion plan viewed from the surviving region: `source` is the
+//! surviving region (it is asked, it holds the lock, its overrides give the JMX credentials) and
+//! `target` is the leaving one (it is uninstalled). So connecting, nodetool, the journal and the
+//! events are the expansion's own.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ports::HybridInstaller;
+
+use super::plan::{
+    ExpansionPlan, InstallerSpec, JmxSpec, PlanError, RegionSpec, ReplicationMethod, Span, Timeouts, valid_plan_name,
+};
+use super::{Deps, EventSink, ExpansionError, ExpansionReport, Operation, RunOptions, StepId, drive, steps};
+
+/// How long a decommission waits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecommissionTimeouts {
+    /// The uninstall (each installer command).
+    #[serde(default = "thirty_minutes")]
+    pub uninstall: Span,
+    /// The operator's graceful removal: the datastore gone and its nodes out of the ring.
+    #[serde(default = "thirty_minutes")]
+    pub removal: Span,
+    /// How long one `nodetool removenode` is followed.
+    #[serde(default = "six_hours")]
+    pub removenode: Span,
+    /// The setup job rewriting the keyspaces' replication after the re-apply.
+    #[serde(default = "ten_minutes")]
+    pub replication: Span,
+    /// Pause between checks.
+    #[serde(default = "five_seconds")]
+    pub poll: Span,
+}
+
+fn thirty_minutes() -> Span {
+    Span(Duration::from_secs(1800))
+}
+fn six_hours() -> Span {
+    Span(Duration::from_secs(6 * 3600))
+}
+fn ten_minutes() -> Span {
+    Span(Duration::from_secs(600))
+}
+fn five_seconds() -> Span {
+    Span(Duration::from_secs(5))
+}
+
+impl Default for DecommissionTimeouts {
+    fn default() -> Self {
+        Self {
+            uninstall: thirty_minutes(),
+            removal: thirty_minutes(),
+            removenode: six_hours(),
+            replication: ten_minutes(),
+            poll: five_seconds(),
+        }
+    }
+}
+
+/// A decommission plan: the region to remove and the surviving region that checks and cleans up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecommissionPlan {
+    /// A name for messages and the journal file.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The region to remove.
+    pub leaving: RegionSpec,
+    /// The region that stays: read, and its datastore re-applied.
+    pub surviving: RegionSpec,
+    /// The installer (each region's context and overrides file).
+    pub installer: InstallerSpec,
+    /// JMX credentials (`from: overrides` reads the surviving overrides).
+    #[serde(default = "default_jmx")]
+    pub jmx: JmxSpec,
+    /// The leaving region is gone or unreachable: no uninstall, no waiting for the operator.
+    #[serde(default)]
+    pub lost_region: bool,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: DecommissionTimeouts,
+    /// The folder paths are relative to (the plan file's folder). Not part of the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_name() -> String {
+    "decommission".into()
+}
+fn default_jmx() -> JmxSpec {
+    JmxSpec::Overrides
+}
+
+impl DecommissionPlan {
+    /// Reads and validates a plan file.
+    pub fn from_file(path: &Path) -> Result<Self, PlanError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = std::path::absolute(&parent).unwrap_or(parent);
+        Self::from_str_at(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses plan text; `shown` names it in errors, `base_dir` anchors relative paths.
+    pub fn from_str_at(text: &str, shown: &str, base_dir: PathBuf) -> Result<Self, PlanError> {
+        let mut plan: Self = yaml_serde::from_str(text).map_err(|e| {
+            let d = super::plan_errors::describe(text, &e);
+            PlanError::Invalid { path: shown.into(), line: d.line, column: d.column, message: d.message }
+        })?;
+        plan.base_dir = base_dir;
+        let value = |message: String| PlanError::Value { path: shown.into(), message };
+        if !valid_plan_name(&plan.name) {
+            return Err(value(format!(
+                "name `{}`: use lowercase letters, digits and `-` (at most 63, like a Kubernetes name); it names the journal file",
+                plan.name
+            )));
+        }
+        if plan.leaving.datacenter == plan.surviving.datacenter {
+            return Err(value(format!(
+                "leaving and surviving datacenter are both `{}`: the surviving region is another datacenter",
+                plan.leaving.datacenter
+            )));
+        }
+        if plan.leaving.context == plan.surviving.context && plan.leaving.kubeconfig == plan.surviving.kubeconfig {
+            return Err(value(format!(
+                "leaving and surviving use the same context `{}`: the surviving region is another cluster",
+                plan.leaving.context
+            )));
+        }
+        let t = &plan.timeouts;
+        for (key, d) in [
+            ("timeouts.uninstall", t.uninstall.0),
+            ("timeouts.removal", t.removal.0),
+            ("timeouts.removenode", t.removenode.0),
+            ("timeouts.replication", t.replication.0),
+            ("timeouts.poll", t.poll.0),
+        ] {
+            if d > Duration::from_secs(30 * 24 * 3600) {
+                return Err(value(format!("{key}: at most 30 days")));
+            }
+        }
+        if t.poll.0 < Duration::from_millis(10) {
+            return Err(value("timeouts.poll: at least 10ms (a poll of 0 would spin)".into()));
+        }
+        Ok(plan)
+    }
+
+    /// The plan as the engine's steps see it: `source` = surviving, `target` = leaving.
+    pub fn view(&self) -> ExpansionPlan {
+        ExpansionPlan {
+            name: self.name.clone(),
+            source: self.surviving.clone(),
+            target: self.leaving.clone(),
+            installer: self.installer.clone(),
+            replication: ReplicationMethod::Nodetool,
+            cr: None,
+            jmx: self.jmx.clone(),
+            rebuild: Default::default(),
+            timeouts: Timeouts {
+                install: self.timeouts.uninstall,
+                replication: self.timeouts.replication,
+                poll: self.timeouts.poll,
+                ..Default::default()
+            },
+            network: Default::default(),
+            verify: Default::default(),
+            ca: Default::default(),
+            base_dir: self.base_dir.clone(),
+        }
+    }
+
+    /// The plan with the surviving region as the target: how its installer is built.
+    pub fn surviving_view(&self) -> ExpansionPlan {
+        let mut v = self.view();
+        std::mem::swap(&mut v.source, &mut v.target);
+        v
+    }
+
+    /// A hash of what changes the outcome: a journal from another plan is refused.
+    pub fn hash(&self) -> String {
+        let outcome = serde_json::json!({
+            "operation": "decommission",
+            "name": self.name,
+            "leaving": self.leaving,
+            "surviving": self.surviving,
+            "installer": self.installer,
+            "jmx": self.jmx,
+        });
+        Sha256::digest(outcome.to_string().as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Where the lock lives: a Lease in the SURVIVING cluster (the leaving one may be gone), the
+    /// same name an expansion into that region takes, so the two exclude each other.
+    pub fn lock_location(&self) -> (String, String) {
+        ("default".to_owned(), format!("apigee-multiregion-{}", self.surviving.namespace))
+    }
+}
+
+/// Run-time choices of a decommission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecommissionOptions {
+    /// The leaving region is gone (also the plan's `lost_region`): skip the uninstall and the
+    /// wait for the operator; remove its nodes from the surviving region.
+    pub lost_region: bool,
+    /// A removal that fails or does not finish is completed with `nodetool assassinate` (its data
+    /// is not streamed: repair afterwards).
+    pub force: bool,
+}
+
+/// What only a decommission's steps need.
+pub(crate) struct Decommissioning {
+    pub plan: DecommissionPlan,
+    pub lost_region: bool,
+    pub force: bool,
+    /// The surviving region's installer (its datastore is re-applied).
+    pub surviving_installer: Arc<dyn HybridInstaller>,
+}
+
+/// Runs (or resumes) a decommission. `deps` are built from [`DecommissionPlan::view`]
+/// (`source` = surviving, `target` = leaving, `installer` = the leaving region's);
+/// `surviving_installer` acts on the surviving region.
+pub async fn run(
+    plan: &DecommissionPlan,
+    deps: &Deps,
+    surviving_installer: Arc<dyn HybridInstaller>,
+    options: &RunOptions,
+    decommission: DecommissionOptions,
+    events: &dyn EventSink,
+) -> Result<ExpansionReport, ExpansionError> {
+    let view = plan.view();
+    let d = Decommissioning {
+        plan: plan.clone(),
+        lost_region: decommission.lost_region || plan.lost_region,
+        force: decommission.force,
+        surviving_installer,
+    };
+    let op = Operation {
+        steps: &StepId::DECOMMISSION,
+        registry: steps::decommission_step,
+        hash: plan.hash(),
+        lock: (deps.source.clone(), plan.lock_location()),
+        decommission: Some(&d),
+    };
+    drive(&view, deps, options, events, op).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = "\
+name: retire-west
+leaving: {context: west, overrides: west.yaml, datacenter: dc-2}
+surviving: {context: east, overrides: east.yaml, datacenter: dc-1}
+installer: {kind: apigeectl}
+timeouts: {removenode: 2h}
+";
+
+    #[test]
+    fn the_view_puts_the_surviving_region_first() {
+        let p = DecommissionPlan::from_str_at(PLAN, "p.yaml", "/plans".into()).unwrap();
+        let v = p.view();
+        assert_eq!((v.source.context.as_str(), v.target.context.as_str()), ("east", "west"));
+        assert_eq!(p.surviving_view().target.context, "east");
+        assert_eq!(p.timeouts.removenode.0, Duration::from_secs(7200));
+        assert_eq!(p.lock_location().1, "apigee-multiregion-apigee");
+        assert_ne!(p.hash(), DecommissionPlan { name: "other".into(), ..p.clone() }.hash());
+    }
+
+    #[test]
+    fn refuses_one_datacenter_on_both_sides_and_unknown_keys() {
+        let e = DecommissionPlan::from_str_at(&PLAN.replace("dc-2", "dc-1"), "p.yaml", "".into()).unwrap_err();
+        assert!(e.to_string().contains("both `dc-1`"), "{e}");
+        let e = DecommissionPlan::from_str_at(&PLAN.replace("removenode:", "remove_node:"), "p.yaml", "".into())
+            .unwrap_err();
+        assert!(e.to_string().starts_with("p.yaml:5:"), "{e}");
+    }
+}
