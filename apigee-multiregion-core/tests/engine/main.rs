@@ -563,6 +563,22 @@ fn assert_restored(s: &Setup, w: &Shared, before: &[(Throughput, Throughput)]) {
     }
 }
 
+/// Index of the first event matching `f`.
+fn event_index(rec: &Recorder, f: impl Fn(&Event) -> bool) -> usize {
+    rec.events().iter().position(f).unwrap_or_else(|| panic!("no such event: {}", rec.json()))
+}
+
+/// The events that say a node was set back come before `end` (the rebuild step's own end).
+fn set_back_within_the_step(rec: &Recorder, end: impl Fn(&Event) -> bool) {
+    let end = event_index(rec, end);
+    let last_back = rec
+        .events()
+        .iter()
+        .rposition(|e| matches!(e, Event::Note { message, .. } if message.contains(": set back to ")))
+        .unwrap_or_else(|| panic!("nothing set back: {}", rec.json()));
+    assert!(last_back < end, "set back within the rebuild step, before verify/finalize: {}", rec.json());
+}
+
 #[tokio::test]
 async fn a_throttle_is_read_journaled_and_set_before_the_rebuild_and_set_back_after() {
     let s = setup(THROTTLE);
@@ -584,6 +600,7 @@ async fn a_throttle_is_read_journaled_and_set_before_the_rebuild_and_set_back_af
     assert!(position(&w, "setinterdcstreamthroughput s/apigee-cassandra-default-1 -m 24").unwrap() > last_rebuild);
     assert_restored(&s, &w, &before);
     assert!(rec.json().contains("set back to inter-DC stream throughput 200 Mb/s, stream throughput unlimited"));
+    set_back_within_the_step(&rec, |e| matches!(e, Event::StepFinished { step: StepId::Rebuild, .. }));
 }
 
 #[tokio::test]
@@ -606,9 +623,10 @@ async fn a_failed_rebuild_still_sets_the_throttle_back_and_reports_the_rebuilds_
     let w = throttled_world();
     let before = throttles(&w);
     w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::FailTimes(99));
-    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let Err(ExpansionError::Step { step: StepId::Rebuild, source, .. }) = r else { panic!("{r:?}") };
     assert!(source.to_string().contains("rebuild failed after 1 attempt(s)"), "{source}");
+    set_back_within_the_step(&rec, |e| matches!(e, Event::StepFailed { step: StepId::Rebuild, .. }));
     assert!(last_position(&w, "setinterdcstreamthroughput t/apigee-cassandra-default-0 200").is_some());
     assert_restored(&s, &w, &before);
 }
