@@ -346,13 +346,12 @@ pub async fn run(
     // Stream throttles still set (the rebuild step was cancelled, or a crashed run left them and
     // this run did not rebuild) are set back before the lock is released. A failure here is an
     // error only when nothing else failed; it was reported as a warning either way.
-    if ctx.lock.is_some() && ctx.journal(|j| !j.throughput_to_restore().is_empty()) {
-        if let Err(e) = steps::restore_throughput(&ctx).await
-            && failure.is_none()
-        {
-            failure =
-                Some(ExpansionError::Step { step: StepId::Rebuild, source: e, journal: Some(journal_path.clone()) });
-        }
+    if ctx.lock.is_some()
+        && ctx.journal(|j| !j.throughput_to_restore().is_empty())
+        && let Err(e) = steps::restore_throughput(&ctx).await
+        && failure.is_none()
+    {
+        failure = Some(ExpansionError::Step { step: StepId::Rebuild, source: e, journal: Some(journal_path.clone()) });
     }
     let Ctx { journal, lock, findings, verify, .. } = ctx;
     if let Some(lock) = lock {
