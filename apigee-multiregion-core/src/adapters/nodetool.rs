@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::nodetool::{
-    DescribeCluster, DescribeRing, NetStats, StatusReport, TableStats, parse_describecluster, parse_describering,
-    parse_netstats, parse_status, parse_tablestats,
+    DescribeCluster, DescribeRing, NetStats, StatusReport, StreamLimit, TableStats, Throughput, needs_mebibytes,
+    parse_describecluster, parse_describering, parse_netstats, parse_status, parse_stream_throughput, parse_tablestats,
 };
 use crate::nodetool::{RemovalStatus, parse_removal_status};
 use crate::ports::{AdminError, CassandraAdmin, ClusterOps, ExecArg, ExecOutput, JmxCredentials};
@@ -166,20 +166,23 @@ impl CassandraAdmin for NodetoolOverExec {
         Ok(self.cluster.logs(&self.namespace, &self.pod, self.container.as_deref(), tail_lines).await?)
     }
 
-    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
-        let out = self.run(&["getinterdcstreamthroughput"], self.command_timeout).await?;
-        // "Current inter-datacenter stream throughput: 200 Mb/s" (wording varies by version).
-        out.stdout.split(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).and_then(|w| w.parse().ok()).ok_or_else(
-            || AdminError::Other {
-                pod: self.pod.clone(),
-                command: "getinterdcstreamthroughput".into(),
-                message: out.stdout.trim().to_owned(),
-            },
-        )
+    async fn stream_throughput(&self, limit: StreamLimit) -> Result<Throughput, AdminError> {
+        let verb = limit.get_verb();
+        let out = match self.run(&[verb], self.command_timeout).await {
+            // 4.1+ refuse to print a value that is not a whole number of megabits: ask in MiB/s.
+            Err(AdminError::Other { message, .. }) if needs_mebibytes(&message) => {
+                self.run(&[verb, "-m"], self.command_timeout).await?
+            }
+            other => other?,
+        };
+        parse_stream_throughput(limit, &out.stdout)
+            .map_err(|source| AdminError::Parse { pod: self.pod.clone(), source })
     }
 
-    async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError> {
-        self.run(&["setinterdcstreamthroughput", &megabits.to_string()], self.command_timeout).await.map(|_| ())
+    async fn set_stream_throughput(&self, limit: StreamLimit, value: Throughput) -> Result<(), AdminError> {
+        let args = value.set_args();
+        let argv: Vec<&str> = std::iter::once(limit.set_verb()).chain(args.iter().map(String::as_str)).collect();
+        self.run(&argv, self.command_timeout).await.map(|_| ())
     }
 
     async fn removenode(&self, host_id: &str) -> Result<(), AdminError> {

@@ -139,6 +139,12 @@ pub enum StepError {
         /// Per pod, what is wrong.
         failures: Vec<String>,
     },
+    /// Stream throttles could not be set back after the rebuild.
+    #[error("the stream throughput could not be set back: {}. The journal keeps the values from before the rebuild: run the same command again (any step) to set them back, or run the nodetool commands named on each pod", failures.join("; "))]
+    ThroughputRestore {
+        /// One sentence per node, with the commands that set it back.
+        failures: Vec<String>,
+    },
     /// Verification failed.
     #[error("verification failed: {}", failures.join("; "))]
     Verification {

@@ -7,12 +7,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_file::{WriteError, write_atomic};
+use crate::nodetool::Throughput;
+
+use super::Region;
 
 use super::step_id::StepId;
 
-/// Format version of the journal file. 2 records each completed rebuild's host ID; a journal of
-/// version 1 is read (its rebuilds are then confirmed from the nodes' logs).
-pub const JOURNAL_VERSION: u32 = 2;
+/// Format version of the journal file. 2 records each completed rebuild's host ID; 3 records the
+/// stream throttles to set back (`throughput`), so an older tool, which would not set them back,
+/// refuses it. Journals of versions 1 and 2 are read (version 1's rebuilds are then confirmed
+/// from the nodes' logs).
+pub const JOURNAL_VERSION: u32 = 3;
 
 /// The state of one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -67,6 +72,33 @@ pub struct RebuildRecord {
     pub completed_at: Option<u64>,
 }
 
+/// One node's stream throttles as they were before the rebuild step changed them: written
+/// before the first change, marked `restored` once set back. A record not restored (a crash)
+/// is set back by the next run (see [`crate::expansion`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughputRecord {
+    /// The node's region.
+    pub region: Region,
+    /// The pod.
+    pub pod: String,
+    /// `getinterdcstreamthroughput` before the change (`None`: not changed).
+    #[serde(default)]
+    pub interdc_before: Option<Throughput>,
+    /// `getstreamthroughput` before the change (`None`: not changed).
+    #[serde(default)]
+    pub total_before: Option<Throughput>,
+    /// Set back to the values before.
+    #[serde(default)]
+    pub restored: bool,
+}
+
+impl ThroughputRecord {
+    /// The journal key: `source/<pod>` or `target/<pod>`.
+    pub fn key(region: Region, pod: &str) -> String {
+        format!("{}/{pod}", region.as_str())
+    }
+}
+
 /// What finalize saw just before its re-apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FinalizeRecord {
@@ -119,6 +151,9 @@ pub struct Journal {
     /// Target pod -> rebuild record.
     #[serde(default)]
     pub rebuild: BTreeMap<String, RebuildRecord>,
+    /// `<region>/<pod>` -> its stream throttles before the rebuild changed them.
+    #[serde(default)]
+    pub throughput: BTreeMap<String, ThroughputRecord>,
     /// The datastore was re-applied without the seed host (finalize).
     #[serde(default)]
     pub datastore_reapplied: bool,
@@ -187,6 +222,7 @@ impl Journal {
             seed_alternates: Vec::new(),
             steps: BTreeMap::new(),
             rebuild: BTreeMap::new(),
+            throughput: BTreeMap::new(),
             datastore_reapplied: false,
             finalize: None,
             backups: Vec::new(),
@@ -256,6 +292,11 @@ impl Journal {
     /// A step's state.
     pub fn step(&self, id: StepId) -> StepState {
         self.steps.get(&id).map(|r| r.state).unwrap_or_default()
+    }
+
+    /// The throttle records not yet set back.
+    pub fn throughput_to_restore(&self) -> Vec<ThroughputRecord> {
+        self.throughput.values().filter(|r| !r.restored).cloned().collect()
     }
 
     /// Sets a step's record.

@@ -35,11 +35,13 @@ pub use error::{ErrorKind, ExpansionError, StepError};
 pub use events::{Event, EventSink, NodeState};
 pub use journal::{
     FinalizeRecord, JOURNAL_VERSION, Journal, JournalError, RebuildRecord, RemovalRecord, StepRecord, StepState,
+    ThroughputRecord,
 };
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
     CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError,
-    RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, Timeouts, VerifySpec, parse_duration,
+    RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts, VerifySpec,
+    parse_duration,
 };
 pub use step_id::{StepId, UnknownStep};
 
@@ -51,13 +53,23 @@ use ctx::Ctx;
 use lock::Lock;
 
 /// Which region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Region {
     /// The existing region.
     Source,
     /// The new region.
     Target,
+}
+
+impl Region {
+    /// `source` or `target`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Target => "target",
+        }
+    }
 }
 
 /// Makes a [`CassandraAdmin`] for a pod of one region.
@@ -226,7 +238,7 @@ async fn run_step(ctx: &Ctx<'_>, id: StepId, registry: Registry) -> Result<StepO
         return Ok(StepOutcome::Skipped);
     }
     if dry && !id.runs_in_dry_run() {
-        if let Some(p) = step.describe(ctx).await? {
+        for p in step.describe_all(ctx).await? {
             ctx.emit(Event::Action { step: id, description: p.description, commands: p.commands });
         }
         return Ok(StepOutcome::Planned);
@@ -371,6 +383,16 @@ async fn drive(
         if options.until == Some(id) {
             stopped = true;
         }
+    }
+    // Stream throttles still set (the rebuild step was cancelled, or a crashed run left them and
+    // this run did not rebuild) are set back before the lock is released. A failure here is an
+    // error only when nothing else failed; it was reported as a warning either way.
+    if ctx.lock.is_some()
+        && ctx.journal(|j| !j.throughput_to_restore().is_empty())
+        && let Err(e) = steps::restore_throughput(&ctx).await
+        && failure.is_none()
+    {
+        failure = Some(ExpansionError::Step { step: StepId::Rebuild, source: e, journal: Some(journal_path.clone()) });
     }
     let Ctx { journal, lock, findings, verify, .. } = ctx;
     if let Some(lock) = lock {

@@ -279,7 +279,28 @@ pub struct RebuildSpec {
     /// The longest pause between retries.
     #[serde(default = "default_retry_backoff_max")]
     pub retry_backoff_max: Span,
+    /// Stream throttles set on every source and target node for the rebuild, then set back.
+    /// Absent (the default): the tool neither reads nor changes them.
+    #[serde(default)]
+    pub throughput: Option<ThroughputSpec>,
 }
+
+/// `rebuild.throughput`: the stream throttles for the rebuild, in megabits per second (the unit
+/// `nodetool set(interdc)streamthroughput` takes on every version; 0 = unlimited). The values a
+/// node had are read first, journaled, and set back after the rebuild, whatever its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputSpec {
+    /// `nodetool setinterdcstreamthroughput`: streaming to another datacenter.
+    #[serde(default)]
+    pub interdc_megabits: Option<u32>,
+    /// `nodetool setstreamthroughput`: all streaming of a node.
+    #[serde(default)]
+    pub total_megabits: Option<u32>,
+}
+
+/// The largest throttle Cassandra accepts (4.1+ refuse `Integer.MAX_VALUE`).
+pub const MAX_STREAM_MEGABITS: u32 = i32::MAX as u32 - 1;
 
 fn default_retry_backoff() -> Span {
     Span(Duration::from_secs(5))
@@ -310,6 +331,7 @@ impl Default for RebuildSpec {
             progress_interval: default_progress_interval(),
             retry_backoff: default_retry_backoff(),
             retry_backoff_max: default_retry_backoff_max(),
+            throughput: None,
         }
     }
 }
@@ -590,6 +612,18 @@ impl ExpansionPlan {
         if plan.replication == ReplicationMethod::Cr && plan.cr.is_none() {
             return Err(value("replication: cr needs a `cr:` section with `organization:` (the ApigeeOrganization name: kubectl get apigeeorg -n apigee)".into()));
         }
+        if let Some(t) = &plan.rebuild.throughput {
+            if t.interdc_megabits.is_none() && t.total_megabits.is_none() {
+                return Err(value("rebuild.throughput: give interdc_megabits and/or total_megabits (megabits per second, 0 = unlimited), or remove the section to leave the nodes' throttles alone".into()));
+            }
+            for (key, v) in [("interdc_megabits", t.interdc_megabits), ("total_megabits", t.total_megabits)] {
+                if v.is_some_and(|v| v > MAX_STREAM_MEGABITS) {
+                    return Err(value(format!(
+                        "rebuild.throughput.{key}: at most {MAX_STREAM_MEGABITS} (megabits per second; 0 = unlimited)"
+                    )));
+                }
+            }
+        }
         if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
             return Err(value("verify.min_load_fraction must be between 0 and 1".into()));
         }
@@ -737,6 +771,26 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         let e = ExpansionPlan::from_str_at(&PLAN.replace("2h30m", "9000h"), "p", "".into()).unwrap_err();
         assert!(e.to_string().contains("at most 30 days"), "{e}");
         assert_eq!(parse_duration("18446744073709551615h"), None);
+    }
+
+    #[test]
+    fn the_throughput_section_is_optional_and_checked() {
+        let p = ExpansionPlan::from_str_at(PLAN, "p", "".into()).unwrap();
+        assert_eq!(p.rebuild.throughput, None, "absent: the throttles are left alone");
+        let text = PLAN.replace("timeout: 2h30m}", "timeout: 2h30m, throughput: {interdc_megabits: 200}}");
+        let p = ExpansionPlan::from_str_at(&text, "p", "".into()).unwrap();
+        assert_eq!(p.rebuild.throughput, Some(ThroughputSpec { interdc_megabits: Some(200), total_megabits: None }));
+        let empty = PLAN.replace("timeout: 2h30m}", "timeout: 2h30m, throughput: {}}");
+        let e = ExpansionPlan::from_str_at(&empty, "p", "".into()).unwrap_err().to_string();
+        assert!(e.contains("interdc_megabits and/or total_megabits"), "{e}");
+        let huge = PLAN.replace("timeout: 2h30m}", "timeout: 2h30m, throughput: {total_megabits: 2147483647}}");
+        let e = ExpansionPlan::from_str_at(&huge, "p", "".into()).unwrap_err().to_string();
+        assert!(e.contains("rebuild.throughput.total_megabits: at most 2147483646"), "{e}");
+        let typo = PLAN.replace("timeout: 2h30m}", "timeout: 2h30m, throughput: {interdc_mbps: 200}}");
+        let e = ExpansionPlan::from_str_at(&typo, "p", "".into()).unwrap_err().to_string();
+        assert!(e.contains("interdc_mbps"), "{e}");
+        let without = ExpansionPlan::from_str_at(PLAN, "p", "".into()).unwrap();
+        assert_eq!(without.hash(), p.hash(), "a throttle is not another plan: its journal is kept");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod replication;
 mod size;
 mod status;
 mod tablestats;
+mod throughput;
 
 pub use describecluster::{DescribeCluster, KeyspaceReplication, parse_describecluster};
 pub use describering::{DescribeRing, RangeEndpoint, TokenRange, parse_describering};
@@ -37,6 +38,7 @@ pub use replication::{
 pub use size::parse_size;
 pub use status::{DatacenterStatus, NodeState, NodeStatus, StatusReport, UpDown, parse_status};
 pub use tablestats::{TableStats, TableStatsKeyspace, parse_tablestats};
+pub use throughput::{StreamLimit, Throughput, needs_mebibytes, parse_stream_throughput};
 
 /// Text that is not the output a parser expects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

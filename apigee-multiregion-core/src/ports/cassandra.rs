@@ -5,7 +5,10 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::model::Secret;
-use crate::nodetool::{DescribeCluster, DescribeRing, NetStats, ParseError, RemovalStatus, StatusReport, TableStats};
+use crate::nodetool::{
+    DescribeCluster, DescribeRing, NetStats, ParseError, RemovalStatus, StatusReport, StreamLimit, TableStats,
+    Throughput,
+};
 
 use super::ClusterError;
 
@@ -139,10 +142,11 @@ pub trait CassandraAdmin: Send + Sync {
     async fn flush(&self) -> Result<(), AdminError>;
     /// The node's log, last `tail_lines` lines.
     async fn log(&self, tail_lines: Option<i64>) -> Result<String, AdminError>;
-    /// `nodetool getinterdcstreamthroughput` in megabits per second (0 = unlimited).
-    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError>;
-    /// `nodetool setinterdcstreamthroughput`.
-    async fn set_inter_dc_stream_throughput(&self, megabits: u64) -> Result<(), AdminError>;
+    /// `nodetool getinterdcstreamthroughput` or `getstreamthroughput`, in the unit it can be set
+    /// back in (`-m` on 4.1+ when the value is not a whole number of megabits).
+    async fn stream_throughput(&self, limit: StreamLimit) -> Result<Throughput, AdminError>;
+    /// `nodetool setinterdcstreamthroughput` or `setstreamthroughput` (`-m` for mebibytes).
+    async fn set_stream_throughput(&self, limit: StreamLimit, value: Throughput) -> Result<(), AdminError>;
     /// `nodetool removenode <host-id>`, run on a live node: the dead node's ranges are streamed to
     /// their new replicas. Returns when the removal finished (it goes on in Cassandra when the
     /// client is gone; this node then reports it in [`CassandraAdmin::removenode_status`]).

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use apigee_multiregion_core::expansion::{
-    self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, RunOptions, StepId, StepOutcome, StepState,
+    self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, Region, RunOptions, StepId, StepOutcome, StepState,
+    ThroughputRecord,
 };
+use apigee_multiregion_core::nodetool::Throughput;
 use apigee_multiregion_core::overrides::{OverridesDoc, Severity};
 use world::{FakeCluster, Script, Shared, deps, healthy, other_ca};
 
@@ -547,4 +549,281 @@ async fn a_region_wiped_after_a_finished_expansion_is_expanded_again() {
         assert!(started.contains(&step), "{step} must run again: {started:?}");
     }
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 2);
+}
+
+// --- rebuild.throughput: set for the rebuild, always set back ----------------------------------
+
+const THROTTLE: &str = "rebuild: {progress_interval: 10ms, retry_backoff: 10ms, retries: 0, throughput: {interdc_megabits: 50, total_megabits: 0}}\n";
+const NODES: [&str; 4] = [
+    "s/apigee-cassandra-default-0",
+    "s/apigee-cassandra-default-1",
+    "t/apigee-cassandra-default-0",
+    "t/apigee-cassandra-default-1",
+];
+
+/// A world whose nodes have different throttles, one of them in MiB/s (a 4.1+ node).
+fn throttled_world() -> Shared {
+    let w = healthy();
+    {
+        let mut g = w.lock().unwrap();
+        g.throughput.insert(NODES[0].into(), (Throughput::Megabits(200), Throughput::Unlimited));
+        g.throughput.insert(NODES[1].into(), (Throughput::Mebibytes(24), Throughput::Megabits(400)));
+    }
+    w
+}
+
+fn throttles(w: &Shared) -> Vec<(Throughput, Throughput)> {
+    let g = w.lock().unwrap();
+    NODES.iter().map(|n| g.throttles(n)).collect()
+}
+
+fn position(w: &Shared, call: &str) -> Option<usize> {
+    w.lock().unwrap().calls.iter().position(|c| c == call)
+}
+
+fn last_position(w: &Shared, prefix: &str) -> Option<usize> {
+    w.lock().unwrap().calls.iter().rposition(|c| c.starts_with(prefix))
+}
+
+/// Every node is set back to what it had, and the journal says so.
+fn assert_restored(s: &Setup, w: &Shared, before: &[(Throughput, Throughput)]) {
+    assert_eq!(throttles(w), before, "every throttle is set back: {:#?}", w.lock().unwrap().calls);
+    let j = journal(s);
+    assert_eq!(j.throughput.len(), 4, "{:?}", j.throughput);
+    for (key, (interdc, total)) in NODES.iter().zip(before) {
+        let key = key.replacen("s/", "source/", 1).replacen("t/", "target/", 1);
+        let r = &j.throughput[&key];
+        assert!(r.restored, "{key}");
+        assert_eq!((r.interdc_before, r.total_before), (Some(*interdc), Some(*total)), "{key}");
+    }
+}
+
+/// Index of the first event matching `f`.
+fn event_index(rec: &Recorder, f: impl Fn(&Event) -> bool) -> usize {
+    rec.events().iter().position(f).unwrap_or_else(|| panic!("no such event: {}", rec.json()))
+}
+
+/// The events that say a node was set back come before `end` (the rebuild step's own end).
+fn set_back_within_the_step(rec: &Recorder, end: impl Fn(&Event) -> bool) {
+    let end = event_index(rec, end);
+    let last_back = rec
+        .events()
+        .iter()
+        .rposition(|e| matches!(e, Event::Note { message, .. } if message.contains(": set back to ")))
+        .unwrap_or_else(|| panic!("nothing set back: {}", rec.json()));
+    assert!(last_back < end, "set back within the rebuild step, before verify/finalize: {}", rec.json());
+}
+
+#[tokio::test]
+async fn a_throttle_is_read_journaled_and_set_before_the_rebuild_and_set_back_after() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    let before = throttles(&w);
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    let first_rebuild = position(&w, "rebuild apigee-cassandra-default-0").unwrap();
+    let last_rebuild = last_position(&w, "rebuild ").unwrap();
+    for n in NODES {
+        let get = position(&w, &format!("getinterdcstreamthroughput {n}")).unwrap();
+        let set = position(&w, &format!("setinterdcstreamthroughput {n} 50")).unwrap();
+        let set_total = position(&w, &format!("setstreamthroughput {n} 0")).unwrap();
+        assert!(get < set && set < first_rebuild && set_total < first_rebuild, "{n}: {:#?}", w.lock().unwrap().calls);
+        let back = last_position(&w, &format!("setinterdcstreamthroughput {n} ")).unwrap();
+        assert!(back > last_rebuild, "{n} is set back after the last rebuild");
+    }
+    // The MiB/s value of a 4.1+ node goes back as MiB/s.
+    assert!(position(&w, "setinterdcstreamthroughput s/apigee-cassandra-default-1 -m 24").unwrap() > last_rebuild);
+    assert_restored(&s, &w, &before);
+    assert!(rec.json().contains("set back to inter-DC stream throughput 200 Mb/s, stream throughput unlimited"));
+    set_back_within_the_step(&rec, |e| matches!(e, Event::StepFinished { step: StepId::Rebuild, .. }));
+}
+
+#[tokio::test]
+async fn with_the_cr_the_same_throttle_brackets_the_operators_rebuild() {
+    let s = setup(&format!("replication: cr\ncr: {{organization: org-4f2a}}\n{THROTTLE}"));
+    let w = throttled_world();
+    let before = throttles(&w);
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    let apply = position(&w, "apply CassandraDataReplication force=false").unwrap();
+    for n in NODES {
+        assert!(position(&w, &format!("setinterdcstreamthroughput {n} 50")).unwrap() < apply, "{n}");
+        assert!(last_position(&w, &format!("setinterdcstreamthroughput {n} ")).unwrap() > apply, "{n}");
+    }
+    assert_restored(&s, &w, &before);
+}
+
+#[tokio::test]
+async fn a_failed_rebuild_still_sets_the_throttle_back_and_reports_the_rebuilds_error() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    let before = throttles(&w);
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::FailTimes(99));
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Step { step: StepId::Rebuild, source, .. }) = r else { panic!("{r:?}") };
+    assert!(source.to_string().contains("rebuild failed after 1 attempt(s)"), "{source}");
+    set_back_within_the_step(&rec, |e| matches!(e, Event::StepFailed { step: StepId::Rebuild, .. }));
+    assert!(last_position(&w, "setinterdcstreamthroughput t/apigee-cassandra-default-0 200").is_some());
+    assert_restored(&s, &w, &before);
+}
+
+#[tokio::test]
+async fn a_cancelled_rebuild_sets_the_throttle_back_before_the_run_ends() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    let before = throttles(&w);
+    // The rebuild runs for a long time; Ctrl-C arrives while it runs.
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(1_000_000));
+    let (handle, cancel) = expansion::Cancel::new();
+    let watcher = w.clone();
+    tokio::spawn(async move {
+        while !watcher.lock().unwrap().calls.iter().any(|c| c.starts_with("rebuild ")) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        handle.cancel();
+    });
+    let (r, _) = run(&s, &w, RunOptions { cancel: Some(cancel), ..Default::default() }).await;
+    assert!(matches!(r, Err(ExpansionError::Cancelled { step: StepId::Rebuild, .. })), "{r:?}");
+    assert_restored(&s, &w, &before);
+    assert!(w.lock().unwrap().leases.is_empty(), "and the lock is released after it");
+}
+
+/// What a run killed during its rebuild leaves: the throttle set, the journal holding the values
+/// from before, not restored.
+fn crash_with_throttle_set(s: &Setup, w: &Shared, key: &str, pod: &str, region: Region, before: Throughput) {
+    let mut j = journal(s);
+    j.throughput.insert(
+        key.into(),
+        ThroughputRecord {
+            region,
+            pod: pod.into(),
+            interdc_before: Some(before),
+            total_before: Some(Throughput::Unlimited),
+            restored: false,
+        },
+    );
+    j.save().unwrap();
+    let mut g = w.lock().unwrap();
+    let fake = if region == Region::Source { "s/" } else { "t/" };
+    g.throughput.insert(format!("{fake}{pod}"), (Throughput::Megabits(50), Throughput::Unlimited));
+}
+
+#[tokio::test]
+async fn a_resumed_run_keeps_the_journaled_values_and_sets_them_back() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    run(&s, &w, RunOptions { until: Some(StepId::CheckReplication), ..Default::default() }).await.0.unwrap();
+    crash_with_throttle_set(
+        &s,
+        &w,
+        "target/apigee-cassandra-default-1",
+        "apigee-cassandra-default-1",
+        Region::Target,
+        Throughput::Megabits(300),
+    );
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert_eq!(
+        calls(&w, "getinterdcstreamthroughput t/apigee-cassandra-default-1"),
+        0,
+        "the node carries the crashed run's throttle: it is never read as the value before"
+    );
+    assert_eq!(calls(&w, "getinterdcstreamthroughput t/apigee-cassandra-default-0"), 1);
+    assert!(position(&w, "setinterdcstreamthroughput t/apigee-cassandra-default-1 50").is_some(), "set again");
+    assert_eq!(throttles(&w)[3], (Throughput::Megabits(300), Throughput::Unlimited), "set back to the journaled value");
+    assert!(journal(&s).throughput.values().all(|r| r.restored));
+}
+
+#[tokio::test]
+async fn a_run_that_does_not_rebuild_sets_back_what_a_crashed_run_left() {
+    // The plan no longer sets a throttle and every step is done: the run's end sets it back.
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    crash_with_throttle_set(
+        &s,
+        &w,
+        "source/apigee-cassandra-default-0",
+        "apigee-cassandra-default-0",
+        Region::Source,
+        Throughput::Megabits(300),
+    );
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let report = r.unwrap();
+    let rebuild = report.steps.iter().find(|st| st.id == StepId::Rebuild).unwrap();
+    assert_eq!(rebuild.outcome, StepOutcome::Skipped);
+    assert_eq!(w.lock().unwrap().throttles(NODES[0]), (Throughput::Megabits(300), Throughput::Unlimited));
+    assert!(journal(&s).throughput["source/apigee-cassandra-default-0"].restored);
+}
+
+#[tokio::test]
+async fn without_a_throughput_section_no_throttle_is_read_or_set() {
+    let s = setup("");
+    let w = healthy();
+    run(&s, &w, RunOptions::default()).await.0.unwrap();
+    let g = w.lock().unwrap();
+    let touched: Vec<&String> = g.calls.iter().filter(|c| c.contains("streamthroughput")).collect();
+    assert!(touched.is_empty(), "{touched:?}");
+    assert!(g.calls.iter().any(|c| c.starts_with("rebuild ")), "the rebuild did run");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_throttle_and_its_restore_around_the_rebuild() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    let (r, rec) = run(&s, &w, RunOptions { dry_run: true, ..Default::default() }).await;
+    r.unwrap();
+    let actions: Vec<(String, Vec<String>)> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Action { step: StepId::Rebuild, description, commands } => Some((description, commands)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(actions.len(), 3, "set, rebuild, set back: {actions:#?}");
+    let (set, rebuild, restore) = (&actions[0], &actions[1], &actions[2]);
+    assert!(set.0.contains("inter-DC stream throughput 50 Mb/s, stream throughput unlimited"), "{set:?}");
+    assert!(
+        set.1.iter().any(|c| c.ends_with(
+            "apigee-cassandra-default-1 -- nodetool -u <jmx user> -pw <redacted> getinterdcstreamthroughput"
+        )),
+        "{set:?}"
+    );
+    assert!(
+        set.1
+            .iter()
+            .any(|c| c
+                .contains("<each source pod> -- nodetool -u <jmx user> -pw <redacted> setinterdcstreamthroughput 50")),
+        "{set:?}"
+    );
+    assert!(rebuild.1.iter().any(|c| c.ends_with("rebuild -- dc-1")), "{rebuild:?}");
+    assert!(restore.0.contains("set the stream throughput back") && restore.0.contains("Ctrl-C"), "{restore:?}");
+    assert!(restore.1.iter().any(|c| c.ends_with("setstreamthroughput <the value read before>")), "{restore:?}");
+    assert!(w.lock().unwrap().calls.is_empty(), "a dry run reads no throttle and sets none");
+}
+
+#[tokio::test]
+async fn a_throttle_that_cannot_be_set_back_is_reported_without_hiding_the_first_error() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    // Setting fails on one target node: the step stops before any rebuild, everything set so far
+    // is set back, and that node's own restore failure is a warning, not the error.
+    w.lock().unwrap().throughput_set_fails.insert(NODES[3].into());
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Step { step: StepId::Rebuild, source, .. }) = r else { panic!("{r:?}") };
+    assert!(source.to_string().contains("cannot connect to Cassandra's JMX"), "{source}");
+    assert!(!source.to_string().contains("could not be set back"), "the first error is kept: {source}");
+    assert_eq!(calls(&w, "rebuild "), 0);
+    let warned = rec.events().into_iter().any(|e| matches!(e, Event::Warning { step: StepId::Rebuild, message } if message.starts_with("target/apigee-cassandra-default-1: cannot set the stream throughput back (nodetool setinterdcstreamthroughput 200; nodetool setstreamthroughput 200)")));
+    assert!(warned, "{}", rec.json());
+    let j = journal(&s);
+    assert!(!j.throughput["target/apigee-cassandra-default-1"].restored, "kept for the next run");
+    assert!(j.throughput["target/apigee-cassandra-default-0"].restored);
+    // The next run (the node answers again) sets it back.
+    w.lock().unwrap().throughput_set_fails.clear();
+    let (r, _) = run(&s, &w, RunOptions { until: Some(StepId::CheckReplication), ..Default::default() }).await;
+    r.unwrap();
+    assert!(journal(&s).throughput.values().all(|r| r.restored));
+    assert_eq!(w.lock().unwrap().throttles(NODES[3]), (Throughput::Megabits(200), Throughput::Megabits(200)));
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
 use apigee_multiregion_core::model::{CassandraPod, PodPhase, SecretBytes};
 use apigee_multiregion_core::nodetool::{
-    DescribeCluster, DescribeRing, NetStats, RemovalStatus, StatusReport, TableStats, parse_describecluster,
-    parse_describering, parse_netstats, parse_removal_status, parse_status, parse_tablestats,
+    DescribeCluster, DescribeRing, NetStats, RemovalStatus, StatusReport, StreamLimit, TableStats, Throughput,
+    parse_describecluster, parse_describering, parse_netstats, parse_removal_status, parse_status, parse_tablestats,
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
@@ -105,6 +105,18 @@ pub struct World {
     pub graceful_removal: bool,
     /// Region-2's ApigeeDatastore was deleted.
     pub datastore_gone: bool,
+    /// Each node's stream throttles (`s/<pod>` or `t/<pod>` -> inter-DC, total); a node not
+    /// listed has Cassandra's defaults, 200 Mb/s each.
+    pub throughput: BTreeMap<String, (Throughput, Throughput)>,
+    /// Setting a throttle on these nodes fails (`s/<pod>`, `t/<pod>`).
+    pub throughput_set_fails: BTreeSet<String>,
+}
+
+impl World {
+    /// A node's (inter-DC, total) stream throttles.
+    pub fn throttles(&self, key: &str) -> (Throughput, Throughput) {
+        self.throughput.get(key).copied().unwrap_or((Throughput::Megabits(200), Throughput::Megabits(200)))
+    }
 }
 
 impl World {
@@ -737,10 +749,26 @@ impl CassandraAdmin for FakeAdmin {
         w.calls.push(format!("flush {}", self.log_key()));
         Ok(())
     }
-    async fn inter_dc_stream_throughput(&self) -> Result<u64, AdminError> {
-        Ok(0)
+    async fn stream_throughput(&self, limit: StreamLimit) -> Result<Throughput, AdminError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("{} {}", limit.get_verb(), self.log_key()));
+        let (interdc, total) = w.throttles(&self.log_key());
+        Ok(if limit == StreamLimit::InterDc { interdc } else { total })
     }
-    async fn set_inter_dc_stream_throughput(&self, _: u64) -> Result<(), AdminError> {
+    async fn set_stream_throughput(&self, limit: StreamLimit, value: Throughput) -> Result<(), AdminError> {
+        let mut w = self.world.lock().unwrap();
+        let key = self.log_key();
+        w.calls.push(format!("{} {key} {}", limit.set_verb(), value.set_args().join(" ")));
+        if w.throughput_set_fails.contains(&key) {
+            return Err(AdminError::JmxUnreachable { pod: self.pod.clone(), message: "Connection refused".into() });
+        }
+        let mut t = w.throttles(&key);
+        if limit == StreamLimit::InterDc {
+            t.0 = value;
+        } else {
+            t.1 = value;
+        }
+        w.throughput.insert(key, t);
         Ok(())
     }
     async fn removenode(&self, host_id: &str) -> Result<(), AdminError> {

@@ -18,6 +18,7 @@ mod remove_nodes;
 mod rewrite_replication;
 mod select_seeds;
 mod target_nodes;
+mod throttle;
 mod uninstall;
 mod verify;
 mod wait_joined;
@@ -36,6 +37,7 @@ use super::plan::{ExpansionPlan, NetworkMode};
 use super::{Deps, Region};
 
 pub(crate) use super::step_id::StepId;
+pub(crate) use throttle::restore as restore_throughput;
 pub(crate) use verify::verify_facts;
 
 /// What a step would do, for the dry run: a sentence and the equivalent commands.
@@ -56,6 +58,10 @@ pub(crate) trait Step: Send + Sync {
     async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError>;
     /// What it would do (dry run); `None` when another step's description covers it.
     async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError>;
+    /// Every action it would take (dry run), in order: by default [`Step::describe`]'s.
+    async fn describe_all(&self, ctx: &Ctx<'_>) -> Result<Vec<Planned>, StepError> {
+        Ok(self.describe(ctx).await?.into_iter().collect())
+    }
 }
 
 /// The step with this id.

@@ -57,6 +57,11 @@ impl Step for Rebuild {
         }))
     }
 
+    async fn describe_all(&self, ctx: &Ctx<'_>) -> Result<Vec<Planned>, StepError> {
+        let (set, restore) = super::throttle::describe(ctx)?;
+        Ok(set.into_iter().chain(self.describe(ctx).await?).chain(restore).collect())
+    }
+
     async fn describe(&self, ctx: &Ctx<'_>) -> Result<Option<Planned>, StepError> {
         let (plan, s, t) = (ctx.plan, &ctx.plan.source, &ctx.plan.target);
         let pods = planned_target_pods(plan)?;
@@ -100,25 +105,44 @@ impl Step for Rebuild {
             }
         })?;
         flush_source(ctx).await?;
-        if let Replication::Cr(cr) = plan.replication() {
-            return super::rebuild_cr::run(ctx, cr, &nodes).await;
-        }
-        let limit = plan.rebuild.concurrency.limit().min(nodes.len().max(1));
-        let results: Vec<Result<(), StepError>> = futures::stream::iter(nodes.iter().cloned())
-            .map(|n| async move { rebuild_node(ctx, &n).await })
-            .buffer_unordered(limit)
-            .collect()
-            .await;
-        let mut failures = Vec::new();
-        for e in results.into_iter().filter_map(Result::err) {
-            match e {
-                // A lost lock stops the run as itself, not as a node's failure.
-                StepError::Lock(lost) => return Err(StepError::Lock(lost)),
-                other => failures.push(other.to_string()),
+        // The throttle, when the plan sets one, is journaled then set; whatever the rebuild's
+        // outcome, every journaled throttle is set back before the step ends (on Ctrl-C, the
+        // run sets it back: `expansion::run`).
+        let result = match &plan.rebuild.throughput {
+            Some(spec) => {
+                let pods: Vec<String> = nodes.iter().map(|n| n.pod.clone()).collect();
+                match super::throttle::apply(ctx, spec, &super::throttle::nodes(ctx, &pods).await?).await {
+                    Ok(()) => rebuild_all(ctx, &nodes).await,
+                    Err(e) => Err(e),
+                }
             }
-        }
-        if failures.is_empty() { Ok(()) } else { Err(StepError::RebuildFailed { failures }) }
+            None => rebuild_all(ctx, &nodes).await,
+        };
+        super::throttle::combine(result, super::throttle::restore(ctx).await)
     }
+}
+
+/// Every target node's rebuild: by nodetool, or by the operator (`replication: cr`).
+async fn rebuild_all(ctx: &Ctx<'_>, nodes: &[TargetNode]) -> Result<(), StepError> {
+    let plan = ctx.plan;
+    if let Replication::Cr(cr) = plan.replication() {
+        return super::rebuild_cr::run(ctx, cr, nodes).await;
+    }
+    let limit = plan.rebuild.concurrency.limit().min(nodes.len().max(1));
+    let results: Vec<Result<(), StepError>> = futures::stream::iter(nodes.iter().cloned())
+        .map(|n| async move { rebuild_node(ctx, &n).await })
+        .buffer_unordered(limit)
+        .collect()
+        .await;
+    let mut failures = Vec::new();
+    for e in results.into_iter().filter_map(Result::err) {
+        match e {
+            // A lost lock stops the run as itself, not as a node's failure.
+            StepError::Lock(lost) => return Err(StepError::Lock(lost)),
+            other => failures.push(other.to_string()),
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(StepError::RebuildFailed { failures }) }
 }
 
 /// Flushes every Ready source node: streaming sends SSTables only, so writes still in memtables
