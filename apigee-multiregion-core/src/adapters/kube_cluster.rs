@@ -96,8 +96,25 @@ impl KubeCluster {
 fn describe(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
-        other => other.to_string(),
+        kube::Error::Service(_) | kube::Error::HyperError(_) => format!(
+            "cannot reach the API server ({}): check the context's server address, the network (VPN, firewall, private endpoint) and that the cluster is up",
+            root_cause(e)
+        ),
+        kube::Error::Auth(_) => format!(
+            "the kubeconfig's credentials could not be used ({}): log in again (e.g. `az aks get-credentials`, `gcloud container clusters get-credentials`) or refresh the token",
+            root_cause(e)
+        ),
+        other => root_cause(other),
     }
+}
+
+/// The innermost cause of an error, without the library's own variant prefixes ("ServiceError:").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// HTTP 403, whether answered as an API status or on the exec's WebSocket upgrade.
