@@ -318,11 +318,17 @@ async fn an_unreachable_api_server_is_said_in_words_with_its_cause_and_no_librar
     let (c, mut h) = cluster();
     let server = tokio::spawn(async move {
         let (_, send) = h.next_request().await.unwrap();
-        send.send_error(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)"));
+        send.send_error(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        ));
     });
     let e = c.node_facts().await.unwrap_err().to_string();
     server.await.unwrap();
-    assert!(e.starts_with("context `mock`: list nodes: cannot reach the API server (Connection refused (os error 111))"), "{e}");
+    assert!(
+        e.starts_with("context `mock`: list nodes: cannot reach the API server (Connection refused (os error 111))"),
+        "{e}"
+    );
     assert!(!e.contains("ServiceError") && !e.contains("HyperError"), "{e}");
 }
 
@@ -333,11 +339,19 @@ async fn an_api_status_is_said_with_its_message_and_reason() {
         let (_, send) = h.next_request().await.unwrap();
         let body = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
             "message": "nodes is forbidden: User \"x\" cannot list resource \"nodes\"", "reason": "Forbidden", "code": 403});
-        send.send_response(Response::builder().status(403).header("content-type", "application/json")
-            .body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
+        send.send_response(
+            Response::builder()
+                .status(403)
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap(),
+        );
     });
     let e = c.node_facts().await.unwrap_err();
     server.await.unwrap();
     assert!(matches!(e, apigee_multiregion_core::ports::ClusterError::Forbidden { .. }), "{e:?}");
-    assert!(e.to_string().contains("list nodes: nodes is forbidden: User \"x\" cannot list resource \"nodes\" (Forbidden)"), "{e}");
+    assert!(
+        e.to_string().contains("list nodes: nodes is forbidden: User \"x\" cannot list resource \"nodes\" (Forbidden)"),
+        "{e}"
+    );
 }

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 use apigee_multiregion_core::nodetool::{
-    check_replication, classify_rebuild_failure, evidence_from_describecluster, evidence_from_rings,
-    last_full_rebuild_outcome, last_rebuild_outcome, parse_describecluster, parse_describering, parse_info,
-    parse_netstats, parse_status, parse_tablestats, scan_rebuild_log,
+    StreamLimit, check_replication, classify_rebuild_failure, evidence_from_describecluster, evidence_from_rings,
+    last_full_rebuild_outcome, last_rebuild_outcome, needs_mebibytes, parse_describecluster, parse_describering,
+    parse_info, parse_netstats, parse_removal_status, parse_status, parse_stream_throughput, parse_tablestats,
+    scan_rebuild_log,
 };
 use apigee_multiregion_core::overrides::OverridesDoc;
 use proptest::prelude::*;
@@ -30,6 +31,11 @@ fn all_parsers(text: &str) {
     let _ = parse_describecluster(text);
     let _ = parse_info(text);
     let _ = parse_tablestats(text);
+    let _ = parse_removal_status(text);
+    let _ = needs_mebibytes(text);
+    for limit in [StreamLimit::InterDc, StreamLimit::Total] {
+        let _ = parse_stream_throughput(limit, text);
+    }
     let _ = classify_rebuild_failure(text);
     let events = scan_rebuild_log(text);
     let _ = last_rebuild_outcome(&events, "dc-1");

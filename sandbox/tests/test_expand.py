@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRETS, SANDBOX, ArgvWatch, assert_no_secrets, hybrid_files, kubectl, ring  # noqa: F401
+from conftest import SECRETS, SANDBOX, ArgvWatch, assert_no_secrets, hybrid_files, kubectl, nodetool, ring  # noqa: F401
 from sbx import data, env, proc, region1
 
 REPO = SANDBOX.parent
@@ -44,6 +44,7 @@ rebuild:
   concurrency: 1
   retries: {changes.get('retries', 2)}
   progress_interval: 1s
+{changes.get('throughput', '')}
 {changes.get('extra', '')}
 verify:
   min_load_fraction: 0.25
@@ -68,15 +69,36 @@ def events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
+# A stream throttle for the rebuild, different from every default (Cassandra's 200 Mb/s on 4.0).
+THROTTLE = "  throughput: {interdc_megabits: 88, total_megabits: 176}"
+
+
+def throttles() -> dict[str, str]:
+    """What `nodetool get(interdc)streamthroughput` answers on every source node, verbatim."""
+    out = {}
+    for n in range(region1.settings()["replicas"]):
+        for verb in ("getinterdcstreamthroughput", "getstreamthroughput"):
+            r = nodetool(1, n, verb, check=False)
+            out[f"n{n} {verb}"] = (r.stdout + r.stderr).strip()
+    return out
+
+
 def rows_in_dc2() -> dict:
     return data.check([env.node_ip(2, i) for i in range(env.MAX_NODES)], "dc-2", region1.org())
 
 
 def test_cli_expands_region_2_and_every_row_reads_back(sandbox, empty_region_2, tmp_path):
-    plan = make_plan(tmp_path)
+    plan = make_plan(tmp_path, throughput=THROTTLE)
+    before = throttles()
     with ArgvWatch() as watch:
         r = expand(plan)
     assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    # The stream throttle was set on every source node for the rebuild, and set back after it.
+    notes = [e["message"] for e in events(r.stdout) if e["event"] == "note"]
+    for n in range(region1.settings()["replicas"]):
+        assert any(m.startswith(f"source/apigee-cassandra-default-{n}: ") and "for the rebuild" in m for m in notes), notes
+        assert any(m.startswith(f"source/apigee-cassandra-default-{n}: set back to") for m in notes), notes
+    assert throttles() == before, "every source node's stream throttle is back to what it was"
     assert watch.samples > 10 and not watch.leaks, f"a secret in a process's argv: {watch.leaks[:3]}"
     evs = events(r.stdout)
     report = evs[-1]
@@ -128,7 +150,8 @@ def _wait_for_event(p: subprocess.Popen, pred, timeout: float = 600) -> list[dic
 
 
 def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, empty_region_2, tmp_path):
-    plan = make_plan(tmp_path)
+    plan = make_plan(tmp_path, throughput=THROTTLE)
+    before = throttles()
     e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
     p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
     try:
@@ -136,6 +159,9 @@ def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, e
         p.send_signal(signal.SIGKILL)  # no clean-up at all: its lease stays until it expires
     finally:
         p.wait(timeout=30)
+    # Killed with the throttle on: the source nodes still carry it (nothing could set it back).
+    during = throttles()
+    assert "88" in during["n0 getinterdcstreamthroughput"] and "176" in during["n0 getstreamthroughput"], during
     j = json.loads((tmp_path / ".apigee-multiregion" / "e2e.journal.json").read_text())
     assert j["steps"]["install"]["state"] == "done" and j["steps"]["rebuild"]["state"] == "running"
     r = expand(plan, "--wait-for-lock", "90s")
@@ -145,6 +171,7 @@ def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, e
     assert started <= {"preflight", "rebuild", "verify", "finalize"}, f"finished steps were redone: {started}"
     assert {"install", "copy-ca", "copy-namespace", "prepare-overrides"} <= {ev["step"] for ev in evs if ev["event"] == "step-skipped"}
     assert data.all_present(rows_in_dc2())
+    assert throttles() == before, "the resumed run set back the values the killed run journaled"
 
 
 def test_a_node_killed_during_its_rebuild_is_waited_for_and_rebuilt_never_passed_from_the_killed_attempt(sandbox, empty_region_2, tmp_path):
@@ -221,19 +248,24 @@ def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(san
 
 
 def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, empty_region_2, tmp_path):
-    plan = make_plan(tmp_path)
+    """Ctrl-C in the middle of the rebuild: the throttle is set back, the lock released, and the
+    next run picks the rebuild up."""
+    plan = make_plan(tmp_path, throughput=THROTTLE)
+    before = throttles()
     e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
     p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
-    _wait_for_event(p, lambda ev: ev["event"] == "step-finished" and ev["step"] == "copy-ca")
+    _wait_for_event(p, lambda ev: ev["event"] == "rebuild-node" and ev["state"] == "started")
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err  # interrupted: the journal holds every finished action
     assert "interrupted" in err and "run the same command again" in err, err
     assert kubectl(2, "get", "lease", "-n", "default", "apigee-multiregion-apigee", check=False).returncode != 0, "the lock was released"
+    assert throttles() == before, "Ctrl-C set every source node's stream throttle back"
     r = expand(plan)  # no --wait-for-lock needed
     assert r.returncode == 0, r.stderr + r.stdout[-2000:]
     skipped = {ev["step"] for ev in events(r.stdout) if ev["event"] == "step-skipped"}
-    assert {"select-seeds", "prepare-overrides", "copy-namespace", "copy-ca"} <= skipped, skipped
+    assert {"select-seeds", "prepare-overrides", "copy-namespace", "copy-ca", "install"} <= skipped, skipped
+    assert throttles() == before
 
 
 def test_cassandra_data_replication_resource_path(sandbox, empty_region_2, tmp_path):
