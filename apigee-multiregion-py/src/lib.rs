@@ -290,9 +290,10 @@ fn seconds(s: f64) -> Duration {
 
 /// Runs (or resumes) an expansion. Blocks with the GIL released; Ctrl-C stops it cleanly: the
 /// engine stops at its next await, records the journal and releases its lock before this
-/// returns.
+/// returns. `stop` (anything with `is_set()`, e.g. a `threading.Event`) does the same from
+/// another thread: the run then ends with `ExpansionInterrupted` (how `expand_async` is cancelled).
 #[pyfunction]
-#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, force_ca=false, until=None, journal=None, lock_wait_seconds=0.0, only=None))]
+#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, force_ca=false, until=None, journal=None, lock_wait_seconds=0.0, only=None, stop=None))]
 #[allow(clippy::too_many_arguments)]
 fn expand(
     py: Python<'_>,
@@ -305,6 +306,7 @@ fn expand(
     journal: Option<PathBuf>,
     lock_wait_seconds: f64,
     only: Option<Vec<String>>,
+    stop: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let step = |s: &str| s.parse::<StepId>().map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()));
     let until = until.as_deref().map(step).transpose()?;
@@ -361,6 +363,12 @@ fn expand(
                 {
                     handle.cancel();
                     interrupted = Some(interrupt);
+                }
+                // A failing `is_set()` counts as set: stopping is the safe side.
+                if let Some(s) = &stop
+                    && s.call_method0(py, "is_set").and_then(|v| v.is_truthy(py)).unwrap_or(true)
+                {
+                    handle.cancel();
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {

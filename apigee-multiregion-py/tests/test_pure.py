@@ -104,3 +104,53 @@ def test_expand_rejects_an_unknown_step(tmp_path):
 def test_the_package_is_typed():
     pkg = Path(am.__file__).parent
     assert (pkg / "py.typed").exists() and (pkg / "_native.pyi").exists()
+
+
+def test_cancelling_expand_async_stops_the_run_itself_not_only_the_await(tmp_path):
+    """An API server that accepts connections and never answers keeps the run waiting for its
+    lock; cancelling the asyncio task must stop that run (its worker thread ends), not leave it
+    running in the background."""
+    import asyncio
+    import json
+    import socket
+    import threading
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    server = f"https://127.0.0.1:{silent.getsockname()[1]}"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in ("a", "b")]}))
+    (tmp_path / "east.yaml").write_text(SOURCE)
+    (tmp_path / "west.yaml").write_text(SOURCE.replace("dc-1", "dc-2"))
+    (tmp_path / "plan.yaml").write_text(
+        f"name: t\nsource: {{context: a, kubeconfig: {kubeconfig}, overrides: east.yaml, datacenter: dc-1}}\n"
+        f"target: {{context: b, kubeconfig: {kubeconfig}, overrides: west.yaml, datacenter: dc-2}}\n"
+        "installer: {kind: apigeectl}\n")
+    plan = am.ExpansionPlan.from_file(tmp_path / "plan.yaml")
+    outcome: dict = {}
+
+    async def main() -> None:
+        task = asyncio.create_task(am.expand_async(plan))
+        await asyncio.sleep(1.5)
+        outcome["running"] = not task.done()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            outcome["cancelled"] = True
+
+    # asyncio.run waits for the worker thread at its end: it returns only once the run stopped.
+    started = time.monotonic()
+    runner = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    runner.start()
+    runner.join(timeout=20)
+    silent.close()
+    assert not runner.is_alive(), "the run went on in its worker thread after the task was cancelled"
+    assert outcome == {"running": True, "cancelled": True}, outcome
+    assert time.monotonic() - started < 20

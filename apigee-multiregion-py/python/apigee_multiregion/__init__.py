@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any, Callable, Iterable, Optional, Union
 
 from . import _native
@@ -21,6 +22,7 @@ from .errors import (
     ApigeeMultiregionError,
     ClusterError,
     ExpansionFailed,
+    ExpansionInterrupted,
     NodetoolError,
     OverridesError,
     PlanError,
@@ -149,18 +151,43 @@ def _callback(on_event: Optional[Callable[[Event], Any]]) -> Optional[Callable[[
 
 def expand(plan: ExpansionPlan, on_event: Optional[Callable[[Event], Any]] = None, dry_run: bool = False, *,
            restart: bool = False, force_ca: bool = False, until: Optional[str] = None,
-           journal: Optional[str] = None, lock_wait_seconds: float = 0.0) -> ExpansionReport:
-    """Runs (or resumes) the expansion. Blocks with the GIL released; Ctrl-C stops it cleanly and
-    the next call resumes from the journal. Raises PreflightRefused, ExpansionFailed, ClusterError."""
-    raw = _native.expand(plan._plan, _callback(on_event), dry_run, restart, force_ca, until, journal, lock_wait_seconds)
+           journal: Optional[str] = None, lock_wait_seconds: float = 0.0,
+           stop: Optional[threading.Event] = None) -> ExpansionReport:
+    """Runs (or resumes) the expansion. Blocks with the GIL released; Ctrl-C (or setting `stop`
+    from another thread) stops it cleanly: the journal records every finished action and the lock
+    is released before ExpansionInterrupted is raised; the next call resumes from the journal.
+    Raises PreflightRefused, ExpansionFailed, ClusterError."""
+    raw = _native.expand(plan._plan, _callback(on_event), dry_run, restart, force_ca, until, journal,
+                         lock_wait_seconds, stop=stop)
     return ExpansionReport.from_dict(json.loads(raw))
 
 
 async def expand_async(plan: ExpansionPlan, on_event: Optional[Callable[[Event], Any]] = None, dry_run: bool = False, **kwargs: Any) -> ExpansionReport:
-    """`expand` for asyncio: runs in a worker thread."""
+    """`expand` for asyncio, in a worker thread. Cancelling the task stops the run as Ctrl-C does
+    (journal recorded, lock released) before CancelledError reaches the caller."""
     import asyncio  # imported here: it costs more than the rest of the package to import
 
-    return await asyncio.to_thread(expand, plan, on_event, dry_run, **kwargs)
+    stop = threading.Event()
+
+    def run() -> Union[ExpansionReport, ExpansionInterrupted]:
+        try:
+            return expand(plan, on_event, dry_run, stop=stop, **kwargs)
+        except ExpansionInterrupted as stopped:
+            return stopped  # returned: a KeyboardInterrupt raised in a task escapes asyncio's loop
+
+    work = asyncio.ensure_future(asyncio.to_thread(run))
+    try:
+        result = await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stop.set()
+        try:
+            await work  # the run stops at its next safe point
+        except Exception:
+            pass  # the cancellation is what the caller asked for; the run's own end is in the journal
+        raise
+    if isinstance(result, ExpansionInterrupted):
+        raise result
+    return result
 
 
 def preflight(plan: ExpansionPlan) -> list[Finding]:
@@ -174,7 +201,8 @@ def preflight(plan: ExpansionPlan) -> list[Finding]:
 
 
 __all__ = [
-    "STEPS", "ApigeeMultiregionError", "ClusterError", "DescribeCluster", "Event", "ExpansionFailed", "ExpansionPlan",
+    "STEPS", "ApigeeMultiregionError", "ClusterError", "DescribeCluster", "Event", "ExpansionFailed", "ExpansionInterrupted",
+    "ExpansionPlan",
     "ExpansionReport", "Finding", "LogEvent", "NetStats", "NodetoolError", "OverridesDoc", "OverridesError", "PlanError",
     "PreflightRefused", "SeedSelection", "SeedSelectionError", "StatusReport", "check_pair", "expand", "expand_async",
     "parse_nodetool_describecluster", "parse_nodetool_netstats", "parse_nodetool_status", "preflight", "scan_rebuild_log",

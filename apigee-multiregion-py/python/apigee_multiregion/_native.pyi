@@ -18,6 +18,8 @@ def expand(
     until: Optional[str] = None,
     journal: Optional[str] = None,
     lock_wait_seconds: float = 0.0,
+    only: Optional[list[str]] = None,
+    stop: Optional[Any] = None,
 ) -> str: ...
 
 class OverridesDoc:
