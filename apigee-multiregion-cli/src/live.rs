@@ -199,7 +199,7 @@ impl LiveView {
 }
 
 /// `7s`, `2m05s`, `1h02m`.
-fn clock_time(d: Duration) -> String {
+pub(crate) fn clock_time(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),
@@ -259,7 +259,19 @@ impl LiveView {
                 self.clear_bars(st);
                 self.print(&format!("{} {step} failed: {error}", self.paint("31", "✗")));
             }
-            Event::RebuildProgress { pod, received, total } => {
+            Event::RebuildProgress { pod, received, total, all, .. } => {
+                if let Some((step, bar)) = &st.step {
+                    let mut msg = format!(
+                        "{} · all nodes {} / {}",
+                        self.paint("1", step.as_str()),
+                        human(all.received),
+                        human(all.total)
+                    );
+                    if let (Some(r), Some(e)) = (all.bytes_per_second, all.eta_seconds) {
+                        let _ = write!(msg, "  {}/s  ETA {}", human(r), clock_time(Duration::from_secs(e)));
+                    }
+                    bar.set_message(msg);
+                }
                 let now = self.clock.elapsed();
                 let n = self.node(st, &pod);
                 if n.first.is_none() {
@@ -372,14 +384,31 @@ mod tests {
     }
 
     fn progress(pod: &str, received: u64, total: u64) -> Event {
-        Event::RebuildProgress { pod: pod.into(), received, total }
+        let all = apigee_multiregion_core::expansion::progress::Rate::default();
+        Event::RebuildProgress { pod: pod.into(), received, total, bytes_per_second: None, eta_seconds: None, all }
+    }
+
+    /// The rates and totals the engine's meter gives for the recorded progress, at its times.
+    fn metered(events: Vec<(u64, Event)>) -> Vec<(u64, Event)> {
+        let mut meter = apigee_multiregion_core::expansion::progress::Meter::default();
+        let mut now = std::time::Instant::now();
+        let mut out = Vec::with_capacity(events.len());
+        for (ms, mut event) in events {
+            now += Duration::from_millis(ms);
+            if let Event::RebuildProgress { pod, received, total, bytes_per_second, eta_seconds, all } = &mut event {
+                let (node, every) = meter.observe(pod, *received, *total, now);
+                (*bytes_per_second, *eta_seconds, *all) = (node.bytes_per_second, node.eta_seconds, every);
+            }
+            out.push((ms, event));
+        }
+        out
     }
 
     /// A recorded run, as (milliseconds since the previous event, event). `MID` is the index
     /// after which the screen is shown in the middle of the rebuild.
     fn recording() -> Vec<(u64, Event)> {
         use StepId::*;
-        vec![
+        metered(vec![
             (0, Event::StepStarted { step: Preflight }),
             (300, Event::Note { step: Preflight, message: "JMX credentials from the overrides files".into() }),
             (
@@ -420,7 +449,7 @@ mod tests {
             (0, Event::StepFinished { step: Rebuild, duration_ms: 70_100 }),
             (10, Event::StepStarted { step: Verify }),
             (4_000, Event::StepFailed { step: Verify, error: "dc-2 load is 12% of dc-1 (min 25%)".into() }),
-        ]
+        ])
     }
 
     const MID: usize = 19;

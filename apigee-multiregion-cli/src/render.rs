@@ -180,13 +180,29 @@ impl EventSink for Renderer {
                 self.line(&format!("{t} {} {step} ({:.1}s)", self.paint("32", "✓"), duration_ms as f64 / 1000.0))
             }
             Event::StepFailed { step, error } => self.line(&format!("{t} {} {step}: {error}", self.paint("31", "✗"))),
-            Event::RebuildProgress { pod, received, total } => {
+            Event::RebuildProgress { pod, received, total, bytes_per_second, eta_seconds, all } => {
                 // At most one line per pod per 5%.
-                let pct = (received * 100).checked_div(total).unwrap_or(0);
+                let pct = received.saturating_mul(100).checked_div(total).unwrap_or(0);
                 let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
                 if last.get(&pod).is_none_or(|p| pct >= p + 5 || pct == 100 && *p != 100) {
                     last.insert(pod.clone(), pct);
-                    self.line(&format!("{t}   rebuild {pod}: {} / {} ({pct}%)", human(received), human(total)));
+                    let speed = |rate: Option<u64>, eta: Option<u64>| match (rate, eta) {
+                        (Some(r), Some(e)) => format!(
+                            " at {}/s, {} left",
+                            human(r),
+                            crate::live::clock_time(std::time::Duration::from_secs(e))
+                        ),
+                        _ => String::new(),
+                    };
+                    self.line(&format!(
+                        "{t}   rebuild {pod}: {} / {} ({pct}%){}; all nodes {} / {}{}",
+                        human(received),
+                        human(total),
+                        speed(bytes_per_second, eta_seconds),
+                        human(all.received),
+                        human(all.total),
+                        speed(all.bytes_per_second, all.eta_seconds)
+                    ));
                 }
             }
             Event::RebuildNode { pod, state, attempt, message } => {

@@ -22,11 +22,29 @@ pub(crate) struct Ctx<'a> {
     pub lock: Option<Lock>,
     pub findings: Mutex<Vec<Finding>>,
     pub verify: Mutex<Option<VerifyReport>>,
+    /// Rebuild progress readings (rate and time left per node and in total).
+    pub progress: Mutex<super::progress::Meter>,
     /// What only a decommission has (`None` in an expansion).
     pub decommission: Option<&'a super::decommission::Decommissioning>,
 }
 
 impl Ctx<'_> {
+    /// Emits a node's rebuild progress with its rate, its time left and the step's totals.
+    pub fn progress(&self, pod: &str, received: u64, total: u64) {
+        let (node, all) = match self.progress.lock() {
+            Ok(mut m) => m.observe(pod, received, total, std::time::Instant::now()),
+            Err(_) => (Default::default(), Default::default()),
+        };
+        self.emit(Event::RebuildProgress {
+            pod: pod.into(),
+            received,
+            total,
+            bytes_per_second: node.bytes_per_second,
+            eta_seconds: node.eta_seconds,
+            all,
+        });
+    }
+
     pub fn emit(&self, e: Event) {
         self.events.emit(e);
     }

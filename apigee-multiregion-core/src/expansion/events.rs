@@ -57,7 +57,8 @@ pub enum Event {
         /// The error.
         error: String,
     },
-    /// Bytes received by one node's rebuild.
+    /// Bytes received by one node's rebuild, with its rate and time left, and the same over
+    /// every node of the step so far.
     RebuildProgress {
         /// Target pod.
         pod: String,
@@ -65,6 +66,12 @@ pub enum Event {
         received: u64,
         /// Bytes to receive.
         total: u64,
+        /// This node's average bytes per second since its first reading (`null` until known).
+        bytes_per_second: Option<u64>,
+        /// This node's seconds left at that rate (`null` until known).
+        eta_seconds: Option<u64>,
+        /// Every node that has streamed so far: received, total, rate and time left.
+        all: super::progress::Rate,
     },
     /// A node's rebuild changed state.
     RebuildNode {

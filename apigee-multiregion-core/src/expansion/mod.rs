@@ -21,6 +21,7 @@ mod journal;
 mod lock;
 mod plan;
 mod plan_errors;
+pub mod progress;
 mod step_id;
 mod steps;
 
@@ -212,6 +213,7 @@ pub async fn verify_only(
         lock: None,
         findings: Mutex::new(Vec::new()),
         verify: Mutex::new(None),
+        progress: Mutex::default(),
         decommission: None,
     };
     steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
@@ -337,6 +339,7 @@ async fn drive(
         lock,
         findings: Mutex::new(Vec::new()),
         verify: Mutex::new(None),
+        progress: Mutex::default(),
         decommission: op.decommission,
     };
     let mut reports = Vec::new();

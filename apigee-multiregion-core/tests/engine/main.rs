@@ -335,6 +335,16 @@ async fn still_rebuilding_means_running_and_is_waited_for() {
     r.unwrap();
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "not retried: it was running");
     assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildProgress { received: 500, total: 1000, .. })));
+    // Every progress event carries the step's totals so far (this node is the only one streaming).
+    let all: Vec<_> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RebuildProgress { received, total, all, .. } => Some((received, total, all.received, all.total)),
+            _ => None,
+        })
+        .collect();
+    assert!(!all.is_empty() && all.iter().all(|(r, t, ar, at)| r == ar && t == at), "{all:?}");
 }
 
 #[tokio::test]

@@ -217,13 +217,18 @@ class Event:
     state: Optional[str] = None
     attempt: Optional[int] = None
     message: Optional[str] = None
+    bytes_per_second: Optional[int] = None
+    eta_seconds: Optional[int] = None
+    all: Optional[dict[str, Any]] = None
+    """`rebuild-progress`: every node so far: `received`, `total`, `bytes_per_second`, `eta_seconds`."""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
         return cls(
             kind=d["event"], step=d.get("step"), pod=d.get("pod"), received=d.get("received"), total=d.get("total"),
-            state=d.get("state"), attempt=d.get("attempt"), message=d.get("message") or d.get("error") or d.get("reason"), raw=d,
+            state=d.get("state"), attempt=d.get("attempt"), message=d.get("message") or d.get("error") or d.get("reason"),
+            bytes_per_second=d.get("bytes_per_second"), eta_seconds=d.get("eta_seconds"), all=d.get("all"), raw=d,
         )
 
     def to_dict(self) -> dict[str, Any]:

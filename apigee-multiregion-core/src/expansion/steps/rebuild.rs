@@ -308,7 +308,7 @@ async fn wait_idle(ctx: &Ctx<'_>, admin: &dyn CassandraAdmin, pod: &str) -> Resu
                     return Ok(());
                 }
                 let (received, total) = n.rebuild_progress();
-                ctx.emit(Event::RebuildProgress { pod: pod.into(), received, total });
+                ctx.progress(pod, received, total);
             }
             Err(e @ (AdminError::JmxAuthentication { .. } | AdminError::Parse { .. })) => return Err(e.into()),
             // Waiting cannot cure a refused permission.
@@ -366,7 +366,7 @@ async fn run_with_progress(
                     let (received, total) = n.rebuild_progress();
                     if total > 0 {
                         let _ = ctx.record(|j| j.rebuild.entry(pod.into()).or_default().bytes_received = received);
-                        ctx.emit(Event::RebuildProgress { pod: pod.into(), received, total });
+                        ctx.progress(pod, received, total);
                     }
                 }
             }
