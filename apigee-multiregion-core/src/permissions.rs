@@ -70,21 +70,100 @@ const TARGET: &str = "docs/rbac/target-cluster.yaml";
 const TARGET_NS: &str = "docs/rbac/target-apigee-namespace.yaml";
 const TARGET_CR: &str = "docs/rbac/target-replication-cr.yaml";
 const APIGEE: &str = "apigee.cloud.google.com";
+const SURVIVING: &str = "docs/rbac/decommission-surviving.yaml";
+
+/// What a decommission's permissions depend on. Clusters as the decommission's view names them:
+/// [`Side::Source`] is the surviving region, [`Side::Target`] the leaving one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecomScope {
+    /// Apigee's namespace in the surviving cluster.
+    pub surviving_namespace: String,
+    /// Apigee's namespace in the leaving cluster.
+    pub leaving_namespace: String,
+    /// The Lease's namespace (surviving cluster).
+    pub lease_namespace: String,
+    /// The Lease's name.
+    pub lease_name: String,
+    /// The leaving region is gone: nothing is asked of it.
+    pub lost_region: bool,
+}
+
+/// Every permission a decommission needs, surviving cluster first: nodetool (status,
+/// describecluster, tablestats, describering, removenode, assassinate) and the lock in the
+/// surviving cluster; in the leaving cluster only what shows the uninstall done (its Cassandra
+/// pods and its ApigeeDatastore), and nothing with `lost_region`. The installer's own calls
+/// (uninstall, the surviving datastore's re-apply) are not the tool's and not listed.
+pub fn needed_for_decommission(s: &DecomScope) -> Vec<Needed> {
+    let mut out = nodetool(
+        Side::Source,
+        Some(&s.surviving_namespace),
+        "find the surviving Cassandra pods",
+        "run nodetool (status, describecluster, removenode, assassinate)",
+        SURVIVING,
+    );
+    out.extend(lock(Side::Source, &s.lease_namespace, &s.lease_name, SURVIVING));
+    if !s.lost_region {
+        let leaving = Some(s.leaving_namespace.as_str());
+        out.push(Needed {
+            cluster: Side::Target,
+            checks: check(&["list"], "", "pods", None, leaving, None),
+            why: "see whether the leaving Cassandra pods are gone",
+            grant: TARGET_NS,
+        });
+        out.push(Needed {
+            cluster: Side::Target,
+            checks: check(&["get"], APIGEE, "apigeedatastores", None, leaving, Some("default")),
+            why: "see whether the leaving ApigeeDatastore is gone",
+            grant: TARGET_NS,
+        });
+    }
+    out
+}
+
+/// Listing a region's Cassandra pods and running nodetool in them (`kubectl exec`).
+fn nodetool(
+    cluster: Side,
+    namespace: Option<&str>,
+    why_list: &'static str,
+    why_exec: &'static str,
+    grant: &'static str,
+) -> Vec<Needed> {
+    vec![
+        Needed { cluster, checks: check(&["list"], "", "pods", None, namespace, None), why: why_list, grant },
+        Needed {
+            cluster,
+            checks: check(&["create", "get"], "", "pods", Some("exec"), namespace, None),
+            why: why_exec,
+            grant,
+        },
+    ]
+}
+
+/// The run's lock: the Lease read, renewed, released, and created the first time.
+fn lock(cluster: Side, namespace: &str, name: &str, grant: &'static str) -> Vec<Needed> {
+    let ns = Some(namespace);
+    let lease = |verb: &'static str, name: Option<&str>, why| Needed {
+        cluster,
+        checks: check(&[verb], "coordination.k8s.io", "leases", None, ns, name),
+        why,
+        grant,
+    };
+    vec![
+        lease("get", Some(name), "the run's lock"),
+        lease("update", Some(name), "renew the run's lock"),
+        lease("delete", Some(name), "release the run's lock"),
+        lease("create", None, "take the lock the first time"),
+    ]
+}
 
 /// Every permission the plan needs, source cluster first.
 pub fn needed(s: &Scope) -> Vec<Needed> {
     let n = |cluster, checks, why, grant| Needed { cluster, checks, why, grant };
     let (src, tgt) = (Some(s.source_namespace.as_str()), Some(s.target_namespace.as_str()));
     let ca_ns = Some(s.ca_namespace.as_str());
-    let lease_ns = Some(s.lease_namespace.as_str());
-    let mut out = vec![
-        n(Side::Source, check(&["list"], "", "pods", None, src, None), "find the Cassandra pods", SOURCE),
-        n(
-            Side::Source,
-            check(&["create", "get"], "", "pods", Some("exec"), src, None),
-            "run nodetool (status, describecluster, flush)",
-            SOURCE,
-        ),
+    let mut out =
+        nodetool(Side::Source, src, "find the Cassandra pods", "run nodetool (status, describecluster, flush)", SOURCE);
+    out.extend([
         n(Side::Source, check(&["list"], "", "nodes", None, None, None), "node addresses and pod ranges", SOURCE),
         n(
             Side::Source,
@@ -126,37 +205,16 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
             TARGET,
         ),
         n(Side::Target, check(&["create"], "", "secrets", None, ca_ns, None), "the CA's first copy", TARGET),
-        n(
-            Side::Target,
-            check(&["get"], "coordination.k8s.io", "leases", None, lease_ns, Some(&s.lease_name)),
-            "the run's lock",
-            TARGET,
-        ),
-        n(
-            Side::Target,
-            check(&["update"], "coordination.k8s.io", "leases", None, lease_ns, Some(&s.lease_name)),
-            "renew the run's lock",
-            TARGET,
-        ),
-        n(
-            Side::Target,
-            check(&["delete"], "coordination.k8s.io", "leases", None, lease_ns, Some(&s.lease_name)),
-            "release the run's lock",
-            TARGET,
-        ),
-        n(
-            Side::Target,
-            check(&["create"], "coordination.k8s.io", "leases", None, lease_ns, None),
-            "take the lock the first time",
-            TARGET,
-        ),
-        n(Side::Target, check(&["list"], "", "pods", None, tgt, None), "find the new Cassandra pods", TARGET_NS),
-        n(
-            Side::Target,
-            check(&["create", "get"], "", "pods", Some("exec"), tgt, None),
-            "run nodetool (status, netstats, rebuild)",
-            TARGET_NS,
-        ),
+    ]);
+    out.extend(lock(Side::Target, &s.lease_namespace, &s.lease_name, TARGET));
+    out.extend(nodetool(
+        Side::Target,
+        tgt,
+        "find the new Cassandra pods",
+        "run nodetool (status, netstats, rebuild)",
+        TARGET_NS,
+    ));
+    out.extend([
         n(
             Side::Target,
             check(&["get"], "", "pods", Some("log"), tgt, None),
@@ -169,7 +227,7 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
             "follow the datastore's rolling restart",
             TARGET_NS,
         ),
-    ];
+    ]);
     if let Some(cr) = &s.replication_cr {
         out.push(n(
             Side::Target,
@@ -198,13 +256,20 @@ pub enum Answer {
     Unknown(String),
 }
 
-/// Findings for the answers (`answers[i]` answers `needed[i]`), naming the context of each side.
+/// How an expansion names its clusters in findings.
+pub const EXPANSION_CLUSTERS: (&str, &str) = ("source", "target");
+/// How a decommission names its clusters in findings (`source` is the surviving region).
+pub const DECOMMISSION_CLUSTERS: (&str, &str) = ("surviving", "leaving");
+
+/// Findings for the answers (`answers[i]` answers `needed[i]`), naming the context of each side
+/// and the side as `names` calls it ([`EXPANSION_CLUSTERS`], [`DECOMMISSION_CLUSTERS`]).
 /// In-namespace permissions of a target namespace that does not exist yet cannot be granted yet
 /// (a Role lives in its namespace): those are warnings that say when to grant them.
 pub fn judge(
     needed: &[Needed],
     answers: &[Answer],
     contexts: (&str, &str),
+    names: (&str, &str),
     target_namespace: &str,
     target_namespace_exists: bool,
 ) -> Vec<Finding> {
@@ -212,8 +277,8 @@ pub fn judge(
     for (need, answer) in needed.iter().zip(answers) {
         let Some(first) = need.checks.first() else { continue };
         let (context, cluster) = match need.cluster {
-            Side::Source => (contexts.0, "source"),
-            Side::Target => (contexts.1, "target"),
+            Side::Source => (contexts.0, names.0),
+            Side::Target => (contexts.1, names.1),
         };
         let verbs: Vec<&str> = need.checks.iter().map(|c| c.verb).collect();
         let shown = first.to_string();
@@ -234,7 +299,7 @@ pub fn judge(
                     Severity::Warning,
                     "permission-missing-later",
                     format!(
-                        "context `{context}` (target) may not {what}, needed to {}; namespace `{target_namespace}` does not exist there yet, so no Role can grant it now: apply {} once the copy-namespace step has created it (`expand --until copy-namespace`), then run again",
+                        "context `{context}` ({cluster}) may not {what}, needed to {}; namespace `{target_namespace}` does not exist there yet, so no Role can grant it now: apply {} once the copy-namespace step has created it (`expand --until copy-namespace`), then run again",
                         need.why, need.grant
                     ),
                 )
@@ -291,13 +356,62 @@ mod tests {
         }
     }
 
+    fn decom(lost_region: bool) -> DecomScope {
+        DecomScope {
+            surviving_namespace: "apigee".into(),
+            leaving_namespace: "apigee-west".into(),
+            lease_namespace: "default".into(),
+            lease_name: "apigee-multiregion-apigee".into(),
+            lost_region,
+        }
+    }
+
+    #[test]
+    fn a_decommission_asks_the_surviving_cluster_for_nodetool_and_the_lock_and_a_lost_region_nothing() {
+        let shown = |s: &DecomScope| -> Vec<String> {
+            needed_for_decommission(s).iter().map(|n| format!("{:?} {}", n.cluster, n.checks[0])).collect()
+        };
+        assert_eq!(
+            shown(&decom(false)),
+            [
+                "Source list pods in namespace apigee",
+                "Source create pods/exec in namespace apigee",
+                "Source get leases (coordination.k8s.io) named apigee-multiregion-apigee in namespace default",
+                "Source update leases (coordination.k8s.io) named apigee-multiregion-apigee in namespace default",
+                "Source delete leases (coordination.k8s.io) named apigee-multiregion-apigee in namespace default",
+                "Source create leases (coordination.k8s.io) in namespace default",
+                "Target list pods in namespace apigee-west",
+                "Target get apigeedatastores (apigee.cloud.google.com) named default in namespace apigee-west",
+            ]
+        );
+        let lost = needed_for_decommission(&decom(true));
+        assert!(lost.iter().all(|n| n.cluster == Side::Source) && lost.len() == 6, "{lost:#?}");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for n in needed_for_decommission(&decom(false)) {
+            assert!(root.join(n.grant).is_file(), "{} is not in the repository", n.grant);
+        }
+    }
+
+    #[test]
+    fn a_decommission_names_its_clusters_surviving_and_leaving() {
+        let need = needed_for_decommission(&decom(false));
+        let answers: Vec<Answer> = need.iter().map(|_| Answer::Denied).collect();
+        let f = judge(&need, &answers, ("east", "west"), DECOMMISSION_CLUSTERS, "apigee-west", true);
+        assert!(f.iter().all(|f| f.severity == Severity::Error && f.code == "permission-missing"), "{f:#?}");
+        assert_eq!(
+            f[1].message,
+            "context `east` (surviving) may not create or get pods/exec in namespace apigee, needed to run nodetool (status, describecluster, removenode, assassinate): grant it (see docs/rbac/decommission-surviving.yaml)"
+        );
+        assert!(f[7].message.starts_with("context `west` (leaving) may not get apigeedatastores"), "{}", f[7].message);
+    }
+
     #[test]
     fn one_missing_permission_is_exactly_one_error_naming_context_verb_resource_and_namespace() {
         let need = needed(&scope(false));
         let mut answers = vec![Answer::Allowed; need.len()];
         let i = need.iter().position(|n| n.checks[0].subresource == Some("log")).unwrap();
         answers[i] = Answer::Denied;
-        let f = judge(&need, &answers, ("region-1", "region-2"), "apigee", true);
+        let f = judge(&need, &answers, ("region-1", "region-2"), EXPANSION_CLUSTERS, "apigee", true);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!((f[0].severity, f[0].code), (Severity::Error, "permission-missing"));
         assert_eq!(
@@ -312,7 +426,7 @@ mod tests {
         let i = need.iter().position(|n| n.checks[0].subresource == Some("exec")).unwrap();
         let mut answers = vec![Answer::Allowed; need.len()];
         answers[i] = Answer::Denied;
-        let f = judge(&need, &answers, ("a", "b"), "apigee", true);
+        let f = judge(&need, &answers, ("a", "b"), EXPANSION_CLUSTERS, "apigee", true);
         assert!(f[0].message.starts_with("context `a` (source) may not create or get pods/exec in namespace apigee,"));
     }
 
@@ -320,7 +434,7 @@ mod tests {
     fn in_namespace_permissions_are_warnings_while_the_target_namespace_does_not_exist() {
         let need = needed(&scope(false));
         let answers: Vec<Answer> = need.iter().map(|_| Answer::Denied).collect();
-        let f = judge(&need, &answers, ("a", "b"), "apigee", false);
+        let f = judge(&need, &answers, ("a", "b"), EXPANSION_CLUSTERS, "apigee", false);
         let later: Vec<&Finding> = f.iter().filter(|f| f.code == "permission-missing-later").collect();
         assert_eq!(later.len(), 4, "{later:#?}");
         assert!(later.iter().all(|f| f.severity == Severity::Warning && f.side == Side::Target));
@@ -330,7 +444,7 @@ mod tests {
                 .any(|f| f.side == Side::Source && f.message.contains("pods/exec") && f.severity == Severity::Error)
         );
         // Once the namespace exists they are errors.
-        let f = judge(&need, &answers, ("a", "b"), "apigee", true);
+        let f = judge(&need, &answers, ("a", "b"), EXPANSION_CLUSTERS, "apigee", true);
         assert!(f.iter().all(|f| f.severity == Severity::Error));
     }
 
@@ -339,7 +453,7 @@ mod tests {
         let need = needed(&scope(false));
         let mut answers = vec![Answer::Allowed; need.len()];
         answers[0] = Answer::Unknown("connection refused".into());
-        let f = judge(&need, &answers, ("a", "b"), "apigee", true);
+        let f = judge(&need, &answers, ("a", "b"), EXPANSION_CLUSTERS, "apigee", true);
         assert_eq!((f.len(), f[0].severity, f[0].code), (1, Severity::Warning, "permission-unchecked"));
     }
 }

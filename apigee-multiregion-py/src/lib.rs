@@ -5,13 +5,14 @@
 //! `apigee_multiregion.errors`. No domain logic lives here: every `if` about Apigee or Cassandra
 //! is in core.
 
+use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use apigee_multiregion_core::adapters::connect;
+use apigee_multiregion_core::adapters::{connect, connect_decommission};
+use apigee_multiregion_core::expansion::decommission as decom;
 use apigee_multiregion_core::expansion::{
-    self, Cancel, ErrorKind, Event, EventSink, ExpansionError, RunOptions, StepId,
+    self, Cancel, CancelHandle, ErrorKind, Event, EventSink, ExpansionError, ExpansionReport, RunOptions, StepId,
 };
 use apigee_multiregion_core::model::{CassandraPod, DatacenterName, PodPhase, RackName};
 use apigee_multiregion_core::nodetool;
@@ -203,35 +204,50 @@ impl OverridesDoc {
     }
 }
 
-/// A validated plan file.
-#[pyclass(module = "apigee_multiregion._native", frozen)]
-struct Plan {
-    inner: expansion::ExpansionPlan,
+/// A pyclass over a validated plan file type: `from_file` (errors raised as `PlanError`), `name`,
+/// `hash`, `to_json`.
+macro_rules! plan_class {
+    ($(#[$doc:meta])* $name:ident, $inner:ty) => {
+        $(#[$doc])*
+        #[pyclass(module = "apigee_multiregion._native", frozen)]
+        struct $name {
+            inner: $inner,
+        }
+
+        #[pymethods]
+        impl $name {
+            #[staticmethod]
+            fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+                <$inner>::from_file(&path).map(|inner| Self { inner }).map_err(|e| raise(py, "PlanError", e.to_string(), &[]))
+            }
+
+            #[getter]
+            fn name(&self) -> String {
+                self.inner.name.clone()
+            }
+
+            #[getter]
+            fn hash(&self) -> String {
+                self.inner.hash()
+            }
+
+            fn to_json(&self) -> PyResult<String> {
+                to_json(&self.inner)
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl Plan {
-    #[staticmethod]
-    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        expansion::ExpansionPlan::from_file(&path)
-            .map(|inner| Self { inner })
-            .map_err(|e| raise(py, "PlanError", e.to_string(), &[]))
-    }
-
-    #[getter]
-    fn name(&self) -> String {
-        self.inner.name.clone()
-    }
-
-    #[getter]
-    fn hash(&self) -> String {
-        self.inner.hash()
-    }
-
-    fn to_json(&self) -> PyResult<String> {
-        to_json(&self.inner)
-    }
-}
+plan_class!(
+    /// A validated plan file.
+    Plan,
+    expansion::ExpansionPlan
+);
+plan_class!(
+    /// A validated decommission plan file (preview).
+    DecommissionPlan,
+    decom::DecommissionPlan
+);
 
 /// Forwards events to a Python callable as JSON text.
 struct PySink(Option<Py<PyAny>>);
@@ -323,18 +339,42 @@ fn expand(
         cancel: Some(cancel),
         lease: Default::default(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| raise(py, "ExpansionFailed", e.to_string(), &[]))?;
+    let runtime = runtime(py)?;
     let plan_owned = plan.inner.clone();
-    let sink = Arc::new(PySink(on_event));
     let deps = py
         .detach(|| runtime.block_on(connect(&plan_owned)))
         .map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
-    let (p, d, o, s) = (plan_owned.clone(), deps.clone(), options.clone(), sink.clone());
-    let task = runtime.spawn(async move { expansion::run(&p, &d, &o, &*s).await });
+    let sink = PySink(on_event);
+    let run = async move { expansion::run(&plan_owned, &deps, &options, &sink).await };
+    run_and_wait(py, &runtime, &handle, stop.as_ref(), "expansion", run)
+}
+
+/// The runtime one run lives on.
+fn runtime(py: Python<'_>) -> PyResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| raise(py, "ExpansionFailed", format!("cannot start the async runtime: {e}"), &[]))
+}
+
+/// Runs `run` (an expansion or a decommission) on `runtime` and waits for it with the GIL
+/// released, checking every 100 ms for Ctrl-C and for `stop.is_set()`. Either cancels the run
+/// through `handle`; the engine then stops at its next await, records the journal and releases
+/// its lock, and only after that does this return: Ctrl-C re-raised as it came, `stop` as
+/// `ExpansionInterrupted`. `what` names the run in the messages of an abnormal end.
+fn run_and_wait<F>(
+    py: Python<'_>,
+    runtime: &tokio::runtime::Runtime,
+    handle: &CancelHandle,
+    stop: Option<&Py<PyAny>>,
+    what: &str,
+    run: F,
+) -> PyResult<String>
+where
+    F: Future<Output = Result<ExpansionReport, ExpansionError>> + Send + 'static,
+{
+    let task = runtime.spawn(run);
     let (tx, rx) = std::sync::mpsc::channel();
     // `detach` needs `Sync` captures; the receiver is only used from this thread.
     let rx = std::sync::Mutex::new(rx);
@@ -355,7 +395,7 @@ fn expand(
             Ok(Ok(Ok(report))) => return to_json(&report),
             Ok(Ok(Err(e))) => return Err(expansion_err(py, &e)),
             Ok(Err(join)) => {
-                return Err(raise(py, "ExpansionFailed", format!("the expansion task ended abnormally: {join}"), &[]));
+                return Err(raise(py, "ExpansionFailed", format!("the {what} task ended abnormally: {join}"), &[]));
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if interrupted.is_none()
@@ -365,17 +405,55 @@ fn expand(
                     interrupted = Some(interrupt);
                 }
                 // A failing `is_set()` counts as set: stopping is the safe side.
-                if let Some(s) = &stop
+                if let Some(s) = stop
                     && s.call_method0(py, "is_set").and_then(|v| v.is_truthy(py)).unwrap_or(true)
                 {
                     handle.cancel();
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(raise(py, "ExpansionFailed", "the expansion task disappeared".into(), &[]));
+                return Err(raise(py, "ExpansionFailed", format!("the {what} task disappeared"), &[]));
             }
         }
     }
+}
+
+/// Runs (or resumes) a decommission (preview), as `apigee-multiregion decommission` does: the
+/// same journal, lock (in the surviving cluster), events, dry run, Ctrl-C and `stop` as
+/// [`expand`].
+#[pyfunction]
+#[pyo3(signature = (plan, on_event=None, dry_run=false, restart=false, lost_region=false, force=false, journal=None, lock_wait_seconds=0.0, stop=None))]
+#[allow(clippy::too_many_arguments)]
+fn decommission(
+    py: Python<'_>,
+    plan: &DecommissionPlan,
+    on_event: Option<Py<PyAny>>,
+    dry_run: bool,
+    restart: bool,
+    lost_region: bool,
+    force: bool,
+    journal: Option<PathBuf>,
+    lock_wait_seconds: f64,
+    stop: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let (handle, cancel) = Cancel::new();
+    let options = RunOptions {
+        dry_run,
+        restart,
+        journal,
+        lock_wait: seconds(lock_wait_seconds),
+        cancel: Some(cancel),
+        ..Default::default()
+    };
+    let choices = decom::DecommissionOptions { lost_region, force };
+    let runtime = runtime(py)?;
+    let plan_owned = plan.inner.clone();
+    let (deps, surviving) = py
+        .detach(|| runtime.block_on(connect_decommission(&plan_owned)))
+        .map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
+    let sink = PySink(on_event);
+    let run = async move { decom::run(&plan_owned, &deps, surviving, &options, choices, &sink).await };
+    run_and_wait(py, &runtime, &handle, stop.as_ref(), "decommission", run)
 }
 
 /// The step ids, in order.
@@ -392,9 +470,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_rebuild_log, m)?)?;
     m.add_function(wrap_pyfunction!(select_seeds, m)?)?;
     m.add_function(wrap_pyfunction!(expand, m)?)?;
+    m.add_function(wrap_pyfunction!(decommission, m)?)?;
     m.add_function(wrap_pyfunction!(steps, m)?)?;
     m.add_class::<OverridesDoc>()?;
     m.add_class::<Plan>()?;
+    m.add_class::<DecommissionPlan>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -106,15 +106,11 @@ def test_the_package_is_typed():
     assert (pkg / "py.typed").exists() and (pkg / "_native.pyi").exists()
 
 
-def test_cancelling_expand_async_stops_the_run_itself_not_only_the_await(tmp_path):
-    """An API server that accepts connections and never answers keeps the run waiting for its
-    lock; cancelling the asyncio task must stop that run (its worker thread ends), not leave it
-    running in the background."""
-    import asyncio
+def _silent_api_server(tmp_path):
+    """A socket that accepts connections and never answers, and a kubeconfig (contexts `a` and
+    `b`) whose API server it is: every cluster call waits until the run is stopped."""
     import json
     import socket
-    import threading
-    import time
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -126,6 +122,79 @@ def test_cancelling_expand_async_stops_the_run_itself_not_only_the_await(tmp_pat
         "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
         "users": [{"name": "u", "user": {"token": "t"}}],
         "contexts": [{"name": n, "context": {"cluster": "c", "user": "u"}} for n in ("a", "b")]}))
+    return silent, kubeconfig
+
+
+DECOMMISSION_PLAN = ("name: retire-west\nleaving: {{context: b, kubeconfig: {kc}, overrides: west.yaml, datacenter: dc-2}}\n"
+                     "surviving: {{context: a, kubeconfig: {kc}, overrides: east.yaml, datacenter: dc-1}}\n"
+                     "installer: {{kind: apigeectl}}\ntimeouts: {{removenode: 2h}}\n")
+
+
+def test_a_decommission_plan_parses_and_a_bad_one_says_where(tmp_path):
+    p = tmp_path / "retire.yaml"
+    p.write_text(DECOMMISSION_PLAN.format(kc="kc.yaml").replace("removenode:", "remove_node:"))
+    with pytest.raises(am.PlanError) as e:
+        am.DecommissionPlan.from_file(p)
+    assert "retire.yaml:5:" in str(e.value) and "remove_node" in str(e.value), str(e.value)
+    p.write_text(DECOMMISSION_PLAN.format(kc="kc.yaml"))
+    plan = am.DecommissionPlan.from_file(p)
+    d = plan.to_dict()
+    assert plan.name == "retire-west" and d["leaving"]["datacenter"] == "dc-2" and d["surviving"]["context"] == "a"
+    # An expansion plan is not a decommission plan.
+    p.write_text("source: {context: a, overrides: a.yaml, datacenter: dc-1}\ntarget: {context: b, overrides: b.yaml, datacenter: dc-2}\ninstaller: {kind: apigeectl}\n")
+    with pytest.raises(am.PlanError, match="source"):
+        am.DecommissionPlan.from_file(p)
+
+
+def test_stopping_a_decommission_stops_the_run_waiting_on_a_silent_api_server(tmp_path):
+    """The dry run takes no lock, but its preflight first asks the surviving API server about its
+    permissions, which never answers: `stop` must end that run promptly."""
+    import threading
+    import time
+
+    silent, kubeconfig = _silent_api_server(tmp_path)
+    (tmp_path / "east.yaml").write_text(SOURCE)
+    (tmp_path / "west.yaml").write_text(SOURCE.replace("dc-1", "dc-2"))
+    (tmp_path / "retire.yaml").write_text(DECOMMISSION_PLAN.format(kc=kubeconfig))
+    plan = am.DecommissionPlan.from_file(tmp_path / "retire.yaml")
+    stop = threading.Event()
+    events: list = []
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = am.decommission(plan, events.append, dry_run=True, stop=stop)
+        except Exception as e:  # noqa: BLE001 - the test inspects what ended the run
+            outcome["error"] = e
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    time.sleep(1.0)
+    try:
+        assert runner.is_alive(), f"the run ended before the stop: {outcome}"
+        assert any(e.step == "preflight" for e in events), events
+        stop.set()
+        stopped = time.monotonic()
+        runner.join(timeout=10)
+        assert not runner.is_alive(), "the run went on after stop was set"
+        assert time.monotonic() - stopped < 5
+    finally:
+        stop.set()
+        silent.close()
+    error = outcome.get("error")
+    assert isinstance(error, am.ExpansionInterrupted), outcome
+    assert error.step == "preflight", error.step
+
+
+def test_cancelling_expand_async_stops_the_run_itself_not_only_the_await(tmp_path):
+    """An API server that accepts connections and never answers keeps the run waiting for its
+    lock; cancelling the asyncio task must stop that run (its worker thread ends), not leave it
+    running in the background."""
+    import asyncio
+    import threading
+    import time
+
+    silent, kubeconfig = _silent_api_server(tmp_path)
     (tmp_path / "east.yaml").write_text(SOURCE)
     (tmp_path / "west.yaml").write_text(SOURCE.replace("dc-1", "dc-2"))
     (tmp_path / "plan.yaml").write_text(

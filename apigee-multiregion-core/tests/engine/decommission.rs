@@ -242,3 +242,49 @@ async fn a_dry_run_changes_nothing_and_lists_the_commands() {
         assert!(json.contains(needle), "{needle}: {json}");
     }
 }
+
+#[tokio::test]
+async fn a_missing_permission_in_the_surviving_cluster_refuses_before_anything_is_read_or_changed() {
+    let s = setup(SOURCE);
+    let w = two_regions();
+    let lock = "0 update leases (coordination.k8s.io) named apigee-multiregion-apigee in namespace default";
+    w.lock().unwrap().denied.insert(lock.into());
+    let (r, _) = run(&s, &w, RunOptions::default(), DecommissionOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    assert_eq!(findings.len(), 1, "exactly the permission, nothing else judged: {findings:#?}");
+    assert_eq!((findings[0].severity, findings[0].code), (Severity::Error, "permission-missing"));
+    assert_eq!(
+        findings[0].message,
+        "context `region-1` (surviving) may not update leases (coordination.k8s.io) named apigee-multiregion-apigee in namespace default, needed to renew the run's lock: grant it (see docs/rbac/decommission-surviving.yaml)"
+    );
+    let w = w.lock().unwrap();
+    assert!(w.calls.is_empty(), "nothing changed: {:?}", w.calls);
+    // Both clusters were asked, the surviving one about nodetool under either exec verb.
+    assert!(w.access_asked.iter().any(|a| a == "0 create pods/exec in namespace apigee"), "{:#?}", w.access_asked);
+    assert!(w.access_asked.iter().any(|a| a == "1 list pods in namespace apigee"), "{:#?}", w.access_asked);
+}
+
+#[tokio::test]
+async fn a_missing_leaving_permission_refuses_but_a_lost_region_is_not_asked_at_all() {
+    let s = setup(SOURCE);
+    let w = two_regions();
+    w.lock().unwrap().denied.insert("1 list pods in namespace apigee".into());
+    let (r, _) = run(&s, &w, RunOptions::default(), DecommissionOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    assert_eq!(findings.iter().map(|f| f.code).collect::<Vec<_>>(), ["permission-missing"]);
+    assert!(
+        findings[0].message.starts_with("context `region-2` (leaving) may not list pods"),
+        "{}",
+        findings[0].message
+    );
+    // The region is lost: the leaving cluster is asked nothing, so its missing grant is no refusal.
+    for n in w.lock().unwrap().ring.iter_mut().filter(|n| n.dc == "dc-2") {
+        n.code = "DN";
+    }
+    w.lock().unwrap().access_asked.clear();
+    let lost = DecommissionOptions { lost_region: true, force: false };
+    let (r, _) = run(&s, &w, RunOptions::default(), lost).await;
+    r.unwrap();
+    let w = w.lock().unwrap();
+    assert!(!w.access_asked.is_empty() && w.access_asked.iter().all(|a| a.starts_with("0 ")), "{:#?}", w.access_asked);
+}

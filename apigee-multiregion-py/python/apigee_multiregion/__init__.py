@@ -125,15 +125,9 @@ def check_pair(source: OverridesDoc, target: OverridesDoc, island_network: bool 
     return [Finding.from_dict(f) for f in json.loads(source._doc.check_pair_json(target._doc, island_network))]
 
 
-class ExpansionPlan:
-    """A validated plan file (see docs/cli.md, "Plan file")."""
-
+class _PlanFile:
     def __init__(self, native: Any) -> None:
         self._plan = native
-
-    @classmethod
-    def from_file(cls, path: Union[str, os.PathLike[str]]) -> ExpansionPlan:
-        return cls(_native.Plan.from_file(os.fspath(path)))
 
     @property
     def name(self) -> str:
@@ -141,6 +135,25 @@ class ExpansionPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self._plan.to_json())
+
+
+class ExpansionPlan(_PlanFile):
+    """A validated plan file (see docs/cli.md, "Plan file")."""
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike[str]]) -> ExpansionPlan:
+        """Reads and validates a plan file; raises PlanError naming the file, line and column."""
+        return cls(_native.Plan.from_file(os.fspath(path)))
+
+
+class DecommissionPlan(_PlanFile):
+    """A validated decommission plan file (preview; see docs/migrate-a-region.md): `leaving`,
+    `surviving`, `installer`, `jmx`, `lost_region`, `timeouts`."""
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike[str]]) -> DecommissionPlan:
+        """Reads and validates a plan file; raises PlanError naming the file, line and column."""
+        return cls(_native.DecommissionPlan.from_file(os.fspath(path)))
 
 
 def _callback(on_event: Optional[Callable[[Event], Any]]) -> Optional[Callable[[str], None]]:
@@ -159,6 +172,22 @@ def expand(plan: ExpansionPlan, on_event: Optional[Callable[[Event], Any]] = Non
     Raises PreflightRefused, ExpansionFailed, ClusterError."""
     raw = _native.expand(plan._plan, _callback(on_event), dry_run, restart, force_ca, until, journal,
                          lock_wait_seconds, stop=stop)
+    return ExpansionReport.from_dict(json.loads(raw))
+
+
+def decommission(plan: DecommissionPlan, on_event: Optional[Callable[[Event], Any]] = None, dry_run: bool = False, *,
+                 restart: bool = False, lost_region: bool = False, force: bool = False,
+                 journal: Optional[str] = None, lock_wait_seconds: float = 0.0,
+                 stop: Optional[threading.Event] = None) -> ExpansionReport:
+    """Runs (or resumes) a decommission (preview): removes the plan's `leaving` region, checked
+    and cleaned up from the `surviving` one, as `apigee-multiregion decommission` does.
+    `lost_region`: the leaving region is gone (no uninstall, its nodes must be down); `force`:
+    a removal that fails or does not finish is completed with `nodetool assassinate` (its data is
+    not streamed: repair afterwards). Blocks with the GIL released; Ctrl-C (or setting `stop`
+    from another thread) stops it cleanly as in `expand`: journal recorded, lock released, then
+    ExpansionInterrupted. Raises PreflightRefused, ExpansionFailed, ClusterError."""
+    raw = _native.decommission(plan._plan, _callback(on_event), dry_run, restart, lost_region, force, journal,
+                               lock_wait_seconds, stop=stop)
     return ExpansionReport.from_dict(json.loads(raw))
 
 
@@ -201,10 +230,10 @@ def preflight(plan: ExpansionPlan) -> list[Finding]:
 
 
 __all__ = [
-    "STEPS", "ApigeeMultiregionError", "ClusterError", "DescribeCluster", "Event", "ExpansionFailed", "ExpansionInterrupted",
-    "ExpansionPlan",
+    "STEPS", "ApigeeMultiregionError", "ClusterError", "DecommissionPlan", "DescribeCluster", "Event", "ExpansionFailed",
+    "ExpansionInterrupted", "ExpansionPlan",
     "ExpansionReport", "Finding", "LogEvent", "NetStats", "NodetoolError", "OverridesDoc", "OverridesError", "PlanError",
-    "PreflightRefused", "SeedSelection", "SeedSelectionError", "StatusReport", "check_pair", "expand", "expand_async",
+    "PreflightRefused", "SeedSelection", "SeedSelectionError", "StatusReport", "check_pair", "decommission", "expand", "expand_async",
     "parse_nodetool_describecluster", "parse_nodetool_netstats", "parse_nodetool_status", "preflight", "scan_rebuild_log",
     "select_seeds",
 ]

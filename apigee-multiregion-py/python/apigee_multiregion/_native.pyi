@@ -21,6 +21,17 @@ def expand(
     only: Optional[list[str]] = None,
     stop: Optional[Any] = None,
 ) -> str: ...
+def decommission(
+    plan: DecommissionPlan,
+    on_event: Optional[Callable[[str], Any]] = None,
+    dry_run: bool = False,
+    restart: bool = False,
+    lost_region: bool = False,
+    force: bool = False,
+    journal: Optional[str] = None,
+    lock_wait_seconds: float = 0.0,
+    stop: Optional[Any] = None,
+) -> str: ...
 
 class OverridesDoc:
     def __init__(self, text: str) -> None: ...
@@ -36,6 +47,15 @@ class OverridesDoc:
 class Plan:
     @staticmethod
     def from_file(path: str) -> Plan: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    def to_json(self) -> str: ...
+
+class DecommissionPlan:
+    @staticmethod
+    def from_file(path: str) -> DecommissionPlan: ...
     @property
     def name(self) -> str: ...
     @property

@@ -1,21 +1,26 @@
-//! Decommission `preflight`: read-only, from the surviving region. Refuses (every finding
-//! listed) when the leaving datacenter is the last one or is not there, when a keyspace (or
-//! `system_auth`) keeps no replica outside it, when a surviving node is not UN or the survivors
-//! disagree on the schema, when the surviving overrides name one of its nodes as seed host, or
-//! (`--lost-region`) when one of its nodes is still up. Always warns that traffic must be moved
-//! first. The judgement is `crate::decommission::judge_preflight`.
+//! Decommission `preflight`: read-only, from the surviving region. First asks both clusters (only
+//! the surviving one with `--lost-region`) about every permission the tool's own calls need
+//! (`crate::permissions::needed_for_decommission`) and refuses on a missing one before anything
+//! else is read. Then refuses (every finding listed) when the leaving datacenter is the last one or
+//! is not there, when a keyspace (or `system_auth`) keeps no replica outside it, when a surviving
+//! node is not UN or the survivors disagree on the schema, when the surviving overrides name one of
+//! its nodes as seed host, or (`--lost-region`) when one of its nodes is still up. Always warns
+//! that traffic must be moved first. The judgement is `crate::decommission::judge_preflight`.
 
 use async_trait::async_trait;
 
 use crate::decommission::{DecommissionFacts, judge_preflight};
+use crate::overrides::{Finding, Severity};
+use crate::permissions::{self, DECOMMISSION_CLUSTERS, DecomScope};
 
 use super::super::Region;
 use super::super::ctx::Ctx;
+use super::super::decommission::Decommissioning;
 use super::super::error::StepError;
 use super::super::events::Event;
 use super::super::journal::StepState;
 use super::check_replication::keyspace_evidence;
-use super::preflight::refuse;
+use super::preflight::{ask, refuse};
 use super::{Planned, Step, StepId, ready_admin};
 
 pub(crate) struct DecomPreflight;
@@ -39,6 +44,11 @@ impl Step for DecomPreflight {
         let plan = ctx.plan;
         for note in &ctx.deps.notes {
             ctx.emit(Event::Note { step: StepId::Preflight, message: note.clone() });
+        }
+        // Permissions first: without them the reads below would stop at the first 403.
+        let permission_findings = permissions(ctx, d).await;
+        if permission_findings.iter().any(|f| f.severity == Severity::Error) {
+            return refuse(ctx, permission_findings);
         }
         let surviving_path = plan.resolve(&plan.source.overrides);
         let doc = crate::overrides::load_file(&surviving_path)?;
@@ -70,6 +80,28 @@ impl Step for DecomPreflight {
             },
             Err(e) => facts.ring_error = Some(e.to_string()),
         }
-        refuse(ctx, judge_preflight(&facts))
+        let mut findings = judge_preflight(&facts);
+        findings.extend(permission_findings);
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        refuse(ctx, findings)
     }
+}
+
+/// Asks the surviving cluster (and, unless the region is lost, the leaving one) about every
+/// permission the decommission needs. Nothing is changed.
+async fn permissions(ctx: &Ctx<'_>, d: &Decommissioning) -> Vec<Finding> {
+    let plan = ctx.plan;
+    // Where decommission::run takes the lock: in the surviving cluster.
+    let (lease_namespace, lease_name) = d.plan.lock_location();
+    let scope = DecomScope {
+        surviving_namespace: plan.source.namespace.clone(),
+        leaving_namespace: plan.target.namespace.clone(),
+        lease_namespace,
+        lease_name,
+        lost_region: d.lost_region,
+    };
+    let needed = permissions::needed_for_decommission(&scope);
+    let answers = ask(ctx, &needed).await;
+    let contexts = (ctx.deps.source.context(), ctx.deps.target.context());
+    permissions::judge(&needed, &answers, contexts, DECOMMISSION_CLUSTERS, &plan.target.namespace, true)
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::overrides::{CheckOptions, Finding, Severity, Side, check_pair_with};
-use crate::permissions::{self, Answer, Scope};
+use crate::permissions::{self, Answer, Needed, Scope};
 use crate::preflight::{PreflightFacts, judge_preflight};
 
 use super::super::Region;
@@ -116,6 +116,27 @@ pub(crate) fn refuse(ctx: &Ctx<'_>, findings: Vec<Finding>) -> Result<(), StepEr
     Ok(())
 }
 
+/// Asks each permission of the cluster it concerns (`SelfSubjectAccessReview`): `answers[i]`
+/// answers `needed[i]`. Nothing is changed.
+pub(crate) async fn ask(ctx: &Ctx<'_>, needed: &[Needed]) -> Vec<Answer> {
+    futures::future::join_all(needed.iter().map(|n| async move {
+        let cluster = match n.cluster {
+            Side::Source => &ctx.deps.source,
+            Side::Target => &ctx.deps.target,
+        };
+        let mut unknown = None;
+        for check in &n.checks {
+            match cluster.access_allowed(check).await {
+                Ok(true) => return Answer::Allowed,
+                Ok(false) => {}
+                Err(e) => unknown = Some(e.to_string()),
+            }
+        }
+        unknown.map_or(Answer::Denied, Answer::Unknown)
+    }))
+    .await
+}
+
 /// Asks both clusters about every permission the plan needs (`SelfSubjectAccessReview`), and
 /// whether the target's Apigee namespace exists yet. Nothing is changed.
 async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
@@ -135,22 +156,7 @@ async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
         datastore: plan.cr.as_ref().map_or_else(|| "default".to_owned(), |c| c.datastore.clone()),
     };
     let needed = permissions::needed(&scope);
-    let answers = futures::future::join_all(needed.iter().map(|n| async move {
-        let cluster = match n.cluster {
-            Side::Source => &ctx.deps.source,
-            Side::Target => &ctx.deps.target,
-        };
-        let mut unknown = None;
-        for check in &n.checks {
-            match cluster.access_allowed(check).await {
-                Ok(true) => return Answer::Allowed,
-                Ok(false) => {}
-                Err(e) => unknown = Some(e.to_string()),
-            }
-        }
-        unknown.map_or(Answer::Denied, Answer::Unknown)
-    }))
-    .await;
+    let answers = ask(ctx, &needed).await;
     let namespace_readable = needed
         .iter()
         .zip(&answers)
@@ -159,5 +165,15 @@ async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
     // Unknown when it may not be read: assume it exists, so its permissions count as errors.
     let exists = !namespace_readable || ctx.deps.target.export_namespace(&plan.target.namespace).await?.is_some();
     let contexts = (ctx.deps.source.context(), ctx.deps.target.context());
-    Ok((permissions::judge(&needed, &answers, contexts, &plan.target.namespace, exists), exists))
+    Ok((
+        permissions::judge(
+            &needed,
+            &answers,
+            contexts,
+            permissions::EXPANSION_CLUSTERS,
+            &plan.target.namespace,
+            exists,
+        ),
+        exists,
+    ))
 }
