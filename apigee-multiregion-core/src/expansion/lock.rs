@@ -119,10 +119,21 @@ fn new_holder() -> String {
 
 #[derive(Debug)]
 struct Health {
+    /// When the last successful renewal was SENT (the server's expiry counts from about then).
     last_renewed: Instant,
+    /// The same on the wall clock: `Instant` stops while the machine sleeps (a laptop lid), the
+    /// Lease's expiry does not; the longer of the two is how long the lock went unrenewed.
+    last_renewed_wall: std::time::SystemTime,
     failures: u32,
     last_error: Option<String>,
     lost: Option<LockError>,
+}
+
+impl Health {
+    fn unrenewed(&self) -> Duration {
+        let wall = std::time::SystemTime::now().duration_since(self.last_renewed_wall).unwrap_or_default();
+        self.last_renewed.elapsed().max(wall)
+    }
 }
 
 /// A held lock.
@@ -178,25 +189,46 @@ impl Lock {
                 Err(e) => return Err(LockError::Cluster(e)),
             }
         }
-        let health =
-            Arc::new(Mutex::new(Health { last_renewed: Instant::now(), failures: 0, last_error: None, lost: None }));
+        let health = Arc::new(Mutex::new(Health {
+            last_renewed: Instant::now(),
+            last_renewed_wall: std::time::SystemTime::now(),
+            failures: 0,
+            last_error: None,
+            lost: None,
+        }));
         let (c, ns, n, h, hl) = (cluster.clone(), namespace.clone(), name.clone(), holder.clone(), health.clone());
         let context = cluster.context().to_owned();
         let renew = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let result = c.acquire_lease(&ns, &n, &h, ttl, None).await;
+                let (sent, sent_wall) = (Instant::now(), std::time::SystemTime::now());
+                // A renewal renews OUR Lease: one that is gone (taken over and released by another
+                // run while this one was stopped or asleep) or held by another is lost, never
+                // created again.
+                let result = match c.lease(&ns, &n).await {
+                    Ok(Some(l)) if l.holder == h => c.acquire_lease(&ns, &n, &h, ttl, None).await,
+                    Ok(Some(l)) => {
+                        Err(ClusterError::Locked { context: context.clone(), name: n.clone(), lease: Box::new(l) })
+                    }
+                    Ok(None) => Err(ClusterError::NotFound {
+                        context: context.clone(),
+                        kind: "Lease",
+                        name: format!("{ns}/{n} (this run's lock, deleted or released by another run)"),
+                    }),
+                    Err(e) => Err(e),
+                };
                 let mut st = hl.lock().unwrap_or_else(|p| p.into_inner());
                 match result {
                     Ok(()) => {
-                        st.last_renewed = Instant::now();
+                        st.last_renewed = sent;
+                        st.last_renewed_wall = sent_wall;
                         st.failures = 0;
                     }
                     Err(e) => {
                         st.failures += 1;
-                        let taken = matches!(e, ClusterError::Locked { .. });
+                        let taken = matches!(e, ClusterError::Locked { .. } | ClusterError::NotFound { .. });
                         st.last_error = Some(e.to_string());
-                        let unrenewed = st.last_renewed.elapsed();
+                        let unrenewed = st.unrenewed();
                         if taken || unrenewed + SAFETY_MARGIN.min(ttl / 2) >= ttl {
                             st.lost = Some(if taken {
                                 LockError::Taken(e)
@@ -226,7 +258,7 @@ impl Lock {
             return Err(lost.clone());
         }
         // The renewal task may be starved or stuck in a slow call: judge by the clock too.
-        let unrenewed = st.last_renewed.elapsed();
+        let unrenewed = st.unrenewed();
         if unrenewed + SAFETY_MARGIN.min(self.ttl / 2) >= self.ttl {
             return Err(LockError::Lost {
                 context: self.cluster.context().to_owned(),

@@ -171,6 +171,39 @@ async fn a_lost_lock_stops_the_run_before_its_next_change() {
 }
 
 #[tokio::test]
+async fn a_lease_that_vanished_under_the_run_is_lost_never_created_again() {
+    // Another run took the Lease over (this one was asleep or cut off) and released it at its
+    // end: this run's next renewal must find its lock gone, not create a new one and go on.
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(60));
+    let options = RunOptions {
+        lease: LeaseTiming { ttl: Duration::from_millis(600), renew_every: Duration::from_millis(40) },
+        ..Default::default()
+    };
+    let vanish = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut w = w.lock().unwrap();
+            if w.calls.iter().any(|c| c.starts_with("rebuild ")) {
+                w.leases.clear();
+                return;
+            }
+        }
+    };
+    let ((r, _), ()) = tokio::join!(run(&s, &w, options), vanish);
+    let err = r.unwrap_err();
+    assert!(matches!(&err, ExpansionError::Step { source: StepError::Lock(LockError::Taken(_)), .. }), "{err:?}");
+    let w = w.lock().unwrap();
+    assert!(w.leases.is_empty(), "the lock was not created again: {:?}", w.leases);
+    assert_eq!(
+        w.calls.iter().filter(|c| c.starts_with("installer apply-datastore")).count(),
+        0,
+        "nothing changed after"
+    );
+}
+
+#[tokio::test]
 async fn a_run_that_waited_for_the_lock_reads_the_journal_the_first_run_left() {
     let s = setup("");
     let w = healthy();
