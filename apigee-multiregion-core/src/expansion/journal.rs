@@ -239,12 +239,21 @@ impl Journal {
             return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
         }
         if restart {
+            // Stream throttles the old run set and did not set back stay owed: the values before
+            // are only in its journal, and a fresh run would read the tool's own throttle as them.
+            let owed: BTreeMap<String, ThroughputRecord> = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Journal>(&t).ok())
+                .map(|old| old.throughput.into_iter().filter(|(_, r)| !r.restored).collect())
+                .unwrap_or_default();
             let prev = PathBuf::from(format!("{}.prev", path.display()));
             std::fs::rename(path, &prev).map_err(|e| JournalError::Read {
                 path: path.into(),
                 message: format!("cannot move it to {}: {e}", prev.display()),
             })?;
-            return Ok(Self::new(path.to_path_buf(), plan_name, plan_hash));
+            let mut fresh = Self::new(path.to_path_buf(), plan_name, plan_hash);
+            fresh.throughput = owed;
+            return Ok(fresh);
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| JournalError::Read { path: path.into(), message: e.to_string() })?;

@@ -767,6 +767,32 @@ async fn a_run_that_does_not_rebuild_sets_back_what_a_crashed_run_left() {
 }
 
 #[tokio::test]
+async fn restart_keeps_the_throttles_a_crashed_run_still_owes() {
+    // --restart starts a new journal: the values from before the crashed run's throttle are only
+    // in the old one, so they are carried over and set back, never lost with it.
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    run(&s, &w, RunOptions { until: Some(StepId::CheckReplication), ..Default::default() }).await.0.unwrap();
+    crash_with_throttle_set(
+        &s,
+        &w,
+        "target/apigee-cassandra-default-1",
+        "apigee-cassandra-default-1",
+        Region::Target,
+        Throughput::Megabits(300),
+    );
+    let (r, _) = run(&s, &w, RunOptions { restart: true, ..Default::default() }).await;
+    r.unwrap();
+    assert_eq!(
+        calls(&w, "getinterdcstreamthroughput t/apigee-cassandra-default-1"),
+        0,
+        "the crashed run's throttle is never read as the value before"
+    );
+    assert_eq!(throttles(&w)[3], (Throughput::Megabits(300), Throughput::Unlimited), "set back to the journaled value");
+    assert!(journal(&s).throughput.values().all(|r| r.restored));
+}
+
+#[tokio::test]
 async fn without_a_throughput_section_no_throttle_is_read_or_set() {
     let s = setup("");
     let w = healthy();
