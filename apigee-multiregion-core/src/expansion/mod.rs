@@ -390,7 +390,9 @@ async fn drive(
     // Stream throttles still set (the rebuild step was cancelled, or a crashed run left them and
     // this run did not rebuild) are set back before the lock is released. A failure here is an
     // error only when nothing else failed; it was reported as a warning either way.
+    // With the lock lost, the rebuild step already said what stays throttled.
     if ctx.lock.is_some()
+        && (ctx.ensure_locked().is_ok() || failure.is_none())
         && ctx.journal(|j| !j.throughput_to_restore().is_empty())
         && let Err(e) = steps::restore_throughput(&ctx).await
         && failure.is_none()

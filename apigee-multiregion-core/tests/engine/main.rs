@@ -767,6 +767,42 @@ async fn a_run_that_does_not_rebuild_sets_back_what_a_crashed_run_left() {
 }
 
 #[tokio::test]
+async fn a_lost_lock_leaves_the_throttle_and_says_how_to_set_it_back() {
+    let s = setup(THROTTLE);
+    let w = throttled_world();
+    {
+        let mut g = w.lock().unwrap();
+        g.lease_fails_after = Some(1); // the first take works, every renewal fails
+        g.scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(60));
+    }
+    let options = RunOptions {
+        lease: apigee_multiregion_core::expansion::LeaseTiming {
+            ttl: std::time::Duration::from_millis(300),
+            renew_every: std::time::Duration::from_millis(40),
+        },
+        ..Default::default()
+    };
+    let (r, rec) = run(&s, &w, options).await;
+    assert!(r.is_err());
+    let warnings: Vec<String> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Warning { message, .. } if message.contains("still carries the rebuild's stream throttle") => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!warnings.is_empty(), "the operator is told what stays throttled");
+    assert!(warnings.iter().all(|m| m.contains("nodetool setinterdcstreamthroughput")), "{warnings:?}");
+    let keys: std::collections::BTreeSet<_> =
+        warnings.iter().map(|m| m.split(':').next().unwrap().to_owned()).collect();
+    assert_eq!(keys.len(), warnings.len(), "each node said once: {warnings:?}");
+    assert!(journal(&s).throughput.values().any(|r| !r.restored), "kept for the next run");
+}
+
+#[tokio::test]
 async fn restart_keeps_the_throttles_a_crashed_run_still_owes() {
     // --restart starts a new journal: the values from before the crashed run's throttle are only
     // in the old one, so they are carried over and set back, never lost with it.

@@ -143,7 +143,23 @@ pub(crate) async fn restore(ctx: &Ctx<'_>) -> Result<(), StepError> {
     if pending.is_empty() {
         return Ok(());
     }
-    ctx.ensure_locked()?;
+    if let Err(lost) = ctx.ensure_locked() {
+        // Not ours to change any more: say what is still throttled and how to set it back by
+        // hand (the journal keeps the records for the next run too).
+        for record in &pending {
+            let commands =
+                to_restore(record).iter().map(|(l, v)| format!("nodetool {}", set_args(*l, *v))).collect::<Vec<_>>();
+            ctx.emit(Event::Warning {
+                step: StepId::Rebuild,
+                message: format!(
+                    "{}: still carries the rebuild's stream throttle (the lock is lost, so it is not set back now); the next run sets it back, or by hand: {}",
+                    ThroughputRecord::key(record.region, &record.pod),
+                    commands.join("; ")
+                ),
+            });
+        }
+        return Err(lost);
+    }
     let sets = pending.iter().map(|record| async move {
         let admin = ctx.deps.admins.admin(record.region, &record.pod);
         for (limit, value) in to_restore(record) {
