@@ -194,6 +194,12 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
         ),
         n(
             Side::Target,
+            check(&["patch"], "", "namespaces", None, None, Some(&s.ca_namespace)),
+            "create the CA's namespace when it is missing (server-side apply)",
+            TARGET,
+        ),
+        n(
+            Side::Target,
             check(&["get"], "", "secrets", None, ca_ns, Some(&s.ca_secret)),
             "compare the CA with the source's",
             TARGET,

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::ports::HybridInstaller;
 
 use super::plan::{
-    ExpansionPlan, InstallerSpec, JmxSpec, PlanError, RegionSpec, ReplicationMethod, Span, Timeouts, valid_plan_name,
+    ExpansionPlan, InstallerSpec, JmxSpec, PlanError, RebuildSpec, RegionSpec, ReplicationMethod, Span, Timeouts,
+    valid_plan_name,
 };
 use super::{Deps, EventSink, ExpansionError, ExpansionReport, Operation, RunOptions, StepId, drive, steps};
 
@@ -164,7 +165,9 @@ impl DecommissionPlan {
             replication: ReplicationMethod::Nodetool,
             cr: None,
             jmx: self.jmx.clone(),
-            rebuild: Default::default(),
+            // Long nodetool calls (`removenode` blocks until the removal ends) are bounded by the
+            // removal's timeout, not the rebuild's 24 h.
+            rebuild: RebuildSpec { timeout: self.timeouts.removenode, ..Default::default() },
             timeouts: Timeouts {
                 install: self.timeouts.uninstall,
                 replication: self.timeouts.replication,

@@ -127,6 +127,23 @@ async fn nodes_the_operator_left_are_removed_one_at_a_time_by_host_id_then_repli
 }
 
 #[tokio::test]
+async fn a_failed_re_apply_is_not_counted_done_even_where_only_the_re_apply_proves_it() {
+    // Cassandra 3.11: rings cannot show a datacenter without nodes, so the re-apply itself is the
+    // step's evidence; a re-apply that failed must run again on the next run.
+    let s = setup(SOURCE);
+    let w = two_regions();
+    {
+        let mut g = w.lock().unwrap();
+        g.cassandra_311 = true;
+        g.surviving_apply_fails = 1;
+    }
+    let (r, _) = run(&s, &w, RunOptions::default(), DecommissionOptions::default()).await;
+    assert!(r.is_err(), "the re-apply failed");
+    run(&s, &w, RunOptions::default(), DecommissionOptions::default()).await.0.unwrap();
+    assert_eq!(calls(&w, "surviving apply-datastore").len(), 2, "re-applied again, not skipped");
+}
+
+#[tokio::test]
 async fn a_lost_region_is_not_uninstalled_and_its_nodes_are_removed() {
     let s = setup(SOURCE);
     let w = two_regions();

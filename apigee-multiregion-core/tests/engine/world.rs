@@ -93,6 +93,8 @@ pub struct World {
     pub netstats_forbidden: bool,
     /// `metadata.generation` of the fake ApigeeDatastore.
     pub datastore_generation: i64,
+    /// The surviving region's datastore re-apply fails this many more times.
+    pub surviving_apply_fails: u32,
     /// Permissions this identity lacks: `"<cluster index> <AccessCheck as displayed>"`.
     pub denied: BTreeSet<String>,
     /// Every permission asked, in the same form.
@@ -574,6 +576,14 @@ impl HybridInstaller for SurvivingInstaller {
     async fn apply_datastore(&self, _: &Path) -> Result<(), InstallerError> {
         let mut w = self.world.lock().unwrap();
         w.calls.push("surviving apply-datastore".into());
+        if w.surviving_apply_fails > 0 {
+            w.surviving_apply_fails -= 1;
+            return Err(InstallerError {
+                command: "apigeectl apply --datastore".into(),
+                context: Some("region-1".into()),
+                message: "Error: context deadline exceeded".into(),
+            });
+        }
         w.setup_job();
         Ok(())
     }

@@ -39,11 +39,10 @@ enum Ended {
 /// then asks the ring whether the node is gone.
 async fn follow(
     ctx: &Ctx<'_>,
-    d: &Decommissioning,
     coordinator: &dyn CassandraAdmin,
     host_id: &str,
+    deadline: Instant,
 ) -> Result<Option<Ended>, StepError> {
-    let deadline = Instant::now() + d.plan.timeouts.removenode.0;
     loop {
         match coordinator.removenode_status().await {
             Ok(RemovalStatus::Idle) => break,
@@ -193,7 +192,7 @@ impl Step for RemoveNodes {
         for (host_id, address, coordinator) in running {
             if let Some(pod) = coordinator {
                 let admin = ctx.deps.admins.admin(Region::Source, &pod);
-                match follow(ctx, d, &*admin, &host_id).await? {
+                match follow(ctx, &*admin, &host_id, Instant::now() + d.plan.timeouts.removenode.0).await? {
                     // Not removed and nothing running: asked again below, as a new attempt.
                     Some(Ended::NotRemoved) => {}
                     ended => conclude(ctx, d, &host_id, &address, ended, None).await?,
@@ -228,8 +227,11 @@ impl Step for RemoveNodes {
                 step: STEP,
                 message: format!("nodetool removenode {} ({}) on {}", node.host_id, node.address, admin.pod()),
             });
+            // The deadline counts from the call: `removenode` itself blocks until the removal ends
+            // (its exec is bounded by the same timeout, see `view`).
+            let deadline = Instant::now() + d.plan.timeouts.removenode.0;
             let call_error = admin.removenode(&node.host_id).await.err();
-            let ended = follow(ctx, d, &*admin, &node.host_id).await?;
+            let ended = follow(ctx, &*admin, &node.host_id, deadline).await?;
             conclude(ctx, d, &node.host_id, &node.address, ended, call_error).await?;
         }
     }

@@ -73,7 +73,6 @@ impl Step for RewriteReplication {
             return Err(StepError::NodesRemain { datacenter: plan.target.datacenter.to_string(), nodes });
         }
         ctx.ensure_locked()?;
-        ctx.record(|j| j.replication_reapplied = true)?;
         ctx.emit(Event::Note {
             step: STEP,
             message: format!(
@@ -83,6 +82,9 @@ impl Step for RewriteReplication {
             ),
         });
         d.surviving_installer.apply_datastore(&plan.resolve(&plan.source.overrides)).await?;
+        // Recorded once the re-apply succeeded (it is idempotent: a crash before this line only
+        // re-applies again); on 3.11 it is the step's only evidence.
+        ctx.record(|j| j.replication_reapplied = true)?;
         let started = Instant::now();
         loop {
             let (named, _) = still_named(ctx).await?;
