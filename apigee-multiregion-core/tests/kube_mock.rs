@@ -308,6 +308,32 @@ async fn release_deletes_only_the_lease_it_read_and_a_lease_taken_meanwhile_is_n
         assert_eq!(body["preconditions"], serde_json::json!({"resourceVersion": "5", "uid": "u-1"}), "{body}");
         // Another run took the Lease between the read and the delete: the precondition fails.
         send.send_response(status(409, "Conflict"));
+        // Read again: it is theirs now, so it is left alone (no second DELETE).
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method().as_str(), "GET");
+        send.send_response(json(lease("other", "2026-01-01T00:00:01.000000Z", "6")));
+        h
+    });
+    c.release_lease("default", "apigee-multiregion-apigee", "me").await.unwrap();
+    let mut h = server.await.unwrap();
+    assert!(futures::FutureExt::now_or_never(h.next_request()).flatten().is_none(), "no further request");
+}
+
+#[tokio::test]
+async fn release_deletes_its_own_lease_even_when_its_last_renewal_lands_in_between() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(json(lease("me", "2026-01-01T00:00:00.000000Z", "5")));
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(status(409, "Conflict")); // our in-flight renewal made it version 6
+        let (_, send) = h.next_request().await.unwrap();
+        send.send_response(json(lease("me", "2026-01-01T00:00:20.000000Z", "6")));
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method().as_str(), "DELETE");
+        let body: serde_json::Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(body["preconditions"]["resourceVersion"], "6", "{body}");
+        send.send_response(json(serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})));
     });
     c.release_lease("default", "apigee-multiregion-apigee", "me").await.unwrap();
     server.await.unwrap();

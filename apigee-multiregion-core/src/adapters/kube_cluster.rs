@@ -588,34 +588,38 @@ impl ClusterOps for KubeCluster {
 
     async fn release_lease(&self, namespace: &str, name: &str, holder: &str) -> Result<(), ClusterError> {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
-        let Some(l) = api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?
-        else {
-            return Ok(());
-        };
-        if lease_record(&l).holder != holder {
-            return Ok(());
-        }
-        // Delete exactly the Lease just read: if another run took it in between (a new
-        // resourceVersion, or a new object), the API server refuses with 409 and it stays theirs.
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: l.metadata.resource_version.clone(),
-                uid: l.metadata.uid.clone(),
-            }),
-            ..Default::default()
-        };
-        match api.delete(name, &params).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) if is_conflict(&e) => {
-                tracing::info!(
-                    context = %self.context,
-                    "lease {namespace}/{name} changed hands before it was released; left to its new holder"
-                );
-                Ok(())
+        // A renewal of ours still in flight may land between the read and the delete (409): read
+        // again and delete while it is still ours, a few times.
+        for _ in 0..3 {
+            let Some(l) =
+                api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))?
+            else {
+                return Ok(());
+            };
+            if lease_record(&l).holder != holder {
+                return Ok(());
             }
-            Err(e) => Err(self.api_err(&format!("delete lease {namespace}/{name}"), e)),
+            // Delete exactly the Lease just read: if another run took it in between (a new
+            // resourceVersion, or a new object), the API server refuses with 409 and it stays theirs.
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    resource_version: l.metadata.resource_version.clone(),
+                    uid: l.metadata.uid.clone(),
+                }),
+                ..Default::default()
+            };
+            match api.delete(name, &params).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(self.api_err(&format!("delete lease {namespace}/{name}"), e)),
+            }
         }
+        tracing::info!(
+            context = %self.context,
+            "lease {namespace}/{name} kept changing while it was released; it expires on its own"
+        );
+        Ok(())
     }
 
     async fn lease(&self, namespace: &str, name: &str) -> Result<Option<LeaseRecord>, ClusterError> {
