@@ -341,12 +341,37 @@ fn expand(
     };
     let runtime = runtime(py)?;
     let plan_owned = plan.inner.clone();
-    let deps = py
-        .detach(|| runtime.block_on(connect(&plan_owned)))
-        .map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
     let sink = PySink(on_event);
-    let run = async move { expansion::run(&plan_owned, &deps, &options, &sink).await };
+    let run = async move {
+        let deps = connecting(&options, connect(&plan_owned)).await?;
+        expansion::run(&plan_owned, &deps, &options, &sink).await.map_err(Failure::Run)
+    };
     run_and_wait(py, &runtime, &handle, stop.as_ref(), "expansion", run)
+}
+
+/// How a run ended without a report.
+enum Failure {
+    /// The engine's error.
+    Run(ExpansionError),
+    /// Connecting failed (kubeconfig, credentials): nothing was changed.
+    Connect(String),
+    /// Cancelled while connecting: nothing was changed.
+    Stopped,
+}
+
+/// Connects, unless the run is cancelled first (reading `cassandra.auth.secret` from a silent
+/// API server must not outlive a Ctrl-C or a cancelled task).
+async fn connecting<T, E: std::fmt::Display>(
+    options: &RunOptions,
+    connect: impl Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
+    let Some(cancel) = &options.cancel else {
+        return connect.await.map_err(|e| Failure::Connect(e.to_string()));
+    };
+    tokio::select! {
+        r = connect => r.map_err(|e| Failure::Connect(e.to_string())),
+        () = cancel.cancelled() => Err(Failure::Stopped),
+    }
 }
 
 /// The runtime one run lives on.
@@ -372,7 +397,7 @@ fn run_and_wait<F>(
     run: F,
 ) -> PyResult<String>
 where
-    F: Future<Output = Result<ExpansionReport, ExpansionError>> + Send + 'static,
+    F: Future<Output = Result<ExpansionReport, Failure>> + Send + 'static,
 {
     let task = runtime.spawn(run);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -393,7 +418,16 @@ where
                 return Err(interrupted.unwrap_or_else(|| pyo3::exceptions::PyKeyboardInterrupt::new_err(())));
             }
             Ok(Ok(Ok(report))) => return to_json(&report),
-            Ok(Ok(Err(e))) => return Err(expansion_err(py, &e)),
+            Ok(Ok(Err(Failure::Run(e)))) => return Err(expansion_err(py, &e)),
+            Ok(Ok(Err(Failure::Connect(message)))) => return Err(raise(py, "ClusterError", message, &[])),
+            Ok(Ok(Err(Failure::Stopped))) => {
+                return Err(raise(
+                    py,
+                    "ExpansionInterrupted",
+                    format!("the {what} was stopped while connecting; nothing was changed"),
+                    &[],
+                ));
+            }
             Ok(Err(join)) => {
                 return Err(raise(py, "ExpansionFailed", format!("the {what} task ended abnormally: {join}"), &[]));
             }
@@ -448,11 +482,11 @@ fn decommission(
     let choices = decom::DecommissionOptions { lost_region, force };
     let runtime = runtime(py)?;
     let plan_owned = plan.inner.clone();
-    let (deps, surviving) = py
-        .detach(|| runtime.block_on(connect_decommission(&plan_owned)))
-        .map_err(|e| raise(py, "ClusterError", e.to_string(), &[]))?;
     let sink = PySink(on_event);
-    let run = async move { decom::run(&plan_owned, &deps, surviving, &options, choices, &sink).await };
+    let run = async move {
+        let (deps, surviving) = connecting(&options, connect_decommission(&plan_owned)).await?;
+        decom::run(&plan_owned, &deps, surviving, &options, choices, &sink).await.map_err(Failure::Run)
+    };
     run_and_wait(py, &runtime, &handle, stop.as_ref(), "decommission", run)
 }
 

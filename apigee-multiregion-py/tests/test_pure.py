@@ -223,3 +223,29 @@ def test_cancelling_expand_async_stops_the_run_itself_not_only_the_await(tmp_pat
     assert not runner.is_alive(), "the run went on in its worker thread after the task was cancelled"
     assert outcome == {"running": True, "cancelled": True}, outcome
     assert time.monotonic() - started < 20
+
+
+def test_stopping_expand_while_it_connects_stops_it_there(tmp_path):
+    """Connecting reads the JMX credentials from `cassandra.auth.secret`: with a silent API server
+    that read waits; a stop (or Ctrl-C, or a cancelled expand_async) must end it, not wait for it."""
+    import threading
+    import time
+
+    silent, kubeconfig = _silent_api_server(tmp_path)
+    overrides = "org: o\ninstanceID: {}\ncassandra:\n  hostNetwork: true\n  datacenter: {}\n  auth:\n    secret: creds\n"
+    (tmp_path / "east.yaml").write_text(overrides.format("east", "dc-1"))
+    (tmp_path / "west.yaml").write_text(overrides.format("west", "dc-2"))
+    (tmp_path / "plan.yaml").write_text(
+        f"name: t\nsource: {{context: a, kubeconfig: {kubeconfig}, overrides: east.yaml, datacenter: dc-1}}\n"
+        f"target: {{context: b, kubeconfig: {kubeconfig}, overrides: west.yaml, datacenter: dc-2}}\n"
+        "installer: {kind: apigeectl}\n")
+    plan = am.ExpansionPlan.from_file(tmp_path / "plan.yaml")
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(am.ExpansionInterrupted, match="while connecting; nothing was changed"):
+            am.expand(plan, stop=stop)
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
