@@ -159,6 +159,7 @@ def test_killed_during_rebuild_resumes_without_redoing_finished_steps(sandbox, e
         p.send_signal(signal.SIGKILL)  # no clean-up at all: its lease stays until it expires
     finally:
         p.wait(timeout=30)
+    assert_no_secrets(p.stdout.read(), p.stderr.read())
     # Killed with the throttle on: the source nodes still carry it (nothing could set it back).
     during = throttles()
     assert "88" in during["n0 getinterdcstreamthroughput"] and "176" in during["n0 getstreamthroughput"], during
@@ -256,7 +257,8 @@ def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, 
     p = subprocess.Popen([str(CLI), "expand", "--plan", str(plan), "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
     _wait_for_event(p, lambda ev: ev["event"] == "rebuild-node" and ev["state"] == "started")
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    out, err = p.communicate(timeout=120)
+    assert_no_secrets(out, err)
     assert p.returncode == 130, err  # interrupted: the journal holds every finished action
     assert "interrupted" in err and "run the same command again" in err, err
     assert kubectl(2, "get", "lease", "-n", "default", "apigee-multiregion-apigee", check=False).returncode != 0, "the lock was released"
