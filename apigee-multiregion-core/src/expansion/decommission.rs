@@ -17,7 +17,7 @@ use crate::ports::HybridInstaller;
 
 use super::plan::{
     ExpansionPlan, InstallerSpec, JmxSpec, PlanError, RebuildSpec, RegionSpec, ReplicationMethod, Span, Timeouts,
-    valid_plan_name,
+    check_common, parse_plan, read_plan,
 };
 use super::{Deps, EventSink, ExpansionError, ExpansionReport, Operation, RunOptions, StepId, drive, steps};
 
@@ -104,27 +104,28 @@ fn default_jmx() -> JmxSpec {
 impl DecommissionPlan {
     /// Reads and validates a plan file.
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
-        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = std::path::absolute(&parent).unwrap_or(parent);
-        Self::from_str_at(&text, &path.display().to_string(), base)
+        let (text, shown, base) = read_plan(path)?;
+        Self::from_str_at(&text, &shown, base)
     }
 
     /// Parses plan text; `shown` names it in errors, `base_dir` anchors relative paths.
     pub fn from_str_at(text: &str, shown: &str, base_dir: PathBuf) -> Result<Self, PlanError> {
-        let mut plan: Self = yaml_serde::from_str(text).map_err(|e| {
-            let d = super::plan_errors::describe(text, &e);
-            PlanError::Invalid { path: shown.into(), line: d.line, column: d.column, message: d.message }
-        })?;
+        let mut plan: Self = parse_plan(text, shown)?;
         plan.base_dir = base_dir;
         let value = |message: String| PlanError::Value { path: shown.into(), message };
-        if !valid_plan_name(&plan.name) {
-            return Err(value(format!(
-                "name `{}`: use lowercase letters, digits and `-` (at most 63, like a Kubernetes name); it names the journal file",
-                plan.name
-            )));
-        }
+        let t = &plan.timeouts;
+        check_common(
+            shown,
+            &plan.name,
+            &[
+                ("timeouts.uninstall", t.uninstall.0),
+                ("timeouts.removal", t.removal.0),
+                ("timeouts.removenode", t.removenode.0),
+                ("timeouts.replication", t.replication.0),
+                ("timeouts.poll", t.poll.0),
+            ],
+            &[("timeouts.poll", t.poll.0)],
+        )?;
         if plan.leaving.datacenter == plan.surviving.datacenter {
             return Err(value(format!(
                 "leaving and surviving datacenter are both `{}`: the surviving region is another datacenter",
@@ -136,21 +137,6 @@ impl DecommissionPlan {
                 "leaving and surviving use the same context `{}`: the surviving region is another cluster",
                 plan.leaving.context
             )));
-        }
-        let t = &plan.timeouts;
-        for (key, d) in [
-            ("timeouts.uninstall", t.uninstall.0),
-            ("timeouts.removal", t.removal.0),
-            ("timeouts.removenode", t.removenode.0),
-            ("timeouts.replication", t.replication.0),
-            ("timeouts.poll", t.poll.0),
-        ] {
-            if d > Duration::from_secs(30 * 24 * 3600) {
-                return Err(value(format!("{key}: at most 30 days")));
-            }
-        }
-        if t.poll.0 < Duration::from_millis(10) {
-            return Err(value("timeouts.poll: at least 10ms (a poll of 0 would spin)".into()));
         }
         Ok(plan)
     }

@@ -544,59 +544,31 @@ fn default_jmx() -> JmxSpec {
 impl ExpansionPlan {
     /// Reads and validates a plan file.
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
-        // Absolute, so paths handed to an installer that runs in another folder still point here.
-        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = std::path::absolute(&parent).unwrap_or(parent);
-        Self::from_str_at(&text, &path.display().to_string(), base)
+        let (text, shown, base) = read_plan(path)?;
+        Self::from_str_at(&text, &shown, base)
     }
 
     /// Parses plan text; `shown` names it in errors, `base_dir` anchors relative paths.
     pub fn from_str_at(text: &str, shown: &str, base_dir: PathBuf) -> Result<Self, PlanError> {
-        let mut plan: Self = yaml_serde::from_str(text).map_err(|e| {
-            let d = super::plan_errors::describe(text, &e);
-            PlanError::Invalid { path: shown.into(), line: d.line, column: d.column, message: d.message }
-        })?;
+        let mut plan: Self = parse_plan(text, shown)?;
         plan.base_dir = base_dir;
         let value = |message: String| PlanError::Value { path: shown.into(), message };
-        // The name becomes part of file names (the journal): a DNS-label-like word only.
-        let name_ok = !plan.name.is_empty()
-            && plan.name.len() <= 63
-            && plan.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !plan.name.starts_with('-')
-            && !plan.name.ends_with('-');
-        if !name_ok {
-            return Err(value(format!(
-                "name `{}`: use lowercase letters, digits and `-` (at most 63, like a Kubernetes name); it names the journal file",
-                plan.name
-            )));
-        }
-        // Every wait is bounded: an `Instant` plus a huge duration would overflow.
-        let max = Duration::from_secs(30 * 24 * 3600);
-        let spans = [
-            ("rebuild.timeout", plan.rebuild.timeout.0),
-            ("rebuild.progress_interval", plan.rebuild.progress_interval.0),
-            ("rebuild.retry_backoff", plan.rebuild.retry_backoff.0),
-            ("rebuild.retry_backoff_max", plan.rebuild.retry_backoff_max.0),
-            ("timeouts.install", plan.timeouts.install.0),
-            ("timeouts.join", plan.timeouts.join.0),
-            ("timeouts.replication", plan.timeouts.replication.0),
-            ("timeouts.rollout", plan.timeouts.rollout.0),
-            ("timeouts.poll", plan.timeouts.poll.0),
-        ];
-        for (key, d) in spans {
-            if d > max {
-                return Err(value(format!("{key}: at most 30 days")));
-            }
-        }
-        for (key, d) in
-            [("timeouts.poll", plan.timeouts.poll.0), ("rebuild.progress_interval", plan.rebuild.progress_interval.0)]
-        {
-            if d < Duration::from_millis(10) {
-                return Err(value(format!("{key}: at least 10ms (a poll of 0 would spin)")));
-            }
-        }
+        check_common(
+            shown,
+            &plan.name,
+            &[
+                ("rebuild.timeout", plan.rebuild.timeout.0),
+                ("rebuild.progress_interval", plan.rebuild.progress_interval.0),
+                ("rebuild.retry_backoff", plan.rebuild.retry_backoff.0),
+                ("rebuild.retry_backoff_max", plan.rebuild.retry_backoff_max.0),
+                ("timeouts.install", plan.timeouts.install.0),
+                ("timeouts.join", plan.timeouts.join.0),
+                ("timeouts.replication", plan.timeouts.replication.0),
+                ("timeouts.rollout", plan.timeouts.rollout.0),
+                ("timeouts.poll", plan.timeouts.poll.0),
+            ],
+            &[("timeouts.poll", plan.timeouts.poll.0), ("rebuild.progress_interval", plan.rebuild.progress_interval.0)],
+        )?;
         if plan.source.datacenter == plan.target.datacenter {
             return Err(value(format!(
                 "source and target datacenter are both `{}`: the new region needs a new datacenter name",
@@ -672,6 +644,47 @@ impl ExpansionPlan {
 
 /// Whether a plan name can name the journal file: lowercase letters, digits and `-`, at most 63,
 /// not starting or ending with `-` (like a Kubernetes name).
+/// A plan file's text, its name for messages, and the absolute folder its relative paths start
+/// from (absolute, so paths handed to an installer that runs in another folder still point here).
+pub(crate) fn read_plan(path: &Path) -> Result<(String, String, PathBuf), PlanError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PlanError::Read { path: path.display().to_string(), message: e.to_string() })?;
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = std::path::absolute(&parent).unwrap_or(parent);
+    Ok((text, path.display().to_string(), base))
+}
+
+/// Plan text as `T`, its errors naming the key path and line (`shown` names the file).
+pub(crate) fn parse_plan<T: serde::de::DeserializeOwned>(text: &str, shown: &str) -> Result<T, PlanError> {
+    yaml_serde::from_str(text).map_err(|e| {
+        let d = super::plan_errors::describe(text, &e);
+        PlanError::Invalid { path: shown.into(), line: d.line, column: d.column, message: d.message }
+    })
+}
+
+/// What every plan checks: the name (it becomes part of file names), every duration in `spans`
+/// bounded (an `Instant` plus a huge duration would overflow), every poll in `polls` not 0.
+pub(crate) fn check_common(
+    shown: &str,
+    name: &str,
+    spans: &[(&str, Duration)],
+    polls: &[(&str, Duration)],
+) -> Result<(), PlanError> {
+    let value = |message: String| PlanError::Value { path: shown.into(), message };
+    if !valid_plan_name(name) {
+        return Err(value(format!(
+            "name `{name}`: use lowercase letters, digits and `-` (at most 63, like a Kubernetes name); it names the journal file"
+        )));
+    }
+    if let Some((key, _)) = spans.iter().find(|(_, d)| *d > Duration::from_secs(30 * 24 * 3600)) {
+        return Err(value(format!("{key}: at most 30 days")));
+    }
+    if let Some((key, _)) = polls.iter().find(|(_, d)| *d < Duration::from_millis(10)) {
+        return Err(value(format!("{key}: at least 10ms (a poll of 0 would spin)")));
+    }
+    Ok(())
+}
+
 pub(crate) fn valid_plan_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
