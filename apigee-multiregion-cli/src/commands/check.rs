@@ -11,6 +11,8 @@ use crate::error::CliError;
 use crate::output::{Format, print_json, print_stdout};
 use crate::render::View;
 
+use super::runtime;
+
 /// Read-only: check both clusters and both overrides files; exit 3 on any error.
 #[derive(Debug, ClapArgs)]
 #[command(after_help = "Example:\n  apigee-multiregion preflight --plan plan.yaml")]
@@ -36,14 +38,6 @@ pub struct VerifyArgs {
     /// Output: text (for people) or json (for scripts).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 fn load(plan: &std::path::Path) -> Result<ExpansionPlan, CliError> {

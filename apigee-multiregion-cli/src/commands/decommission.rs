@@ -47,18 +47,10 @@ pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
     };
     let choices = DecommissionOptions { lost_region: args.lost_region, force: args.force };
     let renderer = View::choose(c.output, quiet);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let (deps, surviving) = connect_decommission(&plan).await?;
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                handle.cancel();
-            }
-        });
+        super::cancel_on_ctrl_c(handle);
         let report = decommission::run(&plan, &deps, surviving, &options, choices, &renderer).await?;
         renderer.report(&report);
         Ok(())

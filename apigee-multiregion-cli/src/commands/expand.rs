@@ -90,19 +90,10 @@ fn run_plan(args: &Common, only: Option<Vec<StepId>>, until: Option<StepId>, qui
         lease: Default::default(),
     };
     let renderer = View::choose(args.output, quiet);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let deps = connect(&plan).await?;
-        // Ctrl-C: the engine stops at its next await, records the journal, releases its lock.
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                handle.cancel();
-            }
-        });
+        super::cancel_on_ctrl_c(handle);
         let report = expansion::run(&plan, &deps, &options, &renderer).await?;
         renderer.report(&report);
         Ok(())
