@@ -40,9 +40,7 @@ pub struct DecommissionFacts {
     pub surviving_seed: Option<(String, Option<usize>)>,
 }
 
-fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
-    Finding { severity, code, message, path: String::new(), side: Side::Source, line: None }
-}
+use crate::preflight::finding;
 
 /// The datacenters of the ring other than the leaving one.
 pub fn surviving_datacenters<'a>(ring: &'a StatusReport, leaving_dc: &str) -> Vec<&'a str> {

@@ -49,7 +49,8 @@ pub struct PreflightFacts {
     pub source_ca_missing: bool,
 }
 
-fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
+/// A finding about the clusters (no overrides key or line).
+pub(crate) fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
     Finding { severity, code, message, path: String::new(), side: Side::Source, line: None }
 }
 

@@ -66,11 +66,7 @@ pub fn run(args: &Args, quiet: bool) -> Result<(), CliError> {
         _ => JmxCredentials::PodEnvironment,
     };
     let given = matches!(credentials, JmxCredentials::Given { .. });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let selection = runtime.block_on(async {
+    let selection = super::runtime()?.block_on(async {
         let cluster = KubeCluster::connect(args.kubeconfig.as_deref(), args.context.as_deref())
             .await
             .map_err(|e| CliError::Input(e.to_string()))?;

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::ports::HybridInstaller;
 
@@ -42,17 +41,10 @@ pub struct DecommissionTimeouts {
     pub poll: Span,
 }
 
-fn thirty_minutes() -> Span {
-    Span(Duration::from_secs(1800))
-}
+use super::plan::{t5s as five_seconds, t10m as ten_minutes, t30m as thirty_minutes};
+
 fn six_hours() -> Span {
     Span(Duration::from_secs(6 * 3600))
-}
-fn ten_minutes() -> Span {
-    Span(Duration::from_secs(600))
-}
-fn five_seconds() -> Span {
-    Span(Duration::from_secs(5))
 }
 
 impl Default for DecommissionTimeouts {
@@ -184,13 +176,13 @@ impl DecommissionPlan {
             "installer": self.installer,
             "jmx": self.jmx,
         });
-        Sha256::digest(outcome.to_string().as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+        super::plan::short_hash(&outcome)
     }
 
     /// Where the lock lives: a Lease in the SURVIVING cluster (the leaving one may be gone), the
     /// same name an expansion into that region takes, so the two exclude each other.
     pub fn lock_location(&self) -> (String, String) {
-        ("default".to_owned(), format!("apigee-multiregion-{}", self.surviving.namespace))
+        super::lock::lease_for(&self.surviving.namespace)
     }
 }
 

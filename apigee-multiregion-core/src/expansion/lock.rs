@@ -72,9 +72,15 @@ pub enum LockError {
     },
 }
 
-/// Where the lock lives: `(namespace, lease name)`.
+/// Where the lock lives: `(namespace, lease name)`, in the target cluster.
 pub fn lock_location(plan: &ExpansionPlan) -> (String, String) {
-    ("default".to_owned(), format!("apigee-multiregion-{}", plan.target.namespace))
+    lease_for(&plan.target.namespace)
+}
+
+/// The Lease that guards the Apigee namespace `namespace` of a cluster: one name for every
+/// operation, so an expansion into a region and a decommission checked from it exclude each other.
+pub(crate) fn lease_for(namespace: &str) -> (String, String) {
+    ("default".to_owned(), format!("apigee-multiregion-{namespace}"))
 }
 
 /// Another holder's Lease as this process watches it: the state last read and when (on this

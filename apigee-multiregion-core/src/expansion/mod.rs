@@ -393,7 +393,6 @@ async fn drive(
     // With the lock lost, the rebuild step already said what stays throttled.
     if ctx.lock.is_some()
         && (ctx.ensure_locked().is_ok() || failure.is_none())
-        && ctx.journal(|j| !j.throughput_to_restore().is_empty())
         && let Err(e) = steps::restore_throughput(&ctx).await
         && failure.is_none()
     {

@@ -358,16 +358,16 @@ pub struct Timeouts {
     pub poll: Span,
 }
 
-fn t30m() -> Span {
+pub(super) fn t30m() -> Span {
     Span(Duration::from_secs(1800))
 }
 fn t20m() -> Span {
     Span(Duration::from_secs(1200))
 }
-fn t10m() -> Span {
+pub(super) fn t10m() -> Span {
     Span(Duration::from_secs(600))
 }
-fn t5s() -> Span {
+pub(super) fn t5s() -> Span {
     Span(Duration::from_secs(5))
 }
 
@@ -637,13 +637,15 @@ impl ExpansionPlan {
             "ca": self.ca,
             "network_mode": self.network.mode,
         });
-        let digest = Sha256::digest(outcome.to_string().as_bytes());
-        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+        short_hash(&outcome)
     }
 }
 
-/// Whether a plan name can name the journal file: lowercase letters, digits and `-`, at most 63,
-/// not starting or ending with `-` (like a Kubernetes name).
+/// The first 12 bytes of the SHA-256 of a JSON value, in hex: a plan's identity in its journal.
+pub(super) fn short_hash(outcome: &serde_json::Value) -> String {
+    Sha256::digest(outcome.to_string().as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A plan file's text, its name for messages, and the absolute folder its relative paths start
 /// from (absolute, so paths handed to an installer that runs in another folder still point here).
 pub(crate) fn read_plan(path: &Path) -> Result<(String, String, PathBuf), PlanError> {
@@ -685,7 +687,9 @@ pub(crate) fn check_common(
     Ok(())
 }
 
-pub(crate) fn valid_plan_name(name: &str) -> bool {
+/// Whether a plan name can name the journal file: lowercase letters, digits and `-`, at most 63,
+/// not starting or ending with `-` (like a Kubernetes name).
+fn valid_plan_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

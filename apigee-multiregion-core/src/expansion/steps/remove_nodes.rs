@@ -11,7 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::nodetool::{RemovalStatus, UpDown};
-use crate::overrides::{Finding, Severity, Side};
+use crate::overrides::Severity;
 use crate::ports::{AdminError, CassandraAdmin};
 
 use super::super::Region;
@@ -75,16 +75,13 @@ async fn follow(
 
 /// The last resort (`--force`): `nodetool assassinate`, said in a finding.
 async fn assassinate(ctx: &Ctx<'_>, host_id: &str, address: &str, why: &str) -> Result<(), StepError> {
-    let finding = Finding {
-        severity: Severity::Warning,
-        code: "assassinated",
-        message: format!(
+    let finding = crate::preflight::finding(
+        Severity::Warning,
+        "assassinated",
+        format!(
             "--force: {address} (host ID {host_id}) is assassinated because {why}. Its ranges were NOT streamed to the survivors: run `nodetool repair -full` on every surviving node"
         ),
-        path: String::new(),
-        side: Side::Source,
-        line: None,
-    };
+    );
     ctx.emit(Event::Finding { finding: finding.clone() });
     if let Ok(mut all) = ctx.findings.lock() {
         all.push(finding);

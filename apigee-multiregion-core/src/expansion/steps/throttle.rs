@@ -45,12 +45,22 @@ fn before_mut(r: &mut ThroughputRecord, limit: StreamLimit) -> &mut Option<Throu
     }
 }
 
+/// A record's value before the change, for one limit.
+fn before(r: &ThroughputRecord, limit: StreamLimit) -> Option<Throughput> {
+    match limit {
+        StreamLimit::InterDc => r.interdc_before,
+        StreamLimit::Total => r.total_before,
+    }
+}
+
 /// The (limit, value) pairs a record sets back.
 fn to_restore(r: &ThroughputRecord) -> Vec<(StreamLimit, Throughput)> {
-    [(StreamLimit::InterDc, r.interdc_before), (StreamLimit::Total, r.total_before)]
-        .into_iter()
-        .filter_map(|(l, v)| v.map(|v| (l, v)))
-        .collect()
+    [StreamLimit::InterDc, StreamLimit::Total].into_iter().filter_map(|l| before(r, l).map(|v| (l, v))).collect()
+}
+
+/// The nodetool commands that set a record back by hand.
+fn by_hand(r: &ThroughputRecord) -> String {
+    to_restore(r).iter().map(|(l, v)| format!("nodetool {}", set_args(*l, *v))).collect::<Vec<_>>().join("; ")
 }
 
 fn shown(values: &[(StreamLimit, Throughput)]) -> String {
@@ -115,13 +125,7 @@ pub(crate) async fn apply(ctx: &Ctx<'_>, spec: &ThroughputSpec, nodes: &[(Region
             }
             let was: Vec<_> = want
                 .iter()
-                .map(|(l, _)| {
-                    let before = match l {
-                        StreamLimit::InterDc => record.interdc_before,
-                        StreamLimit::Total => record.total_before,
-                    };
-                    before.map_or_else(|| "?".to_owned(), |b| b.to_string())
-                })
+                .map(|(l, _)| before(record, *l).map_or_else(|| "?".to_owned(), |b| b.to_string()))
                 .collect();
             ctx.emit(Event::Note {
                 step: StepId::Rebuild,
@@ -147,14 +151,12 @@ pub(crate) async fn restore(ctx: &Ctx<'_>) -> Result<(), StepError> {
         // Not ours to change any more: say what is still throttled and how to set it back by
         // hand (the journal keeps the records for the next run too).
         for record in &pending {
-            let commands =
-                to_restore(record).iter().map(|(l, v)| format!("nodetool {}", set_args(*l, *v))).collect::<Vec<_>>();
             ctx.emit(Event::Warning {
                 step: StepId::Rebuild,
                 message: format!(
                     "{}: still carries the rebuild's stream throttle (the lock is lost, so it is not set back now); the next run sets it back, or by hand: {}",
                     ThroughputRecord::key(record.region, &record.pod),
-                    commands.join("; ")
+                    by_hand(record)
                 ),
             });
         }
@@ -185,8 +187,7 @@ pub(crate) async fn restore(ctx: &Ctx<'_>) -> Result<(), StepError> {
                 });
             }
             Err(e) => {
-                let commands = values.iter().map(|(l, v)| format!("nodetool {}", set_args(*l, *v))).collect::<Vec<_>>();
-                let msg = format!("{key}: cannot set the stream throughput back ({}): {e}", commands.join("; "));
+                let msg = format!("{key}: cannot set the stream throughput back ({}): {e}", by_hand(record));
                 ctx.emit(Event::Warning { step: StepId::Rebuild, message: msg.clone() });
                 failures.push(msg);
             }
