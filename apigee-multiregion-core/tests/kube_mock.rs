@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use apigee_multiregion_core::adapters::KubeCluster;
 use apigee_multiregion_core::model::{Secret, SecretBytes};
-use apigee_multiregion_core::ports::{ClusterOps, SanitizedObject};
+use apigee_multiregion_core::ports::{ClusterOps, LeaseMode, SanitizedObject};
 use http::{Request, Response};
 use kube::client::Body;
 
@@ -252,7 +252,15 @@ async fn another_holder_s_lease_is_never_taken_because_its_renew_time_looks_old_
         send.send_response(json(lease("other-run", "2001-01-01T00:00:00.000000Z", "7")));
         assert!(h.next_request().await.is_none(), "nothing written: the Lease stays the other run's");
     });
-    let err = c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), None).await;
+    let err = c
+        .acquire_lease(
+            "default",
+            "apigee-multiregion-apigee",
+            "me",
+            Duration::from_secs(60),
+            LeaseMode::Acquire { take_over: None },
+        )
+        .await;
     drop(c);
     server.await.unwrap();
     let Err(ClusterError::Locked { lease, .. }) = err else { panic!("not locked: {err:?}") };
@@ -281,7 +289,15 @@ async fn a_take_over_writes_only_over_the_very_lease_seen_unchanged() {
         assert_eq!(body["spec"]["holderIdentity"], "me");
         send.send_response(json(lease("me", "2026-01-01T00:00:00.000000Z", "8")));
     });
-    c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), Some(&seen)).await.unwrap();
+    c.acquire_lease(
+        "default",
+        "apigee-multiregion-apigee",
+        "me",
+        Duration::from_secs(60),
+        LeaseMode::Acquire { take_over: Some(&seen) },
+    )
+    .await
+    .unwrap();
     server.await.unwrap();
     // Renewed since it was seen (a new resourceVersion): left alone.
     let (c, mut h) = cluster();
@@ -290,7 +306,15 @@ async fn a_take_over_writes_only_over_the_very_lease_seen_unchanged() {
         send.send_response(json(lease("crashed-run", "2001-01-01T00:00:05.000000Z", "9")));
         assert!(h.next_request().await.is_none(), "nothing written");
     });
-    let err = c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), Some(&seen)).await;
+    let err = c
+        .acquire_lease(
+            "default",
+            "apigee-multiregion-apigee",
+            "me",
+            Duration::from_secs(60),
+            LeaseMode::Acquire { take_over: Some(&seen) },
+        )
+        .await;
     drop(c);
     server.await.unwrap();
     assert!(matches!(err, Err(ClusterError::Locked { .. })), "{err:?}");
@@ -380,4 +404,20 @@ async fn an_api_status_is_said_with_its_message_and_reason() {
         e.to_string().contains("list nodes: nodes is forbidden: User \"x\" cannot list resource \"nodes\" (Forbidden)"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_renewal_never_creates_a_lease_that_is_gone() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method().as_str(), "GET");
+        send.send_response(status(404, "NotFound"));
+        h
+    });
+    let err =
+        c.acquire_lease("default", "apigee-multiregion-apigee", "me", Duration::from_secs(60), LeaseMode::Renew).await;
+    let mut h = server.await.unwrap();
+    assert!(matches!(err, Err(apigee_multiregion_core::ports::ClusterError::NotFound { .. })), "{err:?}");
+    assert!(futures::FutureExt::now_or_never(h.next_request()).flatten().is_none(), "no POST: not created again");
 }

@@ -26,7 +26,8 @@ use zeroize::Zeroize;
 use super::redact::Redactor;
 use crate::model::{CassandraPod, PodPhase, Secret, SecretBytes};
 use crate::ports::{
-    AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseRecord, NodeFacts, SanitizedObject,
+    AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseMode, LeaseRecord, NodeFacts,
+    SanitizedObject,
 };
 
 /// The field manager of every server-side apply this tool makes.
@@ -530,8 +531,12 @@ impl ClusterOps for KubeCluster {
         name: &str,
         holder: &str,
         ttl: Duration,
-        take_over: Option<&LeaseRecord>,
+        mode: LeaseMode<'_>,
     ) -> Result<(), ClusterError> {
+        let take_over = match mode {
+            LeaseMode::Acquire { take_over } => take_over,
+            LeaseMode::Renew => None,
+        };
         let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
         let spec = k8s_openapi::api::coordination::v1::LeaseSpec {
             holder_identity: Some(holder.to_owned()),
@@ -555,6 +560,11 @@ impl ClusterOps for KubeCluster {
             })))
         };
         match api.get_opt(name).await.map_err(|e| self.api_err(&format!("get lease {namespace}/{name}"), e))? {
+            None if matches!(mode, LeaseMode::Renew) => Err(ClusterError::NotFound {
+                context: self.context.clone(),
+                kind: "Lease",
+                name: format!("{namespace}/{name} (this run's lock, deleted or released by another run)"),
+            }),
             None => {
                 let lease = Lease {
                     metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() },
@@ -568,7 +578,8 @@ impl ClusterOps for KubeCluster {
             }
             Some(mut existing) => {
                 let current = lease_record(&existing);
-                let ours = current.holder == holder || current.holder.is_empty();
+                // A released (holder cleared) Lease may be taken, never "renewed".
+                let ours = current.holder == holder || (current.holder.is_empty() && !matches!(mode, LeaseMode::Renew));
                 // Another holder's Lease is never judged here by its renewTime (their clock):
                 // only the caller, having seen it unchanged for long enough, may take it over.
                 if !ours && !take_over.is_some_and(|seen| seen.unchanged(&current)) {

@@ -18,7 +18,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::ports::{ClusterError, ClusterOps, LeaseRecord};
+use crate::ports::{ClusterError, ClusterOps, LeaseMode, LeaseRecord};
 
 use super::plan::ExpansionPlan;
 
@@ -168,7 +168,7 @@ impl Lock {
         let mut watched: Option<Watched> = None;
         loop {
             let take_over = watched.as_ref().filter(|w| w.expires_in(Instant::now(), ttl).is_zero()).map(|w| &w.lease);
-            match cluster.acquire_lease(&namespace, &name, &holder, ttl, take_over).await {
+            match cluster.acquire_lease(&namespace, &name, &holder, ttl, LeaseMode::Acquire { take_over }).await {
                 Ok(()) => break,
                 Err(ClusterError::Locked { context, name, lease }) => {
                     let now = Instant::now();
@@ -211,18 +211,7 @@ impl Lock {
                 // A renewal renews OUR Lease: one that is gone (taken over and released by another
                 // run while this one was stopped or asleep) or held by another is lost, never
                 // created again.
-                let result = match c.lease(&ns, &n).await {
-                    Ok(Some(l)) if l.holder == h => c.acquire_lease(&ns, &n, &h, ttl, None).await,
-                    Ok(Some(l)) => {
-                        Err(ClusterError::Locked { context: context.clone(), name: n.clone(), lease: Box::new(l) })
-                    }
-                    Ok(None) => Err(ClusterError::NotFound {
-                        context: context.clone(),
-                        kind: "Lease",
-                        name: format!("{ns}/{n} (this run's lock, deleted or released by another run)"),
-                    }),
-                    Err(e) => Err(e),
-                };
+                let result = c.acquire_lease(&ns, &n, &h, ttl, LeaseMode::Renew).await;
                 let mut st = hl.lock().unwrap_or_else(|p| p.into_inner());
                 match result {
                     Ok(()) => {

@@ -238,6 +238,19 @@ impl fmt::Display for AccessCheck {
     }
 }
 
+/// What an [`ClusterOps::acquire_lease`] call may do.
+#[derive(Debug, Clone, Copy)]
+pub enum LeaseMode<'a> {
+    /// Take the Lease: create it when absent; another holder's only when `take_over` is the very
+    /// state read from it.
+    Acquire {
+        /// Another holder's Lease as last seen, when the caller judged it expired.
+        take_over: Option<&'a LeaseRecord>,
+    },
+    /// Renew this holder's own Lease, never create one.
+    Renew,
+}
+
 /// One Kubernetes cluster (one kubeconfig context).
 #[async_trait]
 pub trait ClusterOps: Send + Sync {
@@ -291,18 +304,19 @@ pub trait ClusterOps: Send + Sync {
     /// is changed). Every authenticated identity may ask this of Kubernetes.
     async fn access_allowed(&self, check: &AccessCheck) -> Result<bool, ClusterError>;
 
-    /// Takes (or renews) the Lease `name` for `holder`, valid for `ttl` after each renewal. A
-    /// Lease held by another holder is refused with [`ClusterError::Locked`] carrying what was
-    /// read, unless `take_over` is that very state (the caller saw it unchanged for long enough):
-    /// then it is taken over, on the condition that it is still unchanged (its resourceVersion),
-    /// so a holder that renewed in between keeps it.
+    /// Takes or renews (`mode`) the Lease `name` for `holder`, valid for `ttl` after each write.
+    /// A Lease held by another holder is refused with [`ClusterError::Locked`] carrying what was
+    /// read, unless taking it with `take_over` set to that very state (the caller saw it unchanged
+    /// for long enough): then it is taken over, on the condition that it is still unchanged (its
+    /// resourceVersion), so a holder that renewed in between keeps it. A renewal never creates:
+    /// an absent Lease is [`ClusterError::NotFound`] (the lock was lost).
     async fn acquire_lease(
         &self,
         namespace: &str,
         name: &str,
         holder: &str,
         ttl: Duration,
-        take_over: Option<&LeaseRecord>,
+        mode: LeaseMode<'_>,
     ) -> Result<(), ClusterError>;
 
     /// Releases the Lease if `holder` holds it: deletes it on the condition that it is still the

@@ -9,6 +9,6 @@ mod installer;
 pub use cassandra::{AdminError, CassandraAdmin, JmxCredentials};
 pub use cluster::{
     APIGEE_DATASTORE, AccessCheck, CASSANDRA_DATA_REPLICATION, ClusterError, ClusterOps, CustomResource, ExecArg,
-    ExecOutput, LeaseRecord, NodeFacts, SanitizedObject,
+    ExecOutput, LeaseMode, LeaseRecord, NodeFacts, SanitizedObject,
 };
 pub use installer::{HybridInstaller, InstallerError, Operation};

@@ -15,7 +15,7 @@ use apigee_multiregion_core::nodetool::{
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
     AccessCheck, AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput,
-    HybridInstaller, InstallerError, LeaseRecord, NodeFacts, Operation, SanitizedObject,
+    HybridInstaller, InstallerError, LeaseMode, LeaseRecord, NodeFacts, Operation, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -378,8 +378,12 @@ impl ClusterOps for FakeCluster {
         name: &str,
         holder: &str,
         ttl: Duration,
-        take_over: Option<&LeaseRecord>,
+        mode: LeaseMode<'_>,
     ) -> Result<(), ClusterError> {
+        let take_over = match mode {
+            LeaseMode::Acquire { take_over } => take_over,
+            LeaseMode::Renew => None,
+        };
         let mut w = self.world.lock().unwrap();
         w.lease_takes += 1;
         if w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
@@ -389,6 +393,9 @@ impl ClusterOps for FakeCluster {
             });
         }
         w.tick_renewer();
+        if matches!(mode, LeaseMode::Renew) && !w.leases.contains_key(name) {
+            return Err(ClusterError::NotFound { context: "region-2".into(), kind: "Lease", name: name.into() });
+        }
         // As the API server with the adapter: another holder's Lease is taken over only when the
         // caller shows it the very state it holds (resourceVersion precondition).
         if let Some(l) = w.leases.get(name)
