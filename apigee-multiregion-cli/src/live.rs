@@ -259,7 +259,8 @@ impl LiveView {
                 self.clear_bars(st);
                 self.print(&format!("{} {step} failed: {error}", self.paint("31", "✗")));
             }
-            Event::RebuildProgress { pod, received, total, all, .. } => {
+            Event::RebuildProgress { pod, node, all } => {
+                let (received, total) = (node.received, node.total);
                 if let Some((step, bar)) = &st.step {
                     let mut msg = format!(
                         "{} · all nodes {} / {}",
@@ -384,8 +385,12 @@ mod tests {
     }
 
     fn progress(pod: &str, received: u64, total: u64) -> Event {
-        let all = apigee_multiregion_core::expansion::progress::Rate::default();
-        Event::RebuildProgress { pod: pod.into(), received, total, bytes_per_second: None, eta_seconds: None, all }
+        use apigee_multiregion_core::expansion::progress::Rate;
+        Event::RebuildProgress {
+            pod: pod.into(),
+            node: Rate { received, total, ..Rate::default() },
+            all: Rate::default(),
+        }
     }
 
     /// The rates and totals the engine's meter gives for the recorded progress, at its times.
@@ -395,9 +400,8 @@ mod tests {
         let mut out = Vec::with_capacity(events.len());
         for (ms, mut event) in events {
             now += Duration::from_millis(ms);
-            if let Event::RebuildProgress { pod, received, total, bytes_per_second, eta_seconds, all } = &mut event {
-                let (node, every) = meter.observe(pod, *received, *total, now);
-                (*bytes_per_second, *eta_seconds, *all) = (node.bytes_per_second, node.eta_seconds, every);
+            if let Event::RebuildProgress { pod, node, all } = &mut event {
+                (*node, *all) = meter.observe(pod, node.received, node.total, now);
             }
             out.push((ms, event));
         }

@@ -180,13 +180,17 @@ impl EventSink for Renderer {
                 self.line(&format!("{t} {} {step} ({:.1}s)", self.paint("32", "✓"), duration_ms as f64 / 1000.0))
             }
             Event::StepFailed { step, error } => self.line(&format!("{t} {} {step}: {error}", self.paint("31", "✗"))),
-            Event::RebuildProgress { pod, received, total, bytes_per_second, eta_seconds, all } => {
+            Event::RebuildProgress { pod, node, all } => {
+                let (received, total) = (node.received, node.total);
                 // At most one line per pod per 5%.
                 let pct = received.saturating_mul(100).checked_div(total).unwrap_or(0);
                 let mut last = self.last_progress.lock().unwrap_or_else(|p| p.into_inner());
                 if last.get(&pod).is_none_or(|p| pct >= p + 5 || pct == 100 && *p != 100) {
                     last.insert(pod.clone(), pct);
-                    let speed = |rate: Option<u64>, eta: Option<u64>| match (rate, eta) {
+                    let speed = |r: &apigee_multiregion_core::expansion::progress::Rate| match (
+                        r.bytes_per_second,
+                        r.eta_seconds,
+                    ) {
                         (Some(r), Some(e)) => format!(
                             " at {}/s, {} left",
                             human(r),
@@ -198,10 +202,10 @@ impl EventSink for Renderer {
                         "{t}   rebuild {pod}: {} / {} ({pct}%){}; all nodes {} / {}{}",
                         human(received),
                         human(total),
-                        speed(bytes_per_second, eta_seconds),
+                        speed(&node),
                         human(all.received),
                         human(all.total),
-                        speed(all.bytes_per_second, all.eta_seconds)
+                        speed(&all)
                     ));
                 }
             }

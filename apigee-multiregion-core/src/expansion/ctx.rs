@@ -31,18 +31,13 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// Emits a node's rebuild progress with its rate, its time left and the step's totals.
     pub fn progress(&self, pod: &str, received: u64, total: u64) {
-        let (node, all) = match self.progress.lock() {
-            Ok(mut m) => m.observe(pod, received, total, std::time::Instant::now()),
-            Err(_) => (Default::default(), Default::default()),
-        };
-        self.emit(Event::RebuildProgress {
-            pod: pod.into(),
+        let (node, all) = self.progress.lock().unwrap_or_else(|p| p.into_inner()).observe(
+            pod,
             received,
             total,
-            bytes_per_second: node.bytes_per_second,
-            eta_seconds: node.eta_seconds,
-            all,
-        });
+            std::time::Instant::now(),
+        );
+        self.emit(Event::RebuildProgress { pod: pod.into(), node, all });
     }
 
     pub fn emit(&self, e: Event) {

@@ -62,15 +62,11 @@ pub enum Event {
     RebuildProgress {
         /// Target pod.
         pod: String,
-        /// Bytes received.
-        received: u64,
-        /// Bytes to receive.
-        total: u64,
-        /// This node's average bytes per second since its first reading (`null` until known).
-        bytes_per_second: Option<u64>,
-        /// This node's seconds left at that rate (`null` until known).
-        eta_seconds: Option<u64>,
-        /// Every node that has streamed so far: received, total, rate and time left.
+        /// This node: `received`, `total` (bytes), `bytes_per_second` and `eta_seconds` (its
+        /// average since its first reading; `null` until known), flattened into the event.
+        #[serde(flatten)]
+        node: super::progress::Rate,
+        /// Every node that has streamed so far: the same four.
         all: super::progress::Rate,
     },
     /// A node's rebuild changed state.

@@ -112,3 +112,22 @@ mod tests {
         assert_eq!(all.received, u64::MAX);
     }
 }
+
+#[cfg(test)]
+mod event_shape {
+    use super::Rate;
+    use crate::expansion::Event;
+
+    #[test]
+    fn the_progress_event_keeps_its_documented_json_keys() {
+        let node = Rate { received: 5, total: 10, bytes_per_second: Some(1), eta_seconds: Some(5) };
+        let e = Event::RebuildProgress { pod: "p".into(), node, all: node };
+        let v = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "rebuild-progress", "pod": "p", "received": 5, "total": 10,
+                "bytes_per_second": 1, "eta_seconds": 5,
+                "all": {"received": 5, "total": 10, "bytes_per_second": 1, "eta_seconds": 5}})
+        );
+    }
+}

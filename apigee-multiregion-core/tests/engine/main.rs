@@ -10,6 +10,7 @@ mod world;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use apigee_multiregion_core::expansion::progress::Rate;
 use apigee_multiregion_core::expansion::{
     self, Event, ExpansionError, ExpansionPlan, Journal, NodeState, Region, RunOptions, StepId, StepOutcome, StepState,
     ThroughputRecord,
@@ -334,13 +335,17 @@ async fn still_rebuilding_means_running_and_is_waited_for() {
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     r.unwrap();
     assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "not retried: it was running");
-    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildProgress { received: 500, total: 1000, .. })));
+    assert!(
+        rec.events()
+            .iter()
+            .any(|e| matches!(e, Event::RebuildProgress { node: Rate { received: 500, total: 1000, .. }, .. }))
+    );
     // Every progress event carries the step's totals so far (this node is the only one streaming).
     let all: Vec<_> = rec
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::RebuildProgress { received, total, all, .. } => Some((received, total, all.received, all.total)),
+            Event::RebuildProgress { node, all, .. } => Some((node.received, node.total, all.received, all.total)),
             _ => None,
         })
         .collect();
