@@ -161,9 +161,46 @@ impl OverridesDoc {
 
         let tree = tree::parse(&text).map_err(|e| fail(format!("the result does not parse: {e}")))?;
         edit::verify_edit(&self.tree, &tree, CASSANDRA, key, value.as_ref()).map_err(fail)?;
+        // The span tree and the typed view are read by two YAML parsers, which disagree on a few
+        // odd documents (an anchor name holding `:` is one). Prove the edit in the typed view
+        // too, which reads as Apigee's Go tools do: exactly the one key changed, to the value.
+        let unlocated: &dyn Fn(&[&str]) -> (usize, usize) = &|_| (0, 0);
+        let mut expected = self.view()?;
+        expect_in_view(&mut expected.cassandra, key, value.as_ref());
+        let actual = OverridesView::read(&text, unlocated)
+            .map_err(|e| fail(format!("the result does not read as overrides: {e}")))?;
+        if actual != expected {
+            return Err(fail(
+                "the YAML readers disagree on this document's layout, so the edit would not land where Apigee reads it; set the key by hand, or write the file in plain block style"
+                    .into(),
+            ));
+        }
         self.text = text;
         self.tree = tree;
         Ok(())
+    }
+}
+
+/// What the typed view must read after setting (or, with `None`, removing) `cassandra.<key>`.
+fn expect_in_view(c: &mut super::CassandraView, key: &str, value: Option<&NewValue>) {
+    let text = |v: Option<&NewValue>| match v {
+        Some(NewValue::Str(s)) => Some(s.clone()),
+        Some(NewValue::Bool(b)) => Some(b.to_string()),
+        None => None,
+    };
+    match key {
+        "multiRegionSeedHost" => c.multi_region_seed_host = text(value),
+        "datacenter" => c.datacenter = text(value),
+        "rack" => c.rack = text(value),
+        "hostNetwork" => {
+            c.host_network = match value {
+                Some(NewValue::Bool(b)) => Some(*b),
+                Some(NewValue::Str(s)) => s.parse().ok(),
+                None => None,
+            }
+        }
+        // Any other key is not in the view: the view must not change at all.
+        _ => {}
     }
 }
 

@@ -169,6 +169,21 @@ fn an_anchored_cassandra_section_is_refused() {
     assert!(matches!(d.set_seed_host("10.0.0.1"), Err(OverridesError::SharedValue { .. })));
 }
 
+/// Found by `fuzz/run` (overrides_seed): `&name:` is an anchor named `name:` to the span tree's
+/// parser, but an anchored empty key to `yaml_serde` (and to Apigee's Go tools, both libyaml
+/// descendants). The edit looked right in the span tree and landed one level too deep for the
+/// reader that matters; now the typed view must agree too, or nothing changes.
+#[test]
+fn an_edit_the_typed_view_would_read_elsewhere_is_refused_and_changes_nothing() {
+    let text = "&root:\n    org: example\n    jmx:\n";
+    let mut d = doc(text);
+    let err = d.set_seed_host("10.0.0.1").unwrap_err();
+    assert!(matches!(err, OverridesError::EditVerification { .. }), "{err}");
+    assert!(err.to_string().contains("YAML readers disagree"), "{err}");
+    assert_eq!(d.text(), text);
+    assert_eq!(d.view().unwrap().cassandra.multi_region_seed_host, None);
+}
+
 #[test]
 fn duplicate_keys_are_refused_with_both_lines() {
     let err = OverridesDoc::parse("cassandra:\n  datacenter: dc-1\n  datacenter: dc-2\n").unwrap_err();
