@@ -194,18 +194,22 @@ pub fn installer_for(plan: &ExpansionPlan, redactor: Redactor) -> Arc<dyn crate:
             a.poll_interval = plan.timeouts.poll.0;
             Arc::new(a)
         }
-        InstallerSpec::Helm { program, charts, org_release, environments, env_groups } => Arc::new(Helm {
-            program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
-            charts_dir: plan.resolve(charts),
-            namespace: plan.target.namespace.clone(),
-            org_release: org_release.clone(),
-            environments: environments.clone(),
-            env_groups: env_groups.clone(),
-            kubeconfig: kc(&plan.target.kubeconfig),
-            context: plan.target.context.clone(),
-            redactor,
-            command_timeout: plan.timeouts.install.0,
-        }),
+        InstallerSpec::Helm { program, kubectl, version, charts, org_release, environments, env_groups } => {
+            Arc::new(Helm {
+                program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
+                kubectl: kubectl.as_ref().map_or_else(|| PathBuf::from("kubectl"), |p| plan.resolve(p)),
+                charts_dir: plan.resolve(charts),
+                namespace: plan.target.namespace.clone(),
+                version: *version,
+                org_release: org_release.clone(),
+                environments: environments.clone(),
+                env_groups: env_groups.clone(),
+                kubeconfig: kc(&plan.target.kubeconfig),
+                context: plan.target.context.clone(),
+                redactor,
+                command_timeout: plan.timeouts.install.0,
+            })
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::redact::Redactor;
+use crate::expansion::HybridVersion;
 use crate::ports::{HybridInstaller, InstallerError, Operation};
 
 /// The apigeectl arguments for an operation.
@@ -181,15 +182,25 @@ impl HybridInstaller for Apigeectl {
     }
 }
 
-/// Helm (hybrid 1.11 and newer): one release per chart, in install order.
+/// Helm (hybrid 1.11 and newer): the CRDs first with kubectl, then one release per chart, in
+/// install order, each pinned to the context with `--kube-context`.
+///
+/// `helm --wait` does not mean Cassandra is ready: the charts create custom resources and the
+/// operator creates the StatefulSet later. So [`HybridInstaller::wait_ready`] is not Helm's to
+/// answer; the engine judges readiness from the cluster (the datastore `running` at its current
+/// generation, every Cassandra pod Ready).
 #[derive(Debug, Clone)]
 pub struct Helm {
     /// The helm program.
     pub program: PathBuf,
+    /// The kubectl program (applies the CRDs).
+    pub kubectl: PathBuf,
     /// The folder holding the Apigee charts (`apigee-operator/`, `apigee-datastore/`, ...).
     pub charts_dir: PathBuf,
     /// Apigee's namespace.
     pub namespace: String,
+    /// The hybrid release of the charts: where the operator release lives.
+    pub version: HybridVersion,
     /// The organization release name (chart `apigee-org`).
     pub org_release: String,
     /// Environments (`apigee-env`, one release each).
@@ -251,27 +262,67 @@ fn already_uninstalled(e: &InstallerError) -> bool {
     e.message.contains("release: not found")
 }
 
+/// The operator's release name.
+const OPERATOR: &str = "operator";
+
 impl Helm {
+    /// The namespace a release lives in: the operator's depends on the hybrid release.
+    pub fn release_namespace(&self, release: &str) -> &str {
+        if release == OPERATOR { self.version.operator_namespace(&self.namespace) } else { &self.namespace }
+    }
+
+    /// The CRD folder of the operator chart, applied before any chart.
+    pub fn crds_dir(&self) -> PathBuf {
+        self.charts_dir.join("apigee-operator").join("etc").join("crds").join("default")
+    }
+
+    /// The kubectl arguments that apply the CRDs (Apigee's documented command, context pinned).
+    pub fn crds_argv(&self) -> Vec<String> {
+        vec![
+            "--context".to_owned(),
+            self.context.clone(),
+            "apply".to_owned(),
+            "-k".to_owned(),
+            format!("{}/", self.crds_dir().display()),
+            "--server-side".to_owned(),
+            "--force-conflicts".to_owned(),
+            "--validate=false".to_owned(),
+        ]
+    }
+
     /// The argv of one release's uninstall: `--wait` (Helm 3.7+) waits until its resources are
     /// gone, so the datastore's removal is processed while the operator still runs.
     pub fn uninstall_argv(&self, release: &str) -> Vec<String> {
-        ["uninstall", release, "--namespace", &self.namespace, "--wait"].map(str::to_owned).to_vec()
+        [
+            "uninstall",
+            release,
+            "--namespace",
+            self.release_namespace(release),
+            "--wait",
+            "--kube-context",
+            &self.context,
+        ]
+        .map(str::to_owned)
+        .to_vec()
     }
 
-    /// The argv of one release's upgrade.
+    /// The argv of one release's upgrade. The operator's namespace is created when it is
+    /// `apigee-system` (1.11, 1.12), as Apigee's install pages do.
     pub fn upgrade_argv(&self, release: &Release, overrides: &Path) -> Vec<String> {
+        let namespace = self.release_namespace(&release.name);
         let mut a = vec![
             "upgrade".to_owned(),
             release.name.clone(),
             format!("{}/", self.charts_dir.join(&release.chart).display()),
             "--install".to_owned(),
             "--namespace".to_owned(),
-            self.namespace.clone(),
-            "--atomic".to_owned(),
-            "--wait".to_owned(),
-            "-f".to_owned(),
-            overrides.display().to_string(),
+            namespace.to_owned(),
         ];
+        if release.name == OPERATOR && namespace != self.namespace {
+            a.push("--create-namespace".to_owned());
+        }
+        a.extend(["--atomic", "--wait", "--kube-context", &self.context, "-f"].map(str::to_owned));
+        a.push(overrides.display().to_string());
         for s in &release.set {
             a.push("--set".into());
             a.push(s.clone());
@@ -279,9 +330,25 @@ impl Helm {
         a
     }
 
+    fn shown(&self, program: &str, argv: &[String]) -> String {
+        format!("{program} {}", argv.join(" "))
+    }
+
     async fn helm(&self, args: &[String]) -> Result<String, InstallerError> {
         run(&self.program, args, None, self.kubeconfig.as_deref(), &self.context, &self.redactor, self.command_timeout)
             .await
+    }
+
+    /// The CRDs, then the operator release.
+    fn init_commands(&self, overrides: &Path) -> Vec<String> {
+        let mut v = vec![self.shown("kubectl", &self.crds_argv())];
+        v.extend(
+            helm_releases(&self.org_release, &[], &[])
+                .iter()
+                .filter(|r| r.name == OPERATOR)
+                .map(|r| self.shown("helm", &self.upgrade_argv(r, overrides))),
+        );
+        v
     }
 }
 
@@ -294,27 +361,46 @@ impl HybridInstaller for Helm {
     fn describe(&self, op: Operation, overrides: &Path) -> Vec<String> {
         let releases = helm_releases(&self.org_release, &self.environments, &self.env_groups);
         let chosen: Vec<&Release> = match op {
-            Operation::Init => releases.iter().filter(|r| r.name == "operator").collect(),
+            Operation::Init => return self.init_commands(overrides),
             Operation::ApplyDatastore => releases.iter().filter(|r| r.name == "datastore").collect(),
-            // The charts install with `--wait`; readiness is asked of the cluster.
+            // Readiness is asked of the cluster, not of Helm.
             Operation::CheckReady => vec![],
-            Operation::Apply => releases.iter().filter(|r| r.name != "operator").collect(),
+            Operation::Apply => releases.iter().filter(|r| r.name != OPERATOR).collect(),
             Operation::Delete => {
                 return helm_uninstall_order(&self.org_release, &self.environments, &self.env_groups)
                     .iter()
-                    .map(|r| format!("helm --kube-context {} {}", self.context, self.uninstall_argv(r).join(" ")))
+                    .map(|r| self.shown("helm", &self.uninstall_argv(r)))
                     .collect();
             }
         };
-        chosen
-            .iter()
-            .map(|r| format!("helm --kube-context {} {}", self.context, self.upgrade_argv(r, overrides).join(" ")))
-            .collect()
+        chosen.iter().map(|r| self.shown("helm", &self.upgrade_argv(r, overrides))).collect()
     }
 
     async fn init(&self, overrides: &Path) -> Result<(), InstallerError> {
-        // CRDs come with the operator chart's `etc/crds`; the operator release installs the rest.
-        for r in helm_releases(&self.org_release, &[], &[]).iter().filter(|r| r.name == "operator") {
+        // Apigee's CRDs are not in the charts: applied first, as the install pages do (a fresh
+        // cluster has none, and no chart installs without them).
+        if !self.crds_dir().is_dir() {
+            return Err(InstallerError {
+                command: self.shown("kubectl", &self.crds_argv()),
+                context: Some(self.context.clone()),
+                message: format!(
+                    "{} is not a folder: installer.charts must be the folder holding apigee-operator/ (with its etc/crds/default/) of hybrid {}",
+                    self.crds_dir().display(),
+                    self.version
+                ),
+            });
+        }
+        run(
+            &self.kubectl,
+            &self.crds_argv(),
+            None,
+            self.kubeconfig.as_deref(),
+            &self.context,
+            &self.redactor,
+            self.command_timeout,
+        )
+        .await?;
+        for r in helm_releases(&self.org_release, &[], &[]).iter().filter(|r| r.name == OPERATOR) {
             self.helm(&self.upgrade_argv(r, overrides)).await?;
         }
         Ok(())
@@ -324,7 +410,7 @@ impl HybridInstaller for Helm {
         // The operator release was installed by `init`.
         for r in helm_releases(&self.org_release, &self.environments, &self.env_groups)
             .into_iter()
-            .filter(|r| r.name != "operator")
+            .filter(|r| r.name != OPERATOR)
         {
             self.helm(&self.upgrade_argv(&r, overrides)).await?;
         }
@@ -339,7 +425,8 @@ impl HybridInstaller for Helm {
     }
 
     async fn wait_ready(&self, _overrides: &Path, _timeout: Duration) -> Result<(), InstallerError> {
-        // Every release is installed with `--wait --atomic`: done means ready.
+        // Helm cannot tell: `--wait` covers the charts' own objects, not the Cassandra the
+        // operator creates later. The engine waits on the cluster after every install.
         Ok(())
     }
 
@@ -395,6 +482,23 @@ mod tests {
         assert!(!already_uninstalled(&gone("exit status 1: Error: Kubernetes cluster unreachable")));
     }
 
+    fn helm(version: &str) -> Helm {
+        Helm {
+            program: "helm".into(),
+            kubectl: "kubectl".into(),
+            charts_dir: "/charts".into(),
+            namespace: "apigee".into(),
+            version: version.parse().unwrap(),
+            org_release: "my-org".into(),
+            environments: vec!["test".into()],
+            env_groups: vec!["default-group".into()],
+            kubeconfig: None,
+            context: "west".into(),
+            redactor: Redactor::default(),
+            command_timeout: Duration::from_secs(1),
+        }
+    }
+
     #[test]
     fn helm_installs_charts_in_the_documented_order() {
         let r = helm_releases("my-org", &["test".into()], &["default-group".into()]);
@@ -404,34 +508,67 @@ mod tests {
             ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org", "test", "default-group"]
         );
         assert_eq!(r[6].set, ["env=test"]);
-        let h = Helm {
-            program: "helm".into(),
-            charts_dir: "/charts".into(),
-            namespace: "apigee".into(),
-            org_release: "my-org".into(),
-            environments: vec![],
-            env_groups: vec![],
-            kubeconfig: None,
-            context: "west".into(),
-            redactor: Redactor::default(),
-            command_timeout: Duration::from_secs(1),
-        };
+        let h = helm("1.13.1");
         assert_eq!(
             h.upgrade_argv(&r[1], Path::new("o.yaml")).join(" "),
-            "upgrade datastore /charts/apigee-datastore/ --install --namespace apigee --atomic --wait -f o.yaml"
+            "upgrade datastore /charts/apigee-datastore/ --install --namespace apigee --atomic --wait --kube-context west -f o.yaml"
         );
-        assert_eq!(h.uninstall_argv("datastore").join(" "), "uninstall datastore --namespace apigee --wait");
+        assert_eq!(
+            h.uninstall_argv("datastore").join(" "),
+            "uninstall datastore --namespace apigee --wait --kube-context west"
+        );
         assert_eq!(
             h.describe(Operation::Delete, Path::new("o.yaml"))[0],
-            "helm --kube-context west uninstall my-org --namespace apigee --wait"
+            "helm uninstall test --namespace apigee --wait --kube-context west"
         );
         assert_eq!(h.describe(Operation::ApplyDatastore, Path::new("o.yaml")).len(), 1);
-        // A dry run of init + apply lists each chart once, in order.
-        let shown: Vec<String> = [Operation::Init, Operation::Apply, Operation::CheckReady]
+        // A dry run of init + apply: the CRDs first, then each chart once, in order.
+        let shown: Vec<String> = [Operation::Init, Operation::CheckReady, Operation::Apply, Operation::CheckReady]
             .into_iter()
             .flat_map(|op| h.describe(op, Path::new("o.yaml")))
             .collect();
-        let charts: Vec<&str> = shown.iter().map(|c| c.split_whitespace().nth(4).unwrap_or("")).collect();
-        assert_eq!(charts, ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org"]);
+        assert_eq!(
+            shown[0],
+            "kubectl --context west apply -k /charts/apigee-operator/etc/crds/default/ --server-side --force-conflicts --validate=false"
+        );
+        let charts: Vec<&str> = shown[1..].iter().map(|c| c.split_whitespace().nth(2).unwrap_or("")).collect();
+        assert_eq!(
+            charts,
+            ["operator", "datastore", "redis", "telemetry", "ingress-manager", "my-org", "test", "default-group"]
+        );
+    }
+
+    #[test]
+    fn the_operator_release_lives_in_apigee_system_until_1_12_and_in_the_apigee_namespace_from_1_13() {
+        let operator = &helm_releases("my-org", &[], &[])[0];
+        for (version, namespace, created) in [
+            ("1.11.2", "apigee-system", true),
+            ("1.12", "apigee-system", true),
+            ("1.13.0", "apigee", false),
+            ("1.15.1", "apigee", false),
+        ] {
+            let h = helm(version);
+            let argv = h.upgrade_argv(operator, Path::new("o.yaml")).join(" ");
+            assert!(argv.contains(&format!("--namespace {namespace} ")), "{version}: {argv}");
+            assert_eq!(argv.contains("--create-namespace"), created, "{version}: {argv}");
+            assert!(h.uninstall_argv("operator").join(" ").contains(&format!("--namespace {namespace} ")));
+            // Every other release stays in the Apigee namespace.
+            assert!(h.uninstall_argv("datastore").join(" ").contains("--namespace apigee "));
+        }
+    }
+
+    #[tokio::test]
+    async fn helm_init_without_the_crd_folder_says_what_the_charts_folder_must_hold_and_runs_nothing() {
+        let mut h = helm("1.12.1");
+        h.charts_dir = "/nonexistent/charts".into();
+        h.program = "/nonexistent/helm".into();
+        let e = h.init(Path::new("o.yaml")).await.unwrap_err();
+        assert!(
+            e.command
+                .starts_with("kubectl --context west apply -k /nonexistent/charts/apigee-operator/etc/crds/default/"),
+            "{e:?}"
+        );
+        assert!(e.message.contains("must be the folder holding apigee-operator/"), "{}", e.message);
+        assert!(e.message.contains("hybrid 1.12.1"), "{}", e.message);
     }
 }

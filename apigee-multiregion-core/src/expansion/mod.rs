@@ -40,8 +40,8 @@ pub use journal::{
 };
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
-    CaSpec, Concurrency, CrSpec, ExpansionPlan, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec, PlanError,
-    RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts, VerifySpec,
+    CaSpec, Concurrency, CrSpec, ExpansionPlan, HybridVersion, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec,
+    PlanError, RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts, VerifySpec,
     parse_duration,
 };
 pub use step_id::{StepId, UnknownStep};

@@ -85,6 +85,84 @@ fn default_container() -> String {
     "apigee-cassandra".into()
 }
 
+/// An Apigee hybrid release, `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` (`1.12`, `1.13.2`), as the
+/// Helm charts' version says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HybridVersion {
+    /// Major (1).
+    pub major: u32,
+    /// Minor (12).
+    pub minor: u32,
+    /// Patch, when given.
+    pub patch: Option<u32>,
+}
+
+impl HybridVersion {
+    /// The namespace of the operator's Helm release: `apigee-system` for hybrid 1.11 and 1.12
+    /// (installed with `--create-namespace`), Apigee's own namespace from 1.13.
+    pub fn operator_namespace<'a>(&self, apigee_namespace: &'a str) -> &'a str {
+        if (self.major, self.minor) <= (1, 12) { "apigee-system" } else { apigee_namespace }
+    }
+}
+
+impl std::fmt::Display for HybridVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.patch {
+            Some(p) => write!(f, "{}.{}.{p}", self.major, self.minor),
+            None => write!(f, "{}.{}", self.major, self.minor),
+        }
+    }
+}
+
+impl std::str::FromStr for HybridVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not an Apigee hybrid release: write it as 1.12 or 1.13.2 (`helm show chart <charts>/apigee-operator` says which)"
+            )
+        };
+        let t = s.trim().trim_start_matches('v');
+        let parts: Vec<&str> = t.split('.').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return Err(bad());
+        }
+        let n = |p: &str| p.parse::<u32>().map_err(|_| bad());
+        let v = Self { major: n(parts[0])?, minor: n(parts[1])?, patch: parts.get(2).map(|p| n(p)).transpose()? };
+        if (v.major, v.minor) < (1, 11) {
+            return Err(format!(
+                "Apigee hybrid {v} has no Helm charts (they start with 1.11): use `installer: {{kind: apigeectl}}`"
+            ));
+        }
+        Ok(v)
+    }
+}
+
+impl Serialize for HybridVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HybridVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A YAML `1.12` is a number: take whatever scalar was written, as text.
+        let v = yaml_serde::Value::deserialize(d)?;
+        let text = match &v {
+            yaml_serde::Value::String(s) => s.clone(),
+            // `1.20` would read as 1.2: a number with one digit after the point is ambiguous.
+            yaml_serde::Value::Number(n) if n.to_string().split('.').nth(1).is_some_and(|m| m.len() == 1) => {
+                return Err(serde::de::Error::custom(format!(
+                    "installer.version: {n} is a YAML number, which drops trailing zeros (1.20 reads as 1.2): write the release in quotes, as \"{n}0\" or \"{n}\""
+                )));
+            }
+            yaml_serde::Value::Number(n) => n.to_string(),
+            _ => return Err(serde::de::Error::custom("installer.version: write the hybrid release as 1.12 or 1.13.2")),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// How Apigee is installed in the new region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
@@ -103,6 +181,12 @@ pub enum InstallerSpec {
         /// The helm program (default: `helm` on PATH).
         #[serde(default)]
         program: Option<PathBuf>,
+        /// The kubectl program that applies the CRDs first (default: `kubectl` on PATH).
+        #[serde(default)]
+        kubectl: Option<PathBuf>,
+        /// The Apigee hybrid release the charts are (`1.12.3`): it decides where the operator
+        /// release lives (`apigee-system` for 1.11 and 1.12, the Apigee namespace from 1.13).
+        version: HybridVersion,
         /// The folder with the Apigee charts.
         charts: PathBuf,
         /// The org release name.
@@ -718,6 +802,53 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         assert_eq!(p.jmx, JmxSpec::Overrides);
         assert_eq!(p.resolve(Path::new("west.yaml")), PathBuf::from("/plans/west.yaml"));
         assert_eq!(p.hash().len(), 24);
+    }
+
+    #[test]
+    fn a_helm_plan_names_its_hybrid_release_which_places_the_operator() {
+        let helm = |v: &str| {
+            let text = PLAN.replace(
+                "{kind: apigeectl, program: ./apigeectl}",
+                &format!("{{kind: helm, version: {v}, charts: ./charts, org_release: my-org}}"),
+            );
+            ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into())
+        };
+        let version = |p: ExpansionPlan| match p.installer {
+            InstallerSpec::Helm { version, .. } => version,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(version(helm("1.12.3").unwrap()).to_string(), "1.12.3");
+        assert_eq!(version(helm("1.12.3").unwrap()).operator_namespace("apigee"), "apigee-system");
+        assert_eq!(version(helm("\"1.13\"").unwrap()).operator_namespace("apigee"), "apigee");
+        // A YAML number with two digits after the point keeps them; one digit is ambiguous.
+        assert_eq!(version(helm("1.14").unwrap()).to_string(), "1.14");
+        let e = helm("1.20").unwrap_err().to_string();
+        assert!(e.contains("write the release in quotes"), "{e}");
+        let e = helm("1.10.4").unwrap_err().to_string();
+        assert!(e.contains("no Helm charts") && e.contains("apigeectl"), "{e}");
+        let e = helm("latest").unwrap_err().to_string();
+        assert!(e.contains("not an Apigee hybrid release"), "{e}");
+        let missing =
+            PLAN.replace("{kind: apigeectl, program: ./apigeectl}", "{kind: helm, charts: c, org_release: o}");
+        let e = ExpansionPlan::from_str_at(&missing, "plan.yaml", "".into()).unwrap_err().to_string();
+        assert!(e.contains("version"), "{e}");
+    }
+
+    /// The example plans users copy must read as they are.
+    #[test]
+    fn every_example_plan_reads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plans");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                ExpansionPlan::from_str_at(&text, &path.display().to_string(), dir.clone())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                read += 1;
+            }
+        }
+        assert!(read >= 2, "the example plans are in {}", dir.display());
     }
 
     #[test]

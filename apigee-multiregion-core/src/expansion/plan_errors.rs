@@ -237,6 +237,9 @@ fn hint(field: &str) -> &'static str {
         "kind" => "`apigeectl` or `helm`; ",
         "from" => "`overrides`, `env`, `pod-env` or `none`; ",
         "charts" => "the folder with the Apigee Helm charts; ",
+        "version" => {
+            "the Apigee hybrid release of the charts, such as \"1.12.3\", which decides the operator's namespace; "
+        }
         "org_release" => "the Helm release name of the org chart; ",
         "context" => "the kubeconfig context; ",
         "overrides" => "the region's overrides file; ",
