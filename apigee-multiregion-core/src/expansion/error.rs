@@ -79,6 +79,18 @@ pub enum StepError {
         /// `cassandra.replicaCount`.
         want: usize,
     },
+    /// The installer returned, but the cluster did not show the datastore ready in time.
+    #[error(
+        "the target was not ready within {seconds}s (timeouts.install) after the installer returned: {why}. The operator creates and starts Cassandra after the charts or apigeectl return; check `kubectl -n {namespace} get apigeedatastore,pods` and the operator's log"
+    )]
+    NotReady {
+        /// The timeout.
+        seconds: u64,
+        /// What was still missing.
+        why: String,
+        /// The target namespace.
+        namespace: String,
+    },
     /// A new node joined under another datacenter name.
     #[error(
         "{address} joined as datacenter `{found}`, but the plan says `{expected}`: check cassandra.datacenter in the target overrides; do not rebuild"

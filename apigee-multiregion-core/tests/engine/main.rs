@@ -296,6 +296,31 @@ async fn a_node_that_joins_under_another_dc_name_stops_the_expansion_before_rebu
     assert_eq!(calls(&w, "rebuild"), 0);
 }
 
+/// Helm's `--wait` returns before the operator has started Cassandra: the install step waits
+/// on the cluster (the datastore `running`, every pod Ready), not on the installer's word.
+#[tokio::test]
+async fn the_install_waits_for_the_datastore_the_operator_reports_not_for_the_installer() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().releasing_reads = 5;
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    assert!(rec.json().contains("waiting: the ApigeeDatastore is `releasing`"), "{}", rec.json());
+    assert_eq!(w.lock().unwrap().releasing_reads, 0, "the install read the datastore until it was running");
+}
+
+#[tokio::test]
+async fn a_datastore_that_never_runs_fails_the_install_step_within_its_timeout_saying_what_is_missing() {
+    let s = setup("timeouts: {poll: 10ms, install: 1s, join: 1s, replication: 200ms}\n");
+    let w = healthy();
+    w.lock().unwrap().releasing_reads = u32::MAX;
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some(StepId::Install), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("not ready within 1s (timeouts.install)") && msg.contains("`releasing`"), "{msg}");
+    assert_eq!(calls(&w, "rebuild"), 0);
+}
+
 #[tokio::test]
 async fn a_failed_rebuild_is_retried_and_then_counted_done() {
     let s = setup("");

@@ -93,6 +93,10 @@ pub struct World {
     pub netstats_forbidden: bool,
     /// `metadata.generation` of the fake ApigeeDatastore.
     pub datastore_generation: i64,
+    /// Target datastore reads left before the operator has started Cassandra after an install
+    /// (as with Helm, whose `--wait` returns first): until then the datastore is `releasing`
+    /// and the new pods are not Ready. `u32::MAX`: never.
+    pub releasing_reads: u32,
     /// The surviving region's datastore re-apply fails this many more times.
     pub surviving_apply_fails: u32,
     /// Permissions this identity lacks: `"<cluster index> <AccessCheck as displayed>"`.
@@ -473,6 +477,18 @@ impl ClusterOps for FakeCluster {
                 serde_json::json!({"state": if all { "complete" } else { "error" }, "rebuildDetails": details});
         }
         let g = w.datastore_generation;
+        if self.index == 1 && w.releasing_reads > 0 {
+            if w.releasing_reads != u32::MAX {
+                w.releasing_reads -= 1;
+            }
+            let ready = w.releasing_reads == 0;
+            for p in &mut w.target_pods {
+                p.ready = ready;
+            }
+            if !ready {
+                return Ok(Some(serde_json::json!({"metadata": {"generation": g}, "status": {"state": "releasing"}})));
+            }
+        }
         Ok(Some(
             serde_json::json!({"metadata": {"generation": g}, "status": {"state": "running", "observedGeneration": g, "cassandraDataReplication": w.cdr_status.clone()}}),
         ))
@@ -510,6 +526,7 @@ impl HybridInstaller for FakeInstaller {
             if !w.target_pods.iter().any(|p| p.name.ends_with(&format!("-{i}"))) {
                 let mut p = pod(i, &ip);
                 p.incarnation = Some(format!("{}/0", p.name));
+                p.ready = w.releasing_reads == 0;
                 w.target_pods.push(p);
                 w.logs.insert(
                     format!("t/apigee-cassandra-default-{i}"),

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use crate::ports::{APIGEE_DATASTORE, Operation};
+use crate::ports::Operation;
 use crate::ring::JoinVerdict;
 
 use super::super::ctx::Ctx;
@@ -17,23 +17,9 @@ use super::super::events::Event;
 use super::super::journal::FinalizeRecord;
 use super::prepare_overrides::write_overrides;
 use super::wait_joined::joined;
-use super::{Planned, Step, StepId, load_target};
+use super::{Planned, Step, StepId, datastore, load_target};
 
 pub(crate) struct Finalize;
-
-/// The datastore as the operator reports it: `(metadata.generation, status.state,
-/// status.observedGeneration)`; `None` when there is no ApigeeDatastore.
-async fn datastore(ctx: &Ctx<'_>) -> Result<Option<(Option<i64>, Option<String>, Option<i64>)>, StepError> {
-    let name = ctx.plan.cr.as_ref().map_or("default", |c| c.datastore.as_str());
-    let ds = ctx.deps.target.get_custom(&APIGEE_DATASTORE, &ctx.plan.target.namespace, name).await?;
-    Ok(ds.map(|d| {
-        (
-            d["metadata"]["generation"].as_i64(),
-            d["status"]["state"].as_str().map(str::to_owned),
-            d["status"]["observedGeneration"].as_i64(),
-        )
-    }))
-}
 
 /// Why the rolling restart is not finished yet, or `None` when it is.
 async fn rollout_pending(ctx: &Ctx<'_>, record: &FinalizeRecord) -> Result<Option<String>, StepError> {

@@ -101,6 +101,20 @@ pub(crate) fn expected_target_replicas(plan: &ExpansionPlan) -> Result<usize, St
     Ok(view.cassandra.replica_count.unwrap_or(1).max(1) as usize)
 }
 
+/// The target's datastore as the operator reports it: `(metadata.generation, status.state,
+/// status.observedGeneration)`; `None` when there is no ApigeeDatastore (or no such resource).
+pub(crate) async fn datastore(ctx: &Ctx<'_>) -> Result<Option<(Option<i64>, Option<String>, Option<i64>)>, StepError> {
+    let name = ctx.plan.cr.as_ref().map_or("default", |c| c.datastore.as_str());
+    let ds = ctx.deps.target.get_custom(&crate::ports::APIGEE_DATASTORE, &ctx.plan.target.namespace, name).await?;
+    Ok(ds.map(|d| {
+        (
+            d["metadata"]["generation"].as_i64(),
+            d["status"]["state"].as_str().map(str::to_owned),
+            d["status"]["observedGeneration"].as_i64(),
+        )
+    }))
+}
+
 /// The target overrides file as it is now.
 pub(crate) fn load_target(plan: &ExpansionPlan) -> Result<OverridesDoc, StepError> {
     Ok(crate::overrides::load_file(&plan.resolve(&plan.target.overrides))?)
