@@ -26,6 +26,8 @@ pub struct Scope {
     pub lease_name: String,
     /// `replication: cr`: the CassandraDataReplication's name.
     pub replication_cr: Option<String>,
+    /// `replication: cr` without `cr.organization`: the source's ApigeeOrganizations are listed.
+    pub organization_lookup: bool,
     /// The ApigeeDatastore finalize (and `replication: cr`) reads.
     pub datastore: String,
 }
@@ -69,6 +71,7 @@ const SOURCE: &str = "docs/rbac/source-cluster.yaml";
 const TARGET: &str = "docs/rbac/target-cluster.yaml";
 const TARGET_NS: &str = "docs/rbac/target-apigee-namespace.yaml";
 const TARGET_CR: &str = "docs/rbac/target-replication-cr.yaml";
+const SOURCE_CR: &str = "docs/rbac/source-replication-cr.yaml";
 const APIGEE: &str = "apigee.cloud.google.com";
 const SURVIVING: &str = "docs/rbac/decommission-surviving.yaml";
 
@@ -247,6 +250,20 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
             "create the CassandraDataReplication",
             TARGET_CR,
         ));
+        out.push(n(
+            Side::Target,
+            check(&["get"], APIGEE, "apigeeorganizations", None, tgt, None),
+            "wait until the organization runs in the target before applying the CassandraDataReplication",
+            TARGET_CR,
+        ));
+        if s.organization_lookup {
+            out.push(n(
+                Side::Source,
+                check(&["list"], APIGEE, "apigeeorganizations", None, Some(&s.source_namespace), None),
+                "find the organization's ApigeeOrganization (cr.organization is not set)",
+                SOURCE_CR,
+            ));
+        }
     }
     out
 }
@@ -337,6 +354,7 @@ mod tests {
             lease_namespace: "default".into(),
             lease_name: "apigee-multiregion-apigee".into(),
             replication_cr: cr.then(|| "region-expansion".into()),
+            organization_lookup: cr,
             datastore: "default".into(),
         }
     }
@@ -345,7 +363,7 @@ mod tests {
     fn the_list_matches_the_manifests_and_grows_only_for_the_cr_path() {
         let plain = needed(&scope(false));
         let cr = needed(&scope(true));
-        assert_eq!(cr.len(), plain.len() + 2);
+        assert_eq!(cr.len(), plain.len() + 4);
         let shown: Vec<String> = plain.iter().map(|n| format!("{:?} {}", n.cluster, n.checks[0])).collect();
         assert!(shown.contains(&"Target get pods/log in namespace apigee".to_owned()), "{shown:#?}");
         assert!(shown.contains(&"Source get secrets named apigee-ca in namespace cert-manager".to_owned()));

@@ -654,6 +654,16 @@ impl ClusterOps for KubeCluster {
             .map_err(|e| self.api_err(&format!("apply {} {namespace}/{name}", resource.kind), e))
     }
 
+    async fn list_custom(&self, resource: &CustomResource, namespace: &str) -> Result<Vec<String>, ClusterError> {
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
+        match api.list_metadata(&ListParams::default()).await {
+            Ok(list) => Ok(list.items.into_iter().filter_map(|o| o.metadata.name).collect()),
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            Err(e) => Err(self.api_err(&format!("list {} in namespace {namespace}", resource.kind), e)),
+        }
+    }
+
     async fn get_custom(
         &self,
         resource: &CustomResource,

@@ -79,6 +79,12 @@ pub enum StepError {
         /// `cassandra.replicaCount`.
         want: usize,
     },
+    /// `replication: cr`: the organization to name cannot be found, or is not running.
+    #[error("the CassandraDataReplication cannot be applied yet: {why}")]
+    Organization {
+        /// What is wrong, and what to do.
+        why: String,
+    },
     /// The installer returned, but the cluster did not show the datastore ready in time.
     #[error(
         "the target was not ready within {seconds}s (timeouts.install) after the installer returned: {why}. The operator creates and starts Cassandra after the charts or apigeectl return; check `kubectl -n {namespace} get apigeedatastore,pods` and the operator's log"

@@ -559,8 +559,10 @@ pub enum Replication<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrSpec {
-    /// `spec.organizationRef`: the ApigeeOrganization resource's name (`kubectl get apigeeorg -n apigee`).
-    pub organization: String,
+    /// `spec.organizationRef`: the ApigeeOrganization resource's name (`kubectl get apigeeorg -n
+    /// apigee`). When omitted, the one ApigeeOrganization of the source region's namespace.
+    #[serde(default)]
+    pub organization: Option<String>,
     /// The resource's name.
     #[serde(default = "default_cr_name")]
     pub name: String,
@@ -666,7 +668,8 @@ impl ExpansionPlan {
             )));
         }
         if plan.replication == ReplicationMethod::Cr && plan.cr.is_none() {
-            return Err(value("replication: cr needs a `cr:` section with `organization:` (the ApigeeOrganization name: kubectl get apigeeorg -n apigee)".into()));
+            // Every key of `cr:` has a default (the organization: the source's only one).
+            plan.cr = Some(CrSpec { organization: None, name: default_cr_name(), datastore: default_datastore() });
         }
         if let Some(t) = &plan.rebuild.throughput {
             if t.interdc_megabits.is_none() && t.total_megabits.is_none() {
@@ -695,7 +698,7 @@ impl ExpansionPlan {
     pub fn replication(&self) -> Replication<'_> {
         match (&self.replication, &self.cr) {
             (ReplicationMethod::Cr, Some(cr)) => Replication::Cr(cr),
-            // `from_str_at` refuses `cr` without a `cr:` section.
+            // `from_str_at` gives `cr` without a `cr:` section the defaults.
             _ => Replication::Nodetool,
         }
     }

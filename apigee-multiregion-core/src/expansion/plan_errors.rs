@@ -333,7 +333,7 @@ mod tests {
             format!("{HEAD}installer: {{kind: apigeectl}}\ntimeouts:\n  poll: 5\n"),
             format!("{HEAD}installer: {{kind: apigeectl}}\nverify: {{min_load_fraction: most}}\n"),
             format!("{HEAD}installer: {{kind: apigeectl}}\nnetwork: {{mode: mesh}}\n"),
-            format!("{HEAD}installer: {{kind: apigeectl}}\ncr: {{name: x}}\n"),
+            format!("{HEAD}installer: {{kind: apigeectl}}\ncr: {{organisation: x}}\n"),
             format!("{HEAD}installer: {{kind: apigeectl}}\nsource: {{}}\n"),
             HEAD.replace("source: {context: east, overrides: east.yaml, datacenter: dc-1}", "source: [east]")
                 + "installer: {kind: apigeectl}\n",

@@ -335,6 +335,10 @@ pub trait ClusterOps: Send + Sync {
         body: &serde_json::Value,
     ) -> Result<(), ClusterError>;
 
+    /// The names of every custom resource of a type in a namespace (none when the type is not
+    /// installed).
+    async fn list_custom(&self, resource: &CustomResource, namespace: &str) -> Result<Vec<String>, ClusterError>;
+
     /// A custom resource as JSON, `None` when absent.
     async fn get_custom(
         &self,
@@ -363,6 +367,15 @@ pub const CASSANDRA_DATA_REPLICATION: CustomResource = CustomResource {
     version: "v1alpha1",
     kind: "CassandraDataReplication",
     plural: "cassandradatareplications",
+};
+
+/// Apigee's `ApigeeOrganization` (short name `apigeeorg`); its name has a generated suffix
+/// (`my-org-a1b2c3d`), so it is read from the cluster, never derived from the org's name.
+pub const APIGEE_ORGANIZATION: CustomResource = CustomResource {
+    group: "apigee.cloud.google.com",
+    version: "v1alpha1",
+    kind: "ApigeeOrganization",
+    plural: "apigeeorganizations",
 };
 
 /// Apigee's `ApigeeDatastore` (short name `apigeeds`); its status reports data replication.

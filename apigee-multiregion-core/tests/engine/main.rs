@@ -511,6 +511,55 @@ fn cr_setup() -> Setup {
 }
 
 #[tokio::test]
+async fn with_the_cr_and_no_organization_the_source_s_only_one_is_named_once_it_runs_in_the_target() {
+    let s = setup("replication: cr\n");
+    let w = healthy();
+    w.lock().unwrap().org_releasing_reads = 3;
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    r.unwrap();
+    let calls = w.lock().unwrap().calls.clone();
+    let applied = calls.iter().position(|c| c.starts_with("apply CassandraDataReplication")).unwrap();
+    let running = calls.iter().rposition(|c| c == "get ApigeeOrganization org-4f2a in 1").unwrap();
+    assert!(running < applied, "the org was seen running before the resource was applied: {calls:?}");
+    assert!(calls.contains(&"list ApigeeOrganization in 0".to_owned()), "{calls:?}");
+    assert_eq!(w.lock().unwrap().org_releasing_reads, 0);
+    assert!(rec.json().contains("ApigeeOrganization org-4f2a is `releasing` in the target"), "{}", rec.json());
+}
+
+#[tokio::test]
+async fn with_the_cr_and_no_organization_several_or_none_in_the_source_is_refused_naming_them() {
+    let s = setup("replication: cr\n");
+    let w = healthy();
+    w.lock().unwrap().organizations[0].insert("other-org-9c1d".into(), "running".into());
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.step(), Some(StepId::Rebuild));
+    let msg = err.to_string();
+    assert!(msg.contains("several ApigeeOrganizations") && msg.contains("org-4f2a, other-org-9c1d"), "{msg}");
+    assert!(msg.contains("set cr.organization"), "{msg}");
+    assert_eq!(calls(&w, "apply CassandraDataReplication"), 0);
+
+    let s = setup("replication: cr\n");
+    let w = healthy();
+    w.lock().unwrap().organizations[0].clear();
+    let msg = run(&s, &w, RunOptions::default()).await.0.unwrap_err().to_string();
+    assert!(msg.contains("no ApigeeOrganization in namespace apigee of context `region-1`"), "{msg}");
+}
+
+#[tokio::test]
+async fn with_the_cr_and_no_organization_in_the_target_nothing_is_applied_and_the_wait_says_why() {
+    let s = setup("replication: cr\nrebuild: {progress_interval: 10ms, retry_backoff: 10ms, timeout: 300ms}\n");
+    let w = healthy();
+    w.lock().unwrap().organizations[0].insert("org-4f2a".into(), "running".into());
+    w.lock().unwrap().org_releasing_reads = u32::MAX;
+    let msg = run(&s, &w, RunOptions::default()).await.0.unwrap_err().to_string();
+    assert!(
+        msg.contains("ApigeeOrganization org-4f2a is `releasing` in the target after 0s (rebuild.timeout)"),
+        "{msg}"
+    );
+    assert_eq!(calls(&w, "apply CassandraDataReplication"), 0);
+}
+
+#[tokio::test]
 async fn with_the_cr_the_operator_rebuilds_every_node_and_the_logs_confirm_it() {
     let s = cr_setup();
     let w = healthy();
@@ -556,11 +605,15 @@ async fn a_top_level_complete_with_a_pod_not_complete_is_never_counted_done() {
 }
 
 #[test]
-fn a_cr_plan_without_its_section_is_refused() {
+fn a_cr_plan_without_its_section_takes_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let text = "source: {context: a, overrides: a.yaml, datacenter: dc-1}\ntarget: {context: b, overrides: b.yaml, datacenter: dc-2}\ninstaller: {kind: apigeectl}\nreplication: cr\n";
-    let err = ExpansionPlan::from_str_at(text, "plan.yaml", dir.path().into()).unwrap_err();
-    assert!(err.to_string().contains("kubectl get apigeeorg"), "{err}");
+    let plan = ExpansionPlan::from_str_at(text, "plan.yaml", dir.path().into()).unwrap();
+    let expansion::Replication::Cr(cr) = plan.replication() else { panic!("replication: cr") };
+    assert_eq!(
+        (cr.organization.as_deref(), cr.name.as_str(), cr.datastore.as_str()),
+        (None, "region-expansion", "default")
+    );
 }
 
 #[tokio::test]

@@ -97,6 +97,11 @@ pub struct World {
     /// (as with Helm, whose `--wait` returns first): until then the datastore is `releasing`
     /// and the new pods are not Ready. `u32::MAX`: never.
     pub releasing_reads: u32,
+    /// Each cluster's ApigeeOrganizations (name -> status.state); the installer's `apply`
+    /// creates the source's in the target, `releasing` for `org_releasing_reads` reads.
+    pub organizations: [BTreeMap<String, String>; 2],
+    /// Target organization reads left before the operator reports it `running`.
+    pub org_releasing_reads: u32,
     /// The surviving region's datastore re-apply fails this many more times.
     pub surviving_apply_fails: u32,
     /// Permissions this identity lacks: `"<cluster index> <AccessCheck as displayed>"`.
@@ -243,6 +248,7 @@ fn ca(data: &str) -> SanitizedObject {
 /// A healthy region-1 (dc-1, two nodes, data) and an empty region-2.
 pub fn healthy() -> Shared {
     let mut w = World { schema_setup: true, ..Default::default() };
+    w.organizations[0].insert("org-4f2a".into(), "running".into());
     w.source_pods = vec![pod(0, "10.1.0.1"), pod(1, "10.1.0.2")];
     w.ring = vec![
         RingNode { dc: "dc-1".into(), address: "10.1.0.1".into(), code: "UN", load_kib: 1000, host_id: 1 },
@@ -445,14 +451,34 @@ impl ClusterOps for FakeCluster {
         w.cdr_status = serde_json::json!({"state": "running", "rebuildDetails": {}});
         Ok(())
     }
+    async fn list_custom(&self, r: &CustomResource, _: &str) -> Result<Vec<String>, ClusterError> {
+        assert_eq!(r.kind, "ApigeeOrganization");
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(format!("list ApigeeOrganization in {}", self.index));
+        Ok(w.organizations[self.index].keys().cloned().collect())
+    }
     async fn get_custom(
         &self,
         r: &CustomResource,
         _: &str,
-        _: &str,
+        name: &str,
     ) -> Result<Option<serde_json::Value>, ClusterError> {
-        assert_eq!(r.kind, "ApigeeDatastore");
         let mut w = self.world.lock().unwrap();
+        if r.kind == "ApigeeOrganization" {
+            w.calls.push(format!("get ApigeeOrganization {name} in {}", self.index));
+            if self.index == 1 && w.org_releasing_reads > 0 {
+                w.org_releasing_reads -= 1;
+                if w.org_releasing_reads == 0 {
+                    for state in w.organizations[1].values_mut() {
+                        *state = "running".into();
+                    }
+                }
+            }
+            return Ok(w.organizations[self.index]
+                .get(name)
+                .map(|state| serde_json::json!({"metadata": {"name": name}, "status": {"state": state}})));
+        }
+        assert_eq!(r.kind, "ApigeeDatastore");
         if self.index == 1 && w.datastore_gone {
             return Ok(None);
         }
@@ -538,6 +564,12 @@ impl HybridInstaller for FakeInstaller {
                 let host_id = 100 + w.host_counter;
                 w.ring.push(RingNode { dc: dc.clone(), address: ip, code: "UN", load_kib: 10, host_id });
             }
+        }
+        // The org comes with the rest of Apigee, reconciled by the operator a little later.
+        let state = if w.org_releasing_reads > 0 { "releasing" } else { "running" };
+        let orgs: Vec<String> = w.organizations[0].keys().cloned().collect();
+        for o in orgs {
+            w.organizations[1].entry(o).or_insert_with(|| state.into());
         }
         if w.schema_setup {
             for r in w.keyspaces.values_mut() {

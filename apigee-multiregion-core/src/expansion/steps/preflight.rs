@@ -153,6 +153,7 @@ async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
             Replication::Cr(cr) => Some(cr.name.clone()),
             Replication::Nodetool => None,
         },
+        organization_lookup: matches!(plan.replication(), Replication::Cr(cr) if cr.organization.is_none()),
         datastore: plan.cr.as_ref().map_or_else(|| "default".to_owned(), |c| c.datastore.clone()),
     };
     let needed = permissions::needed(&scope);
