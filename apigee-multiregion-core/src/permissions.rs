@@ -28,6 +28,9 @@ pub struct Scope {
     pub replication_cr: Option<String>,
     /// `replication: cr` without `cr.organization`: the source's ApigeeOrganizations are listed.
     pub organization_lookup: bool,
+    /// A Helm install: where each cluster runs the Apigee operator is read (Deployment
+    /// `apigee-controller-manager`, in `apigee-system` or the Apigee namespace).
+    pub helm: bool,
     /// The ApigeeDatastore finalize (and `replication: cr`) reads.
     pub datastore: String,
 }
@@ -73,6 +76,8 @@ const TARGET_NS: &str = "docs/rbac/target-apigee-namespace.yaml";
 const TARGET_CR: &str = "docs/rbac/target-replication-cr.yaml";
 const SOURCE_CR: &str = "docs/rbac/source-replication-cr.yaml";
 const APIGEE: &str = "apigee.cloud.google.com";
+/// The Apigee operator's Deployment.
+pub const OPERATOR_DEPLOYMENT: &str = "apigee-controller-manager";
 const SURVIVING: &str = "docs/rbac/decommission-surviving.yaml";
 
 /// What a decommission's permissions depend on. Clusters as the decommission's view names them:
@@ -237,6 +242,16 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
             TARGET_NS,
         ),
     ]);
+    if s.helm {
+        for (side, grant) in [(Side::Source, SOURCE), (Side::Target, TARGET)] {
+            out.push(n(
+                side,
+                check(&["get"], "apps", "deployments", None, None, Some(OPERATOR_DEPLOYMENT)),
+                "see in which namespace the Apigee operator runs (it must match installer.version)",
+                grant,
+            ));
+        }
+    }
     if let Some(cr) = &s.replication_cr {
         out.push(n(
             Side::Target,
@@ -355,6 +370,7 @@ mod tests {
             lease_name: "apigee-multiregion-apigee".into(),
             replication_cr: cr.then(|| "region-expansion".into()),
             organization_lookup: cr,
+            helm: cr,
             datastore: "default".into(),
         }
     }
@@ -363,7 +379,7 @@ mod tests {
     fn the_list_matches_the_manifests_and_grows_only_for_the_cr_path() {
         let plain = needed(&scope(false));
         let cr = needed(&scope(true));
-        assert_eq!(cr.len(), plain.len() + 4);
+        assert_eq!(cr.len(), plain.len() + 6);
         let shown: Vec<String> = plain.iter().map(|n| format!("{:?} {}", n.cluster, n.checks[0])).collect();
         assert!(shown.contains(&"Target get pods/log in namespace apigee".to_owned()), "{shown:#?}");
         assert!(shown.contains(&"Source get secrets named apigee-ca in namespace cert-manager".to_owned()));

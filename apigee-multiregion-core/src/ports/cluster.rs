@@ -369,6 +369,10 @@ pub const CASSANDRA_DATA_REPLICATION: CustomResource = CustomResource {
     plural: "cassandradatareplications",
 };
 
+/// A Kubernetes Deployment (`apps/v1`), read like a custom resource.
+pub const DEPLOYMENT: CustomResource =
+    CustomResource { group: "apps", version: "v1", kind: "Deployment", plural: "deployments" };
+
 /// Apigee's `ApigeeOrganization` (short name `apigeeorg`); its name has a generated suffix
 /// (`my-org-a1b2c3d`), so it is read from the cluster, never derived from the org's name.
 pub const APIGEE_ORGANIZATION: CustomResource = CustomResource {

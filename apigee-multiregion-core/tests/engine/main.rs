@@ -309,6 +309,42 @@ async fn the_install_waits_for_the_datastore_the_operator_reports_not_for_the_in
     assert_eq!(w.lock().unwrap().releasing_reads, 0, "the install read the datastore until it was running");
 }
 
+/// Hybrid 1.11 and 1.12 run the operator in apigee-system, 1.13+ in the Apigee namespace: a
+/// plan whose version disagrees with where the source's operator runs is refused before any
+/// change (the install would start a second operator).
+#[tokio::test]
+async fn a_helm_plan_whose_version_puts_the_operator_elsewhere_than_the_source_runs_it_is_refused() {
+    let helm = |version: &str| {
+        let mut s = setup("");
+        s.plan.installer = expansion::InstallerSpec::Helm {
+            program: None,
+            kubectl: None,
+            version: version.parse().unwrap(),
+            charts: "charts".into(),
+            org_release: "org".into(),
+            environments: vec![],
+            env_groups: vec![],
+        };
+        s
+    };
+    let w = healthy();
+    w.lock().unwrap().operator_at[0] = Some("apigee".into());
+    let s = helm("1.12.2");
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    assert_eq!(err.kind(), expansion::ErrorKind::Refused, "{err}");
+    let finding =
+        err.findings().iter().find(|f| f.code == "operator-namespace").expect("an operator-namespace finding");
+    assert!(finding.message.starts_with("context `region-1` runs the Apigee operator (deployment apigee-controller-manager) in namespace apigee, but the charts of hybrid 1.12.2 (installer.version) put it in apigee-system"), "{}", finding.message);
+    assert_eq!(w.lock().unwrap().calls.iter().filter(|c| c.starts_with("installer")).count(), 0);
+
+    // The right version passes preflight (and the whole expansion runs).
+    let w = healthy();
+    w.lock().unwrap().operator_at[0] = Some("apigee".into());
+    let s = helm("1.13.1");
+    let (r, _) = run(&s, &w, RunOptions { until: Some(StepId::Preflight), ..Default::default() }).await;
+    r.unwrap();
+}
+
 #[tokio::test]
 async fn a_datastore_that_never_runs_fails_the_install_step_within_its_timeout_saying_what_is_missing() {
     let s = setup("timeouts: {poll: 10ms, install: 1s, join: 1s, replication: 200ms}\n");

@@ -102,6 +102,8 @@ pub struct World {
     pub organizations: [BTreeMap<String, String>; 2],
     /// Target organization reads left before the operator reports it `running`.
     pub org_releasing_reads: u32,
+    /// The namespace each cluster runs the Apigee operator's Deployment in.
+    pub operator_at: [Option<String>; 2],
     /// The surviving region's datastore re-apply fails this many more times.
     pub surviving_apply_fails: u32,
     /// Permissions this identity lacks: `"<cluster index> <AccessCheck as displayed>"`.
@@ -460,10 +462,15 @@ impl ClusterOps for FakeCluster {
     async fn get_custom(
         &self,
         r: &CustomResource,
-        _: &str,
+        namespace: &str,
         name: &str,
     ) -> Result<Option<serde_json::Value>, ClusterError> {
         let mut w = self.world.lock().unwrap();
+        if r.kind == "Deployment" {
+            assert_eq!(name, "apigee-controller-manager");
+            return Ok((w.operator_at[self.index].as_deref() == Some(namespace))
+                .then(|| serde_json::json!({"metadata": {"name": name, "namespace": namespace}})));
+        }
         if r.kind == "ApigeeOrganization" {
             w.calls.push(format!("get ApigeeOrganization {name} in {}", self.index));
             if self.index == 1 && w.org_releasing_reads > 0 {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::overrides::{CheckOptions, Finding, Severity, Side, check_pair_with};
-use crate::permissions::{self, Answer, Needed, Scope};
+use crate::permissions::{self, Answer, Needed, OPERATOR_DEPLOYMENT, Scope};
 use crate::preflight::{PreflightFacts, judge_preflight};
 
 use super::super::Region;
@@ -12,8 +12,9 @@ use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::events::Event;
 use super::super::lock::lock_location;
-use super::super::plan::{NetworkMode, Replication};
+use super::super::plan::{InstallerSpec, NetworkMode, Replication};
 use super::{Planned, Step, StepId, planned_target, ready_admin};
+use crate::ports::DEPLOYMENT;
 
 pub(crate) struct Preflight;
 
@@ -97,9 +98,43 @@ impl Step for Preflight {
         };
         let mut findings = judge_preflight(&facts);
         findings.append(&mut permission_findings);
+        findings.append(&mut operator_findings(ctx).await?);
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         refuse(ctx, findings)
     }
+}
+
+/// With Helm: each cluster's Apigee operator must run where `installer.version` puts it
+/// (`apigee-system` for 1.11 and 1.12, the Apigee namespace from 1.13). An operator found only in
+/// the other namespace means the version is wrong, and installing would start a second operator.
+async fn operator_findings(ctx: &Ctx<'_>) -> Result<Vec<Finding>, StepError> {
+    let plan = ctx.plan;
+    let InstallerSpec::Helm { version, .. } = &plan.installer else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (side, cluster, region) in
+        [(Side::Source, &ctx.deps.source, &plan.source), (Side::Target, &ctx.deps.target, &plan.target)]
+    {
+        let expected = version.operator_namespace(&region.namespace);
+        let other = if expected == "apigee-system" { region.namespace.as_str() } else { "apigee-system" };
+        let (at_expected, at_other) = tokio::try_join!(
+            cluster.get_custom(&DEPLOYMENT, expected, OPERATOR_DEPLOYMENT),
+            cluster.get_custom(&DEPLOYMENT, other, OPERATOR_DEPLOYMENT),
+        )?;
+        if at_expected.is_none() && at_other.is_some() {
+            out.push(Finding {
+                severity: Severity::Error,
+                code: "operator-namespace",
+                message: format!(
+                    "context `{}` runs the Apigee operator (deployment {OPERATOR_DEPLOYMENT}) in namespace {other}, but the charts of hybrid {version} (installer.version) put it in {expected}: set installer.version to the release these clusters run (1.11 and 1.12: apigee-system; 1.13 and later: the Apigee namespace), or the install would start a second operator",
+                    region.context
+                ),
+                path: "installer.version".into(),
+                side,
+                line: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Emits and records the findings; refuses when any is an error.
@@ -154,6 +189,7 @@ async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
             Replication::Nodetool => None,
         },
         organization_lookup: matches!(plan.replication(), Replication::Cr(cr) if cr.organization.is_none()),
+        helm: matches!(plan.installer, InstallerSpec::Helm { .. }),
         datastore: plan.cr.as_ref().map_or_else(|| "default".to_owned(), |c| c.datastore.clone()),
     };
     let needed = permissions::needed(&scope);
