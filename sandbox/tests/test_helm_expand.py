@@ -1,0 +1,128 @@
+"""The Helm era end to end: region-1 installed with the real Helm CLI from the sandbox's charts
+(`SANDBOX_INSTALLER=helm`), and the CLI expanding to region-2 with `installer.kind: helm`.
+
+Region-2 starts as a fresh cluster (the `empty_region_2` fixture): no Apigee CRDs, no operator,
+no Helm release. The charts only create objects; the operator stand-in creates and starts
+Cassandra later, so `helm --wait` returning proves nothing about Cassandra: the tool must judge
+readiness from the cluster. On a sandbox whose region-1 was installed with apigeectl these
+tests are skipped (`./run-tests` runs them on the Cassandra 5.0 sandbox, installed with Helm)."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_no_secrets, kubectl, ring  # noqa: F401
+from sbx import data, env, region1
+from test_expand import TEMPLATE, events, expand, make_plan, rows_in_dc2
+
+pytestmark = pytest.mark.skipif(env.INSTALLER != "helm", reason="region-1 is not installed with Helm (SANDBOX_INSTALLER=helm)")
+
+CHARTS = ["operator", "datastore", "redis", "telemetry", "ingress-manager"]
+
+
+def helm_plan(tmp_path: Path, replication: str) -> Path:
+    """The sandbox plan with the Helm installer instead of apigeectl."""
+    plan = make_plan(tmp_path, extra=f"replication: {replication}")
+    text = plan.read_text()
+    installer = (
+        "installer:\n"
+        "  kind: helm\n"
+        f"  program: {env.HELM}\n"
+        f"  kubectl: {env.KUBECTL}\n"
+        f"  version: \"{env.APIGEE_VERSION}\"\n"
+        f"  charts: {env.CHARTS_DIR}\n"
+        f"  org_release: {region1.org()}\n"
+    )
+    text, n = re.subn(r"installer:\n(  .*\n)+", installer, text)
+    assert n == 1, text
+    plan.write_text(text)
+    return plan
+
+
+def helm_releases(region: int) -> dict[str, str]:
+    """Every Helm release of a region: name -> namespace."""
+    r = subprocess.run([str(env.HELM), "list", "-A", "-o", "json", "--kube-context", env.context(region)],
+                       capture_output=True, text=True, env={"KUBECONFIG": str(env.kubeconfig_path()), "PATH": "/usr/bin:/bin",
+                                                            "HOME": str(env.STATE)}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {rel["name"]: rel["namespace"] for rel in json.loads(r.stdout or "[]")}
+
+
+def source_organization() -> str:
+    orgs = json.loads(kubectl(1, "get", "apigeeorganizations", "-n", "apigee", "-o", "json").stdout)["items"]
+    assert len(orgs) == 1, orgs
+    return orgs[0]["metadata"]["name"]
+
+
+def expand_and_check(tmp_path: Path, replication: str) -> list[dict]:
+    assert kubectl(2, "get", "crd", "apigeedatastores.apigee.cloud.google.com", check=False).returncode != 0, \
+        "region-2 starts without the Apigee CRDs, like a fresh cluster"
+    plan = helm_plan(tmp_path, replication)
+    r = expand(plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    evs = events(r.stdout)
+    report = evs[-1]
+    assert report["event"] == "report" and all(c["passed"] for c in report["verify"]["checks"])
+    # The install waited on the cluster, not on Helm: the datastore was seen not yet running.
+    notes = [e["message"] for e in evs if e["event"] == "note" and e.get("step") == "install"]
+    assert any(m.startswith("waiting: ") for m in notes), notes
+    assert data.all_present(rows_in_dc2())
+    n = region1.settings()["replicas"]
+    assert ring(1)["dc-2"] == {f"127.0.2.{i + 1}": "UN" for i in range(n)}
+    final = (tmp_path / "overrides-region-2.yaml").read_text()
+    assert "multiRegionSeedHost" not in final
+    assert final == TEMPLATE.read_text().replace('datacenter: "dc-1"', 'datacenter: "dc-2"')
+    # The releases, where the hybrid release puts them; the operator's namespace was created.
+    releases = helm_releases(2)
+    operator_ns = env.operator_namespace()
+    assert releases.get("operator") == operator_ns, releases
+    assert all(releases.get(c) == "apigee" for c in CHARTS[1:] + [region1.org()]), releases
+    deployment = kubectl(2, "get", "deployment", "apigee-controller-manager", "-n", operator_ns, "-o", "name", check=False)
+    assert deployment.returncode == 0, deployment.stderr
+    assert_no_secrets(r.stdout, r.stderr)
+    # A second run changes nothing.
+    again = expand(plan)
+    assert again.returncode == 0, again.stderr
+    outcomes = {s["id"]: s["outcome"] for s in events(again.stdout)[-1]["steps"]}
+    assert all(o == "skipped" for k, o in outcomes.items() if k not in ("preflight", "verify")), outcomes
+    return evs
+
+
+def test_helm_dry_run_lists_the_crds_then_each_chart_once_in_order_and_changes_nothing(sandbox, empty_region_2, tmp_path):
+    plan = helm_plan(tmp_path, "nodetool")
+    r = expand(plan, "--dry-run")
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    commands = [c for e in events(r.stdout) if e["event"] == "action" for c in e["commands"]]
+    crds = [i for i, c in enumerate(commands) if c.startswith("kubectl --context region-2 apply -k ")]
+    assert len(crds) == 1 and commands[crds[0]].split()[5] == f"{env.CHARTS_DIR}/apigee-operator/etc/crds/default/", commands
+    upgrades = [(i, c) for i, c in enumerate(commands) if c.startswith("helm upgrade ")]
+    assert upgrades and upgrades[0][0] > crds[0], "the CRDs come before any chart"
+    installed = [c.split()[2] for _, c in upgrades]
+    # The install lists each chart once, in order; finalize re-applies the datastore once more.
+    assert installed == CHARTS + [region1.org(), "datastore"], commands
+    assert all("--kube-context region-2" in c for _, c in upgrades), commands
+    operator = upgrades[0][1]
+    assert f"--namespace {env.operator_namespace()} " in operator, operator
+    assert ("--create-namespace" in operator) == (env.operator_namespace() == "apigee-system"), operator
+    # Nothing was changed: still no CRDs, no release, an untouched overrides file.
+    assert kubectl(2, "get", "crd", "apigeedatastores.apigee.cloud.google.com", check=False).returncode != 0
+    assert helm_releases(2) == {}
+    assert (tmp_path / "overrides-region-2.yaml").read_text() == TEMPLATE.read_text()
+
+
+def test_helm_with_the_cassandra_data_replication_resource(sandbox, empty_region_2, tmp_path):
+    evs = expand_and_check(tmp_path, "cr")
+    done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
+    assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
+    # The organization was read from region-1 (its name has a generated suffix).
+    cdr = json.loads(kubectl(2, "get", "cassandradatareplication", "region-expansion", "-n", "apigee", "-o", "json").stdout)
+    assert cdr["spec"]["organizationRef"] == source_organization() != region1.org()
+
+
+def test_helm_with_nodetool_rebuild(sandbox, empty_region_2, tmp_path):
+    evs = expand_and_check(tmp_path, "nodetool")
+    done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
+    assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
+    assert kubectl(2, "get", "cassandradatareplications", "-n", "apigee", "-o", "name").stdout.strip() == ""
