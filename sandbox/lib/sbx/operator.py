@@ -379,9 +379,9 @@ def reconcile_org(region: int, org: dict) -> None:
 def collect_datastore_garbage(region: int) -> None:
     """No ApigeeDatastore: what it owned goes (the StatefulSet, its pods, their containers)."""
     running = [n for n in range(env.MAX_NODES) if proc.running(f"cassandra-r{region}-n{n}")]
-    sts = kube.get_json(region, "statefulset", env.STS_NAME, "-n", env.NAMESPACE)
-    pods = kube.kubectl(region, "get", "pods", "-n", env.NAMESPACE, "-l", env.CASSANDRA_LABEL, "-o", "name").stdout.strip()
-    if not running and sts is None and not pods:
+    # The StatefulSet and its pods carry the same label: one call.
+    left = kube.kubectl(region, "get", "statefulsets,pods", "-n", env.NAMESPACE, "-l", env.CASSANDRA_LABEL, "-o", "name").stdout.strip()
+    if not running and not left:
         return
     log("apigeedatastore default is gone: stopping its Cassandra nodes, deleting its pods and StatefulSet")
     for n in running:
