@@ -229,9 +229,9 @@ def apply(region: int, doc: dict, datastore_only: bool = False) -> None:
     ds = datastore(s)
     # The schema setup stand-in is the operator's; the switch travels with the datastore.
     ds["metadata"]["annotations"] = {"sandbox.apigee-multiregion/schema-setup": os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on")}
-    kube.apply_object(region, ds)
     if not datastore_only and doc.get("org"):
         kube.apply_object(region, organization(doc))
+    kube.apply_object(region, ds)
     print(f"region-{region}: ApigeeDatastore default submitted; run `apigeectl check-ready` until it is ready", file=sys.stderr)
 
 

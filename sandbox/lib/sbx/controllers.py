@@ -97,10 +97,10 @@ def template_hash(dep: dict) -> str:
     return hashlib.sha256(json.dumps(dep["spec"]["template"], sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _owner(obj: dict) -> dict:
+def _owner(obj: dict, kind: str) -> dict:
+    """A controller reference (items of a list response carry no apiVersion/kind: given here)."""
     m = obj["metadata"]
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": m["name"], "uid": m["uid"],
-            "controller": True, "blockOwnerDeletion": True}
+    return {"apiVersion": "apps/v1", "kind": kind, "name": m["name"], "uid": m["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 def _rs_path(ns: str, name: str = "") -> str:
@@ -148,7 +148,7 @@ def ensure_replicaset(api: Api, dep: dict) -> dict:
     return api.create(_rs_path(ns), {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": name, "namespace": ns, "labels": template["metadata"]["labels"],
-                     "ownerReferences": [_owner(dep)]},
+                     "ownerReferences": [_owner(dep, "Deployment")]},
         "spec": {"replicas": dep["spec"].get("replicas", 1), "selector": selector, "template": template}})
 
 
@@ -165,7 +165,7 @@ def ensure_pods(api: Api, region: int, rs: dict) -> list[dict]:
         pods.append(api.create(_pod_path(ns), {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": t["metadata"].get("labels", {}),
-                         "annotations": t["metadata"].get("annotations", {}), "ownerReferences": [_owner(rs)]},
+                         "annotations": t["metadata"].get("annotations", {}), "ownerReferences": [_owner(rs, "ReplicaSet")]},
             # The scheduler's part: a node of this region (kwok, its kubelet, makes the pod Running and Ready).
             "spec": {**t["spec"], "nodeName": env.node_name(region, len(pods) % env.MAX_NODES)}}))
     for extra in pods[want:]:
