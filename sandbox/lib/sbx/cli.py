@@ -35,7 +35,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     _settle_settings()
     print(f"sandbox: Cassandra {env.CASSANDRA_VERSION} on {env.JAVA}, {env.NODES} node(s) in region-1, "
-          f"{env.DATA_MB} MB of data, stream throttle {env.STREAM_MBPS or 'none'} Mbit/s", file=sys.stderr)
+          f"{env.DATA_MB} MB of data, stream throttle {env.STREAM_MBPS or 'none'} Mbit/s, region-1 installed with "
+          f"{env.INSTALLER}" + (f" (Apigee {env.APIGEE_VERSION}, operator in {env.operator_namespace()})" if env.INSTALLER == "helm" else ""),
+          file=sys.stderr)
     for r in env.REGIONS:
         controlplane.up(r)
         print(f"region-{r}: kube-apiserver https://127.0.0.1:{env.apiserver_port(r)} ready", file=sys.stderr)
@@ -51,8 +53,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    # Operators first: they would restart a Cassandra node stopped under them.
-    for prefix in ("operator-", "cassandra-"):
+    # The controllers first (they would start the operator again), then the operators (they would
+    # restart a Cassandra node stopped under them).
+    for prefix in ("controllers-", "operator-", "cassandra-"):
         for name in proc.names():
             if name.startswith(prefix):
                 proc.stop(name, timeout=60)

@@ -1,12 +1,14 @@
 """One Kubernetes control plane per region: etcd, kube-apiserver and kwok (standing in for the
 kubelets, with `kubectl exec` and `kubectl logs` routed to the local Cassandra processes).
 
-No kube-controller-manager or scheduler runs: the apigeectl stand-in creates the Cassandra pods
-itself with `spec.nodeName` set, as a StatefulSet controller plus scheduler would.
+No kube-controller-manager or scheduler runs: the operator stand-in creates the Cassandra pods
+itself with `spec.nodeName` set, as a StatefulSet controller plus scheduler would, and the sandbox's
+controllers (`controllers.py`, one process per region) run the operator's Deployment.
 """
 import base64
 import json
 import ssl
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -222,6 +224,15 @@ def up(region: int) -> None:
     start_kwok(region)
     create_nodes(region)
     install_cert_manager(region)
+    start_controllers(region)
+
+
+def start_controllers(region: int) -> None:
+    """The stand-in for the controller-manager, scheduler and kubelet of the operator's Deployment."""
+    name = f"controllers-r{region}"
+    if not proc.running(name):
+        proc.start(name, [sys.executable, "-m", "sbx.controllers", str(region)], env.region_dir(region) / "logs" / "controllers.log",
+                   env_vars={"PYTHONPATH": str(env.SANDBOX_DIR / "lib")})
 
 
 def install_cert_manager(region: int) -> None:
@@ -239,5 +250,5 @@ def install_cert_manager(region: int) -> None:
 
 
 def down(region: int) -> None:
-    for name in (f"kwok-r{region}", f"kube-apiserver-r{region}", f"etcd-r{region}"):
+    for name in (f"controllers-r{region}", f"kwok-r{region}", f"kube-apiserver-r{region}", f"etcd-r{region}"):
         proc.stop(name)

@@ -1,7 +1,13 @@
-"""STAND-IN for the Apigee operator (and, for the Cassandra pods, the kubelet), one process per
-region, started by `apigeectl init`. It polls and reconciles:
+"""STAND-IN for the Apigee operator (and, for the Cassandra pods, the StatefulSet controller and
+the kubelet), one process per region. It runs while Deployment `apigee-controller-manager` exists in
+the region, whichever installer created it (`apigeectl init`, or the `apigee-operator` Helm chart):
+the sandbox's controllers (`controllers.py`) start and stop it as a kubelet runs a pod's container.
+On start it creates the cluster's CA in `cert-manager/apigee-ca` when there is none (what the
+operator's cert-manager Certificate gets issued on a fresh cluster). It polls and reconciles:
 
-- `ApigeeDatastore default`: starts the Cassandra nodes its spec asks for (the real Apache
+- `ApigeeDatastore default`: creates the StatefulSet `apigee-cassandra-default` (owned by the
+  datastore; its `status.readyReplicas` kept as the StatefulSet controller would), starts the
+  Cassandra nodes its spec asks for (the real Apache
   Cassandra, configured from `spec.components.cassandra` and the credentials secret named by
   `spec.credentialRef`), or restarts them ONE AT A TIME when the configuration changed (e.g. the
   `multiRegionSeedHost` was cleared), and scales down. While it works, `status.state` is
@@ -15,6 +21,10 @@ region, started by `apigeectl init`. It polls and reconciles:
   `status.cassandraDataReplication` (`{state, updated, rebuildDetails: {<pod>: {state, message,
   updated}}}`, `updated` in Unix seconds, states running/complete/error) and in the CR's own
   `status.state` and `status.lastAppliedGeneration`.
+- `ApigeeOrganization` objects: `status.state` `releasing`, then `running` a few seconds later
+  (`SANDBOX_ORG_DELAY`, default 3 s), with `observedGeneration`.
+- A datastore that was deleted: its nodes are stopped, its pods and StatefulSet deleted (the
+  garbage collector's and the kubelet's part).
 """
 import base64
 import hashlib
@@ -29,6 +39,7 @@ from . import cassandra, env, kube, proc
 
 POLL = 2.0
 CRASH_BACKOFF = float(os.environ.get("SANDBOX_CRASH_BACKOFF", "10"))
+ORG_DELAY = float(os.environ.get("SANDBOX_ORG_DELAY", "3"))
 
 
 def now() -> str:
@@ -63,6 +74,26 @@ def settings_of(region: int, ds: dict) -> dict:
     return s
 
 
+def ensure_ca(region: int) -> bool:
+    """What cert-manager's self-signed issuer does on a fresh install: a new CA for this cluster in
+    `cert-manager/apigee-ca`, only when there is none. Returns whether one was created."""
+    import tempfile
+    from pathlib import Path
+
+    from . import pki
+    if kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager") is not None:
+        return False
+    with tempfile.TemporaryDirectory(dir=env.STATE) as tmp:
+        key, crt = Path(tmp) / "ca.key", Path(tmp) / "ca.crt"
+        pki.make_ca(key, crt, "apigee-ca")
+        r = kube.kubectl(region, "create", "secret", "tls", "apigee-ca", "-n", "cert-manager", f"--cert={crt}", f"--key={key}", check=False)
+    if r.returncode != 0:
+        if "AlreadyExists" in r.stderr:
+            return False
+        raise kube.KubectlError(f"creating secret cert-manager/apigee-ca failed: {r.stderr.strip()}")
+    return True
+
+
 def _ca(region: int) -> tuple[bytes, bytes]:
     s = kube.get_json(region, "secret", "apigee-ca", "-n", "cert-manager")
     if s is None:
@@ -94,6 +125,37 @@ def _pod(region: int, n: int, s: dict) -> dict:
                                                ((7000, "gossip"), (7001, "gossip-tls"), (7199, "jmx"), (9042, "cql"))]}]}}
 
 
+def statefulset(ds: dict, s: dict) -> dict:
+    """StatefulSet `apigee-cassandra-default`, owned by the datastore (what the real operator creates)."""
+    labels = {"app": "apigee-cassandra", "name": "default"}
+    m = ds["metadata"]
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": env.STS_NAME, "namespace": env.NAMESPACE, "labels": labels,
+                         "ownerReferences": [{"apiVersion": ds["apiVersion"], "kind": ds["kind"], "name": m["name"],
+                                              "uid": m["uid"], "controller": True, "blockOwnerDeletion": True}]},
+            "spec": {"replicas": s["replicas"], "serviceName": env.STS_NAME, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"hostNetwork": s["host_network"],
+                                           "containers": [{"name": env.CONTAINER,
+                                                           "image": f"sandbox/apigee-cassandra-standin:{env.CASSANDRA_VERSION}"}]}}}}
+
+
+def sync_statefulset_status(region: int) -> None:
+    """The StatefulSet controller's part: replicas, readyReplicas, ... from the pods."""
+    sts = kube.get_json(region, "statefulset", env.STS_NAME, "-n", env.NAMESPACE)
+    if sts is None:
+        return
+    pods = json.loads(kube.kubectl(region, "get", "pods", "-n", env.NAMESPACE, "-l", env.CASSANDRA_LABEL, "-o", "json").stdout)["items"]
+    pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    ready = sum(1 for p in pods if _is_ready(p))
+    want = {"observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods), "readyReplicas": ready,
+            "availableReplicas": ready, "currentReplicas": len(pods), "updatedReplicas": len(pods)}
+    have = sts.get("status") or {}
+    if any(have.get(k, 0) != v for k, v in want.items()):
+        kube.kubectl(region, "patch", "statefulset", env.STS_NAME, "-n", env.NAMESPACE, "--subresource=status",
+                     "--type=merge", "-p", json.dumps({"status": want}))
+
+
 def _get_pod(region: int, n: int) -> dict | None:
     return kube.get_json(region, "pod", env.pod_name(n), "-n", env.NAMESPACE)
 
@@ -112,6 +174,7 @@ def _patch_pod_status(region: int, pod: dict, ready: bool, container: dict) -> N
     cs = {**cs, **container, "ready": ready}
     kube.kubectl(region, "patch", "pod", pod["metadata"]["name"], "-n", env.NAMESPACE,
                  "--subresource=status", "--type=merge", "-p", json.dumps({"status": {"conditions": conds, "containerStatuses": [cs]}}))
+    sync_statefulset_status(region)
 
 
 def pod_stopped(region: int, n: int, exit_code: int, reason: str) -> None:
@@ -163,6 +226,12 @@ def reconcile(region: int, ds: dict) -> None:
     s = settings_of(region, ds)
     ca_key, ca_crt = _ca(region)
     cfgs = node_configs(region, s, ca_crt)
+    sts = statefulset(ds, s)
+    have = kube.get_json(region, "statefulset", env.STS_NAME, "-n", env.NAMESPACE)
+    if have is None or have["spec"].get("replicas") != s["replicas"] or \
+            bool(have["spec"]["template"]["spec"].get("hostNetwork", False)) != s["host_network"]:
+        kube.apply_object(region, sts)
+        sync_statefulset_status(region)
     todo = []
     for cfg in cfgs:
         current = cassandra.running_digest(region, cfg.ordinal)
@@ -207,6 +276,7 @@ def reconcile(region: int, ds: dict) -> None:
         cassandra.wait_cql(cfg)
         if pod is None:
             kube.create_object(region, _pod(region, n, s))
+            sync_statefulset_status(region)
         else:
             pod_ready(region, n)
         _crashed_at.pop((region, n), None)
@@ -217,6 +287,8 @@ def reconcile(region: int, ds: dict) -> None:
         if proc.running(f"cassandra-r{region}-n{n}"):
             cassandra.stop(region, n)
         kube.kubectl(region, "delete", "pod", env.pod_name(n), "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
+    if extra:
+        sync_statefulset_status(region)
     switch = (ds["metadata"].get("annotations") or {}).get("sandbox.apigee-multiregion/schema-setup", "on")
     if new_dc and switch != "off" and os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on") != "off":
         from . import schema
@@ -275,18 +347,74 @@ def handle_cdr(region: int, cdr: dict, ds: dict) -> None:
     log(f"{name}: {overall}")
 
 
+# ---- ApigeeOrganization ------------------------------------------------------------------------
+
+_org_seen: dict[tuple[str, int], float] = {}
+
+
+def reconcile_org(region: int, org: dict) -> None:
+    """`releasing` when a generation is first seen, `running` ORG_DELAY seconds later."""
+    name, gen = org["metadata"]["name"], org["metadata"].get("generation", 1)
+    st = org.get("status") or {}
+    if st.get("state") == "running" and st.get("observedGeneration") == gen:
+        return
+
+    def set_state(state: str) -> None:
+        status = {"state": state}
+        if state == "running":
+            status["observedGeneration"] = gen
+        kube.kubectl(region, "patch", "apigeeorganization", name, "-n", env.NAMESPACE, "--subresource=status",
+                     "--type=merge", "-p", json.dumps({"status": status}))
+        log(f"apigeeorganization {name} generation {gen}: {state}")
+
+    first = _org_seen.setdefault((name, gen), time.monotonic())
+    if st.get("state") != "releasing":
+        set_state("releasing")
+    elif time.monotonic() - first >= ORG_DELAY:
+        set_state("running")
+
+
+# ---- a deleted datastore --------------------------------------------------------------------------
+
+def collect_datastore_garbage(region: int) -> None:
+    """No ApigeeDatastore: what it owned goes (the StatefulSet, its pods, their containers)."""
+    running = [n for n in range(env.MAX_NODES) if proc.running(f"cassandra-r{region}-n{n}")]
+    # The StatefulSet and its pods carry the same label: one call.
+    left = kube.kubectl(region, "get", "statefulsets,pods", "-n", env.NAMESPACE, "-l", env.CASSANDRA_LABEL, "-o", "name").stdout.strip()
+    if not running and not left:
+        return
+    log("apigeedatastore default is gone: stopping its Cassandra nodes, deleting its pods and StatefulSet")
+    for n in running:
+        cassandra.stop(region, n)
+        _seen_running.discard((region, n))
+    kube.kubectl(region, "delete", "pods", "-l", env.CASSANDRA_LABEL, "-n", env.NAMESPACE, "--ignore-not-found",
+                 "--wait=false", "--grace-period=0", "--force", check=False)
+    kube.kubectl(region, "delete", "statefulset", env.STS_NAME, "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
+
+
 def main(region: int) -> int:
+    log(f"region-{region}: Apigee operator stand-in started (watching namespace {env.NAMESPACE})")
+    ca_checked = False
     while True:
         try:
-            r = kube.kubectl(region, "get", "apigeedatastores,cassandradatareplications", "-n", env.NAMESPACE, "-o", "json", check=False)
+            if not ca_checked:  # once, at start: the operator chart's Certificate, issued on a fresh cluster
+                if ensure_ca(region):
+                    log("created a new CA in secret cert-manager/apigee-ca (none was there)")
+                ca_checked = True
+            r = kube.kubectl(region, "get", "apigeedatastores,cassandradatareplications,apigeeorganizations",
+                             "-n", env.NAMESPACE, "-o", "json", check=False)
             if r.returncode == 0:
                 items = json.loads(r.stdout)["items"]
+                for org in (i for i in items if i["kind"] == "ApigeeOrganization"):
+                    reconcile_org(region, org)
                 ds = next((i for i in items if i["kind"] == "ApigeeDatastore" and i["metadata"]["name"] == "default"), None)
                 if ds is not None:
                     reconcile(region, ds)
                     for cdr in (i for i in items if i["kind"] == "CassandraDataReplication"):
                         if (cdr.get("status") or {}).get("lastAppliedGeneration") != cdr["metadata"].get("generation", 1):
                             handle_cdr(region, cdr, ds)
+                else:
+                    collect_datastore_garbage(region)
         except Exception as e:  # noqa: BLE001 - an operator keeps running
             log(f"error: {e}")
         time.sleep(POLL)

@@ -1,5 +1,6 @@
 """Region-1, the existing region: installed through the apigeectl stand-in (from its hybrid-files
-directory, `regions/region-1/`) and loaded with data."""
+directory, `regions/region-1/`) or, with SANDBOX_INSTALLER=helm, with the real Helm and the stand-in
+charts, and loaded with data."""
 import sys
 
 from . import apigeectl, data, env, hybrid_files
@@ -36,8 +37,14 @@ def install_and_load() -> None:
     hybrid_files.populate(HYBRID_FILES, path)
     doc = apigeectl.read_overrides(str(path))
     apigeectl.check_files(doc, HYBRID_FILES)
-    apigeectl.init(1, doc)
-    apigeectl.apply(1, doc)
+    if env.INSTALLER == "helm":
+        from . import helm
+        helm.install_all(1, str(path), doc)
+    else:
+        apigeectl.init(1, doc)
+        apigeectl.apply(1, doc)
+    # Readiness judged from the cluster (Helm's --wait returned before Cassandra was ready): the
+    # operator, the datastore running at its generation, every pod Ready, the organization running.
     apigeectl.wait_ready(1, doc)
     s = apigeectl.cassandra_settings(doc)
     n = data.load(env.node_ip(1, 0), s["datacenter"], min(3, s["replicas"]), org())

@@ -1,5 +1,6 @@
-"""Putting region-2 back to empty (a cluster with only its cert-manager namespace), and taking
-its datacenter out of region-1's ring, so that each expansion test starts from the same state."""
+"""Putting region-2 back to a fresh cluster (only its cert-manager namespace: no Apigee CRDs,
+operator, Helm releases or namespaces), and taking its datacenter out of region-1's ring, so that
+each expansion test starts from the same state."""
 import json
 import shutil
 import subprocess
@@ -46,7 +47,28 @@ def _forget_datacenters(keep: str) -> None:
         cluster.shutdown()
 
 
+def _empty_namespace(ns: str) -> None:
+    """Deletes everything in the namespace, then the namespace (no controller-manager runs, so the
+    namespace controller's work is done here: contents first, then the finalizer by hand)."""
+    if kube.get_json(2, "namespace", ns) is None:
+        return
+    for kinds in ("cassandradatareplications,apigeedatastores,apigeeorganizations",
+                  "deployments,replicasets,statefulsets,pods,services,secrets,configmaps,leases,serviceaccounts,roles,rolebindings"):
+        kube.kubectl(2, "delete", kinds, "--all", "-n", ns, "--ignore-not-found", "--wait=false",
+                     "--grace-period=0", "--force", check=False)
+    kube.kubectl(2, "delete", "namespace", ns, "--wait=false", check=False)
+    nso = kube.get_json(2, "namespace", ns)
+    if nso is not None:
+        nso["spec"]["finalizers"] = []
+        kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-", input=json.dumps(nso), check=False)
+
+
 def reset() -> None:
+    """Region-2 as a fresh cluster, whichever installer was used there: no operator (Deployment and
+    process), no Helm releases, no Apigee CRDs, no `apigee` or `apigee-system` namespace, no CA;
+    cert-manager installed."""
+    # The controllers first: they would start the operator again while its Deployment still exists.
+    proc.stop("controllers-r2")
     proc.stop("operator-r2")
     for n in range(env.MAX_NODES):
         cassandra.stop(2, n)
@@ -57,21 +79,16 @@ def reset() -> None:
         (d / "logs").mkdir(parents=True)
         (d / "logs" / "pod-cri.log").touch()
     if proc.running("kube-apiserver-r2"):
-        from . import controlplane
+        from . import apigeectl, controlplane
         controlplane.install_cert_manager(2)  # region-2 has cert-manager, as the install pages require
-    if proc.running("kube-apiserver-r2"):
-        for kind in ("cassandradatareplications", "apigeedatastores", "statefulsets", "pods", "secrets", "configmaps", "leases"):
-            kube.kubectl(2, "delete", kind, "--all", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false",
-                         "--grace-period=0", "--force", check=False)
+        # Helm's release secrets live in these namespaces: emptying them removes every release.
+        for ns in (env.NAMESPACE, env.APIGEECTL_OPERATOR_NAMESPACE):
+            _empty_namespace(ns)
+        kube.kubectl(2, "delete", "deployments", "-A", f"--field-selector=metadata.name={env.OPERATOR_DEPLOYMENT}",
+                     "--ignore-not-found", check=False)
+        kube.kubectl(2, "delete", "crd", *apigeectl.CRDS, "--ignore-not-found", "--timeout=60s", check=False, timeout=90)
         kube.kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
         kube.kubectl(2, "delete", "lease", "apigee-multiregion-apigee", "-n", "default", "--ignore-not-found", check=False)
-        # No controller-manager runs, so finish the namespace deletion by hand once it is empty.
-        if kube.get_json(2, "namespace", env.NAMESPACE) is not None:
-            kube.kubectl(2, "delete", "namespace", env.NAMESPACE, "--wait=false", check=False)
-            ns = kube.get_json(2, "namespace", env.NAMESPACE)
-            if ns is not None:
-                ns["spec"]["finalizers"] = []
-                kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{env.NAMESPACE}/finalize", "-f", "-",
-                             input=json.dumps(ns), check=False)
+        controlplane.start_controllers(2)
     if proc.running("cassandra-r1-n0"):
         _forget_datacenters(region1.settings()["datacenter"])
