@@ -274,21 +274,6 @@ def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, 
     assert throttles() == before
 
 
-def test_cassandra_data_replication_resource_path(sandbox, empty_region_2, tmp_path):
-    """hybrid 1.11+: the tool applies CassandraDataReplication; the operator (stand-in) rebuilds."""
-    plan = make_plan(tmp_path, extra="replication: cr\ncr:\n  organization: sandbox-org")
-    r = expand(plan)
-    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
-    evs = events(r.stdout)
-    done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
-    assert done == {"apigee-cassandra-default-0", "apigee-cassandra-default-1"}
-    cdr = json.loads(kubectl(2, "get", "cassandradatareplication", "region-expansion", "-n", "apigee", "-o", "json").stdout)
-    assert cdr["spec"] == {"organizationRef": "sandbox-org", "force": False, "source": {"region": "dc-1"}}
-    ds = json.loads(kubectl(2, "get", "apigeeds", "default", "-n", "apigee", "-o", "json").stdout)["status"]["cassandraDataReplication"]
-    assert ds["state"] == "complete" and set(ds["rebuildDetails"]) == done
-    assert data.all_present(rows_in_dc2())
-
-
 def run_cli(verb: str, plan: Path, *extra: str) -> subprocess.CompletedProcess:
     e = {**os.environ, "KUBECONFIG": str(env.kubeconfig_path())}
     return subprocess.run([str(CLI), verb, "--plan", str(plan), "-o", "json", *extra], capture_output=True, text=True, env=e, timeout=900)

@@ -15,16 +15,16 @@ import pytest
 
 from conftest import assert_no_secrets, kubectl, ring  # noqa: F401
 from sbx import data, env, region1
-from test_expand import TEMPLATE, events, expand, make_plan, rows_in_dc2
+from test_expand import THROTTLE, TEMPLATE, events, expand, make_plan, rows_in_dc2, throttles
 
 pytestmark = pytest.mark.skipif(env.INSTALLER != "helm", reason="region-1 is not installed with Helm (SANDBOX_INSTALLER=helm)")
 
 CHARTS = ["operator", "datastore", "redis", "telemetry", "ingress-manager"]
 
 
-def helm_plan(tmp_path: Path, replication: str) -> Path:
+def helm_plan(tmp_path: Path, replication: str, throughput: str = "") -> Path:
     """The sandbox plan with the Helm installer instead of apigeectl."""
-    plan = make_plan(tmp_path, extra=f"replication: {replication}")
+    plan = make_plan(tmp_path, extra=f"replication: {replication}", throughput=throughput)
     text = plan.read_text()
     installer = (
         "installer:\n"
@@ -56,10 +56,10 @@ def source_organization() -> str:
     return orgs[0]["metadata"]["name"]
 
 
-def expand_and_check(tmp_path: Path, replication: str) -> list[dict]:
+def expand_and_check(tmp_path: Path, replication: str, throughput: str = "") -> list[dict]:
     assert kubectl(2, "get", "crd", "apigeedatastores.apigee.cloud.google.com", check=False).returncode != 0, \
         "region-2 starts without the Apigee CRDs, like a fresh cluster"
-    plan = helm_plan(tmp_path, replication)
+    plan = helm_plan(tmp_path, replication, throughput)
     r = expand(plan)
     assert r.returncode == 0, r.stderr + r.stdout[-3000:]
     evs = events(r.stdout)
@@ -122,7 +122,13 @@ def test_helm_with_the_cassandra_data_replication_resource(sandbox, empty_region
 
 
 def test_helm_with_nodetool_rebuild(sandbox, empty_region_2, tmp_path):
-    evs = expand_and_check(tmp_path, "nodetool")
+    """Also `./run-tests`'s CLI expansion on Cassandra 5.0: the stream throttle set for the rebuild
+    and set back after it, read back with 5.0's nodetool."""
+    before = throttles()
+    evs = expand_and_check(tmp_path, "nodetool", THROTTLE)
+    notes = [e["message"] for e in evs if e["event"] == "note"]
+    assert any("for the rebuild" in m for m in notes) and any(": set back to" in m for m in notes), notes
+    assert throttles() == before, "every source node's stream throttle is back to what it was"
     done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
     assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
     assert kubectl(2, "get", "cassandradatareplications", "-n", "apigee", "-o", "name").stdout.strip() == ""
