@@ -155,6 +155,7 @@ impl DecommissionPlan {
             network: Default::default(),
             verify: Default::default(),
             ca: Default::default(),
+            limits: Default::default(),
             base_dir: self.base_dir.clone(),
         }
     }

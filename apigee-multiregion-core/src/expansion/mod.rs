@@ -18,6 +18,7 @@ pub mod decommission;
 mod error;
 mod events;
 mod journal;
+mod limits;
 mod lock;
 mod plan;
 mod plan_errors;
@@ -40,9 +41,9 @@ pub use journal::{
 };
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
-    CaSpec, Concurrency, CrSpec, ExpansionPlan, HybridVersion, InstallerSpec, JmxSpec, NetworkMode, NetworkSpec,
-    PlanError, RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts, VerifySpec,
-    parse_duration,
+    CaSpec, Concurrency, CrSpec, ExpansionPlan, HybridVersion, InstallerSpec, JmxSpec, Limits, NetworkMode,
+    NetworkSpec, PlanError, RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts,
+    VerifySpec, parse_duration,
 };
 pub use step_id::{StepId, UnknownStep};
 
@@ -204,6 +205,7 @@ pub async fn verify_only(
     };
     let options = RunOptions { dry_run: true, ..Default::default() };
     let events = |_: Event| {};
+    let deps = &limits::bounded(deps, plan.limits.exec_per_cluster);
     let ctx = Ctx {
         plan,
         deps,
@@ -299,6 +301,8 @@ async fn drive(
     op: Operation<'_>,
 ) -> Result<ExpansionReport, ExpansionError> {
     let started = Instant::now();
+    // Every nodetool exec of the run waits for a permit of its cluster (`limits`).
+    let deps = &limits::bounded(deps, plan.limits.exec_per_cluster);
     let journal_path = journal_path(plan, options.journal.clone());
     let first = op.steps.first().copied().unwrap_or(StepId::Preflight);
     // The lock first: a run that waited for another must read the journal that run left.

@@ -461,6 +461,29 @@ impl Default for Timeouts {
     }
 }
 
+/// `limits`: how hard the tool may press on each cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// At most this many `nodetool` calls through `kubectl exec` at once in each cluster
+    /// (default 8): the status, netstats, describe and throttle reads, the flushes and the
+    /// throttle changes of every step, each a JVM start in a Cassandra pod. `nodetool rebuild`
+    /// and `removenode`, which last as long as their streaming, are outside it: `rebuild.concurrency`
+    /// bounds the rebuilds, removals run one at a time.
+    #[serde(default = "default_exec_per_cluster")]
+    pub exec_per_cluster: usize,
+}
+
+fn default_exec_per_cluster() -> usize {
+    8
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { exec_per_cluster: default_exec_per_cluster() }
+    }
+}
+
 /// Network mode and extra ranges for the overlap check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -615,6 +638,9 @@ pub struct ExpansionPlan {
     /// The CA secret.
     #[serde(default)]
     pub ca: CaSpec,
+    /// Bounds on the tool's calls into each cluster.
+    #[serde(default)]
+    pub limits: Limits,
     /// The folder paths are relative to (the plan file's folder). Not part of the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -682,6 +708,11 @@ impl ExpansionPlan {
                     )));
                 }
             }
+        }
+        if plan.limits.exec_per_cluster == 0 {
+            return Err(value(
+                "limits.exec_per_cluster: 0 calls at once would never finish: use at least 1 (default 8)".into(),
+            ));
         }
         if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
             return Err(value("verify.min_load_fraction must be between 0 and 1".into()));
@@ -886,6 +917,20 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         assert!(
             ExpansionPlan::from_str_at(&PLAN.replace("concurrency: all", "concurrency: 0"), "p", "".into()).is_err()
         );
+    }
+
+    #[test]
+    fn the_exec_bound_defaults_to_8_and_refuses_0_and_unknown_keys() {
+        let p = ExpansionPlan::from_str_at(PLAN, "plan.yaml", "/plans".into()).unwrap();
+        assert_eq!(p.limits.exec_per_cluster, 8);
+        let with = |limits: &str| ExpansionPlan::from_str_at(&format!("{PLAN}limits: {limits}\n"), "p", "".into());
+        let three = with("{exec_per_cluster: 3}").unwrap();
+        assert_eq!(three.limits.exec_per_cluster, 3);
+        assert_eq!(three.hash(), p.hash(), "a bound changes no outcome: the journal stays usable");
+        let zero = with("{exec_per_cluster: 0}").unwrap_err().to_string();
+        assert!(zero.contains("limits.exec_per_cluster") && zero.contains("at least 1"), "{zero}");
+        let typo = with("{exec_per_clustr: 3}").unwrap_err().to_string();
+        assert!(typo.contains("exec_per_clustr"), "{typo}");
     }
 
     #[test]

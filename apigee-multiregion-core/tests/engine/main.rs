@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod decommission;
+mod latency;
 mod reality;
 mod world;
 
@@ -1017,4 +1018,24 @@ async fn a_throttle_that_cannot_be_set_back_is_reported_without_hiding_the_first
     r.unwrap();
     assert!(journal(&s).throughput.values().all(|r| r.restored));
     assert_eq!(w.lock().unwrap().throttles(NODES[3]), (Throughput::Megabits(200), Throughput::Megabits(200)));
+}
+
+/// `limits.exec_per_cluster` bounds the fan-out: with 12 target nodes read in parallel
+/// (verify's own loads, every rebuild's netstats with `concurrency: all`, the throttles), no more
+/// than 3 short nodetool execs run at once in either cluster, and the fan-out reaches the bound.
+#[tokio::test]
+async fn nodetool_execs_per_cluster_stay_within_the_bound() {
+    let s = setup(
+        "limits: {exec_per_cluster: 3}\nrebuild: {concurrency: all, progress_interval: 10ms, retry_backoff: 10ms, throughput: {interdc_megabits: 100}}\n",
+    );
+    std::fs::write(&s.target, TARGET.replace("replicaCount: 2", "replicaCount: 12")).unwrap();
+    let w = healthy();
+    let meter = Arc::new(latency::Meter::default());
+    let d = latency::slow(deps(&w), std::time::Duration::from_millis(5), meter.clone());
+    let report = expansion::run(&s.plan, &d, &RunOptions::default(), &|_: Event| {}).await.unwrap();
+    assert!(report.verify.unwrap().passed());
+    let (source, target) = (meter.of(Region::Source), meter.of(Region::Target));
+    assert_eq!(target.max_short, 3, "12 target nodes read at once wait for the bound: {target:?}");
+    assert!((1..=3).contains(&source.max_short), "{source:?}");
+    assert_eq!(calls(&w, "rebuild "), 12, "every node rebuilt");
 }
