@@ -179,7 +179,7 @@ pub fn installer_for(plan: &ExpansionPlan, redactor: Redactor) -> Arc<dyn crate:
     match &plan.installer {
         InstallerSpec::Apigeectl { program, workdir } => {
             let mut a = Apigeectl::new(
-                program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve(p)),
+                program.as_ref().map_or_else(|| PathBuf::from("apigeectl"), |p| plan.resolve_program(p)),
                 &plan.target.context,
             );
             // apigeectl runs from its hybrid-files directory: overrides name `./certs/...` and
@@ -196,8 +196,8 @@ pub fn installer_for(plan: &ExpansionPlan, redactor: Redactor) -> Arc<dyn crate:
         }
         InstallerSpec::Helm { program, kubectl, version, charts, org_release, environments, env_groups } => {
             Arc::new(Helm {
-                program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve(p)),
-                kubectl: kubectl.as_ref().map_or_else(|| PathBuf::from("kubectl"), |p| plan.resolve(p)),
+                program: program.as_ref().map_or_else(|| PathBuf::from("helm"), |p| plan.resolve_program(p)),
+                kubectl: kubectl.as_ref().map_or_else(|| PathBuf::from("kubectl"), |p| plan.resolve_program(p)),
                 charts_dir: plan.resolve(charts),
                 namespace: plan.target.namespace.clone(),
                 version: *version,

@@ -725,6 +725,13 @@ impl ExpansionPlan {
         if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
     }
 
+    /// A program named in the plan (`installer.program`, `installer.kubectl`): a bare name
+    /// (`helm`, `kubectl`) is looked up on PATH, as a shell does; a path (`./bin/helm`,
+    /// `/usr/local/bin/helm`) is resolved like every other plan path.
+    pub fn resolve_program(&self, p: &Path) -> PathBuf {
+        if p.components().count() == 1 && !p.is_absolute() { p.to_path_buf() } else { self.resolve(p) }
+    }
+
     /// How data is replicated, with its settings.
     pub fn replication(&self) -> Replication<'_> {
         match (&self.replication, &self.cr) {
@@ -866,6 +873,15 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
             PLAN.replace("{kind: apigeectl, program: ./apigeectl}", "{kind: helm, charts: c, org_release: o}");
         let e = ExpansionPlan::from_str_at(&missing, "plan.yaml", "".into()).unwrap_err().to_string();
         assert!(e.contains("version"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_program_name_is_looked_up_on_path_and_a_path_is_resolved() {
+        let p = ExpansionPlan::from_str_at(PLAN, "plan.yaml", "/plans".into()).unwrap();
+        assert_eq!(p.resolve_program(Path::new("kubectl")), PathBuf::from("kubectl"));
+        assert_eq!(p.resolve_program(Path::new("./apigeectl")), PathBuf::from("/plans/./apigeectl"));
+        assert_eq!(p.resolve_program(Path::new("bin/helm")), PathBuf::from("/plans/bin/helm"));
+        assert_eq!(p.resolve_program(Path::new("/usr/bin/helm")), PathBuf::from("/usr/bin/helm"));
     }
 
     /// The example plans users copy must read as they are.
