@@ -132,3 +132,17 @@ def test_helm_with_nodetool_rebuild(sandbox, empty_region_2, tmp_path):
     done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
     assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
     assert kubectl(2, "get", "cassandradatareplications", "-n", "apigee", "-o", "name").stdout.strip() == ""
+
+
+def test_a_version_that_puts_the_operator_elsewhere_is_refused_by_preflight(sandbox, empty_region_2, tmp_path):
+    """Region-1's operator runs where its hybrid release put it; a plan claiming a release whose
+    charts put it in the other namespace would start a second operator: preflight refuses."""
+    plan = helm_plan(tmp_path, "nodetool")
+    other = "1.13.0" if env.operator_namespace() == "apigee-system" else "1.12.1"
+    plan.write_text(plan.read_text().replace(f'version: "{env.APIGEE_VERSION}"', f'version: "{other}"'))
+    r = expand(plan, "--dry-run")
+    assert r.returncode == 3, r.stderr + r.stdout[-3000:]
+    findings = [e["finding"] if "finding" in e else e for e in events(r.stdout) if e["event"] == "finding"]
+    wrong = [f for f in findings if f["code"] == "operator-namespace"]
+    assert wrong and "context `region-1` runs the Apigee operator" in wrong[0]["message"], findings
+    assert f"in namespace {env.operator_namespace()}" in wrong[0]["message"], wrong
