@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apigee_multiregion_core::expansion::{self, Event, ExpansionPlan, ExpansionReport, Region, RunOptions};
-use apigee_multiregion_core::model::{CassandraPod, PodPhase};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 const SIZES: [usize; 4] = [10, 25, 50, 100];
@@ -55,18 +54,7 @@ fn setup(n: usize, bound: u64) -> (tempfile::TempDir, ExpansionPlan, world::Shar
         let mut g = w.lock().unwrap();
         for i in g.source_pods.len()..n {
             let ip = format!("10.1.0.{}", i + 1);
-            g.source_pods.push(CassandraPod {
-                name: format!("apigee-cassandra-default-{i}"),
-                ordinal: Some(u32::try_from(i).unwrap()),
-                pod_ip: ip.parse().ok(),
-                host_ip: ip.parse().ok(),
-                node_name: Some(format!("node-{ip}")),
-                phase: PodPhase::Running,
-                ready: true,
-                host_network: true,
-                rack: None,
-                incarnation: None,
-            });
+            g.source_pods.push(world::pod(u32::try_from(i).unwrap(), &ip));
             g.ring.push(world::RingNode {
                 dc: "dc-1".into(),
                 address: ip,

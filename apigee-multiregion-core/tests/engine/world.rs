@@ -219,7 +219,8 @@ impl World {
     }
 }
 
-fn pod(i: u32, ip: &str) -> CassandraPod {
+/// A Ready Cassandra pod `apigee-cassandra-default-<i>` on the host network at `ip`.
+pub fn pod(i: u32, ip: &str) -> CassandraPod {
     CassandraPod {
         name: format!("apigee-cassandra-default-{i}"),
         ordinal: Some(i),
