@@ -1026,7 +1026,8 @@ async fn a_throttle_that_cannot_be_set_back_is_reported_without_hiding_the_first
 #[tokio::test]
 async fn nodetool_execs_per_cluster_stay_within_the_bound() {
     let s = setup(
-        "limits: {exec_per_cluster: 3}\nrebuild: {concurrency: all, progress_interval: 10ms, retry_backoff: 10ms, throughput: {interdc_megabits: 100}}\n",
+        // Generous waits: 12 nodes behind a bound of 3 must not time out on a loaded machine.
+        "limits: {exec_per_cluster: 3}\nrebuild: {concurrency: all, progress_interval: 10ms, retry_backoff: 10ms, throughput: {interdc_megabits: 100}}\ntimeouts: {poll: 10ms, join: 30s, replication: 30s}\n",
     );
     std::fs::write(&s.target, TARGET.replace("replicaCount: 2", "replicaCount: 12")).unwrap();
     let w = healthy();
