@@ -227,9 +227,41 @@ def test_a_wrong_jmx_password_is_refused_with_nothing_changed(sandbox, empty_reg
     _untouched(tmp_path)
 
 
-def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(sandbox, empty_region_2, tmp_path):
-    # A region-2 that was deleted without decommissioning: its nodes stay in the ring, down.
+def replication_maps(region: int = 1) -> dict[str, dict]:
+    """keyspace -> replication map (without `class`) of every NetworkTopologyStrategy keyspace."""
+    from sbx import cql
+    cluster, s = cql.session([env.node_ip(region, 0)])
+    try:
+        out = {}
+        for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
+            repl = dict(row.replication)
+            if repl.pop("class", "").endswith("NetworkTopologyStrategy"):
+                out[row.keyspace_name] = repl
+        return out
+    finally:
+        cluster.shutdown()
+
+
+def decommission_plan(tmp_path: Path, leaving_overrides: Path, lost: bool) -> Path:
+    plan = tmp_path / "retire.yaml"
+    plan.write_text(f"""name: retire-dc-2
+leaving: {{context: region-2, overrides: {leaving_overrides}, datacenter: dc-2}}
+surviving: {{context: region-1, overrides: {region1.overrides_path()}, datacenter: dc-1}}
+installer: {{kind: apigeectl, program: {env.SANDBOX_DIR / 'bin' / 'apigeectl'}}}
+jmx: {{from: overrides}}
+lost_region: {'true' if lost else 'false'}
+timeouts: {{uninstall: 10m, removal: 5m, removenode: 10m, replication: 3m, poll: 2s}}
+""")
+    return plan
+
+
+def test_a_lost_region_is_refused_as_a_stale_datacenter_then_removed_by_decommission(sandbox, empty_region_2, tmp_path):
+    """A region-2 lost to an outage (its nodes killed, no cleanup) stays in region-1's ring: an
+    expansion to a new region-2 is refused with nothing changed; `decommission --lost-region`
+    removes its nodes and its datacenter from every keyspace; then a fresh region-2 passes
+    preflight again."""
     from conftest import apigeectl, wait_ready
+    from sbx import region2
     overrides = tmp_path / "old-region-2.yaml"
     overrides.write_text(TEMPLATE.read_text().replace('datacenter: "dc-1"', 'datacenter: "dc-2"').replace("  clusterName: apigeecluster\n", "  clusterName: apigeecluster\n  multiRegionSeedHost: 127.0.1.1\n"))
     hybrid_files(tmp_path, overrides)  # apigeectl runs from this hybrid-files directory
@@ -239,17 +271,39 @@ def test_a_stale_datacenter_of_the_same_name_is_refused_with_nothing_changed(san
     assert apigeectl(2, "init", "-f", str(overrides)).returncode == 0
     assert apigeectl(2, "apply", "-f", str(overrides)).returncode == 0
     wait_ready(2, str(overrides))  # apply returns at once: the nodes join afterwards
-    assert apigeectl(2, "delete", "-f", str(overrides)).returncode == 0
-    kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager")
-    time.sleep(3)
-    assert set(ring(1)["dc-2"].values()) == {"DN"}
+    assert all("dc-2" in m for m in replication_maps().values()), "the setup job named dc-2 in every keyspace"
+    region2.lose()
+    region2.reset(forget=False)  # the lost cluster is replaced by a new, empty one
+    deadline = time.monotonic() + 90
+    while set(ring(1).get("dc-2", {}).values()) != {"DN"}:
+        assert time.monotonic() < deadline, ring(1)
+        time.sleep(2)
     plan = make_plan(tmp_path)
     before = (tmp_path / "overrides-region-2.yaml").read_text()
     r = expand(plan)
     assert r.returncode == 3, r.stderr
     assert "target-datacenter-exists" in r.stdout
     assert (tmp_path / "overrides-region-2.yaml").read_text() == before
-    assert kubectl(2, "get", "pods", "-n", "apigee", "-o", "name").stdout.strip() == ""
+    # Remove the lost region from region-1's ring and keyspaces.
+    retire = decommission_plan(tmp_path, overrides, lost=True)
+    d = run_cli("decommission", retire)
+    assert d.returncode == 0, d.stderr + d.stdout[-3000:]
+    evs = events(d.stdout)
+    outcomes = {s["id"]: s["outcome"] for s in evs[-1]["steps"]}
+    assert outcomes["remove-nodes"] == "done" and outcomes["rewrite-replication"] == "done", outcomes
+    assert outcomes.get("uninstall") != "done", "a lost region is not uninstalled"
+    assert ring(1) == {"dc-1": {f"127.0.1.{i + 1}": "UN" for i in range(region1.settings()["replicas"])}}
+    maps = replication_maps()
+    assert maps and not [k for k, m in maps.items() if "dc-2" in m], maps
+    assert data.all_present(data.check([env.node_ip(1, i) for i in range(region1.settings()["replicas"])], "dc-1", region1.org()))
+    assert_no_secrets(d.stdout, d.stderr)
+    again = run_cli("decommission", retire)
+    assert again.returncode == 0, again.stderr
+    assert all(s["outcome"] in ("skipped", "done") for s in events(again.stdout)[-1]["steps"])
+    # The new region-2 is accepted now.
+    p = run_cli("preflight", plan)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr
+    assert "target-datacenter-exists" not in p.stdout
 
 
 def test_ctrl_c_stops_cleanly_releases_the_lock_and_says_how_to_resume(sandbox, empty_region_2, tmp_path):

@@ -20,8 +20,11 @@ the work in the background:
 - `check-ready` exits 1 until the operator Deployment is ready, the datastore is `running` at its
   current generation, every Cassandra pod is Ready and every organization `running` (run it
   repeatedly, as the real one).
-- `delete` deletes the datastore, its StatefulSet and pods (their nodes stop) and the organization;
-  `delete --all` also the operator Deployment, as the real one deletes what `init` installed.
+- `delete` deletes the organization and the datastore and waits until the datastore is gone: the
+  operator's remove-dc part takes the datacenter out of the keyspaces and the ring first when
+  another datacenter exists, then stops the nodes and deletes the pods and the StatefulSet.
+  `delete --all` then also deletes the operator Deployment, as the real one deletes what `init`
+  installed.
 
 Like the real apigeectl it must run from the hybrid-files directory: the overrides name files by
 paths relative to the working directory (`./certs/...`, `./service-accounts/...`), and a file
@@ -38,14 +41,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
-from . import env, kube, proc
+from . import env, kube
 
 DEFAULT_JMX_USER = env.PRODUCT_JMX_USER
 DEFAULT_JMX_PASSWORD = env.PRODUCT_JMX_PASSWORD
+DELETE_TIMEOUT = 1500  # seconds `delete` waits for the operator to finish with the datastore
 CONFIG_SECRET = "apigee-datastore-default-creds"  # what apply writes for the operator (spec.credentialRef)
 
 
@@ -228,7 +233,9 @@ def apply(region: int, doc: dict, datastore_only: bool = False) -> None:
     kube.apply_object(region, creds)
     ds = datastore(s)
     # The schema setup stand-in is the operator's; the switch travels with the datastore.
-    ds["metadata"]["annotations"] = {"sandbox.apigee-multiregion/schema-setup": os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on")}
+    ds["metadata"]["annotations"] = {"sandbox.apigee-multiregion/schema-setup": os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on"),
+                                     # Every apply runs the setup jobs again (the operator records each one it ran).
+                                     "sandbox.apigee-multiregion/applied-at": str(time.time_ns())}
     if not datastore_only and doc.get("org"):
         kube.apply_object(region, organization(doc))
     kube.apply_object(region, ds)
@@ -281,22 +288,17 @@ def check_ready(region: int, doc: dict) -> list[str]:
 
 
 def delete(region: int, doc: dict, everything: bool = False) -> None:
-    from . import cassandra
-    if everything:  # what init installed: the operator (its process stops with its Deployment)
-        kube.kubectl(region, "delete", "deployment", env.OPERATOR_DEPLOYMENT, "-n", env.APIGEECTL_OPERATOR_NAMESPACE,
-                     "--ignore-not-found", "--wait=false")
-    kube.kubectl(region, "delete", "apigeedatastore", "default", "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
+    """Deletes the organization and the datastore, and waits for the datastore to be gone (as
+    `kubectl delete` does): the operator's remove-dc part runs first when another datacenter is in
+    the ring. With `--all`, then also what init installed (the operator)."""
     if doc.get("org"):
         kube.kubectl(region, "delete", "apigeeorganization", organization_name(str(doc["org"])), "-n", env.NAMESPACE,
                      "--ignore-not-found", "--wait=false", check=False)
-    # The pods are deleted with grace period 0: their containers (the nodes) stop now, not at the
-    # operator's next poll.
-    for n in range(env.MAX_NODES):
-        if proc.running(f"cassandra-r{region}-n{n}"):
-            cassandra.stop(region, n)
-    kube.kubectl(region, "delete", "statefulset", env.STS_NAME, "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
-    kube.kubectl(region, "delete", "pods", "-l", env.CASSANDRA_LABEL, "-n", env.NAMESPACE, "--ignore-not-found",
-                 "--wait=false", "--grace-period=0", "--force")
+    kube.kubectl(region, "delete", "apigeedatastore", "default", "-n", env.NAMESPACE, "--ignore-not-found",
+                 f"--timeout={DELETE_TIMEOUT}s", timeout=DELETE_TIMEOUT + 30)
+    if everything:  # what init installed: the operator (its process stops with its Deployment)
+        kube.kubectl(region, "delete", "deployment", env.OPERATOR_DEPLOYMENT, "-n", env.APIGEECTL_OPERATOR_NAMESPACE,
+                     "--ignore-not-found", "--wait=false")
 
 
 def main(argv: list[str]) -> int:

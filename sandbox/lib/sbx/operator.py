@@ -23,8 +23,17 @@ operator's cert-manager Certificate gets issued on a fresh cluster). It polls an
   `status.state` and `status.lastAppliedGeneration`.
 - `ApigeeOrganization` objects: `status.state` `releasing`, then `running` a few seconds later
   (`SANDBOX_ORG_DELAY`, default 3 s), with `observedGeneration`.
-- A datastore that was deleted: its nodes are stopped, its pods and StatefulSet deleted (the
-  garbage collector's and the kubelet's part).
+- The datastore carries the operator's finalizer. A NORMAL delete runs the operator's remove-dc
+  part when another datacenter is in the ring: every Apigee and system keyspace stops naming
+  this datacenter (replication first), then each node is decommissioned, one at a time, and
+  stopped; then its pods and StatefulSet are deleted and the finalizer removed (the delete
+  returns). As the last datacenter, the nodes are only stopped. A region that is LOST (its
+  processes killed, `region2.lose()`) gets none of this: its nodes stay in the ring, down.
+- The setup jobs, on every apply of the datastore (the `applied-at` annotation both installers
+  stamp; handled once each, recorded in `status.setupAppliedAt`) and when a new datacenter
+  starts: every replicated keyspace names this datacenter, and no datacenter that has no node
+  left in the ring (what the product's user-setup job does when it runs again after a region
+  was removed).
 """
 import base64
 import hashlib
@@ -38,6 +47,9 @@ from datetime import datetime, timezone
 from . import cassandra, env, kube, proc
 
 POLL = 2.0
+# The stand-in's finalizer on ApigeeDatastore (the real operator's name is not public).
+FINALIZER = "apigee.cloud.google.com/sandbox-remove-dc"
+APPLIED_AT = "sandbox.apigee-multiregion/applied-at"
 CRASH_BACKOFF = float(os.environ.get("SANDBOX_CRASH_BACKOFF", "10"))
 ORG_DELAY = float(os.environ.get("SANDBOX_ORG_DELAY", "3"))
 
@@ -219,9 +231,13 @@ def reconcile(region: int, ds: dict) -> None:
     status = ds.get("status") or {}
     replicas = int(((ds.get("spec") or {}).get("components") or {}).get("cassandra", {}).get("replicas", 1))
     up = [proc.running(f"cassandra-r{region}-n{n}") for n in range(env.MAX_NODES)]
+    if FINALIZER not in (ds["metadata"].get("finalizers") or []):
+        kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", env.NAMESPACE, "--type=merge", "-p",
+                     json.dumps({"metadata": {"finalizers": [*(ds["metadata"].get("finalizers") or []), FINALIZER]}}))
     if (status.get("observedGeneration") == gen and status.get("state") == "running"
             and all(up[:replicas]) and not any(up[replicas:])):
         _seen_running.update((region, n) for n in range(replicas))
+        run_setup_if_applied(region, ds)
         return  # nothing changed since the last reconcile (one kubectl call per poll when idle)
     s = settings_of(region, ds)
     ca_key, ca_crt = _ca(region)
@@ -289,10 +305,9 @@ def reconcile(region: int, ds: dict) -> None:
         kube.kubectl(region, "delete", "pod", env.pod_name(n), "-n", env.NAMESPACE, "--ignore-not-found", "--wait=false")
     if extra:
         sync_statefulset_status(region)
-    switch = (ds["metadata"].get("annotations") or {}).get("sandbox.apigee-multiregion/schema-setup", "on")
-    if new_dc and switch != "off" and os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on") != "off":
+    if new_dc and setup_enabled(ds):
         from . import schema
-        schema.extend_replication(env.node_ip(region, 0), s["datacenter"], min(3, s["replicas"]))
+        schema.setup_replication(env.node_ip(region, 0), s["datacenter"], min(3, s["replicas"]))
     fresh = kube.get_json(region, "apigeedatastore", "default", "-n", env.NAMESPACE)
     if fresh is not None and fresh["metadata"].get("generation", 1) == gen:
         patch_ds_status(region, {"state": "running", "observedGeneration": gen, "cassandraReadyReplicas": len(cfgs),
@@ -311,15 +326,7 @@ def set_cdr_status(region: int, cdr_state: dict) -> None:
 
 
 def rebuild(region: int, ordinal: int, source_dc: str, user: str, password: str) -> tuple[bool, str]:
-    """The real nodetool against that node's JMX (what the operator does inside the pod)."""
-    e = {**os.environ, "CASSANDRA_JMX_PORT": str(env.jmx_port(region, ordinal)), "CASSANDRA_LIB": str(env.CASSANDRA_LIB)}
-    # The node's own JMX password file: the password is never an argument of any process.
-    pwf = env.cassandra_dir(region, ordinal) / "conf" / "jmxremote.password"
-    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", user, "-pwf", str(pwf), "rebuild", "--", source_dc],
-                       capture_output=True, text=True, env=e, timeout=3600)
-    out = (r.stdout + r.stderr).replace(password, "<redacted>")
-    message = next((line.strip() for line in out.splitlines() if line.strip() and not line.startswith("\t")), "")
-    return r.returncode == 0, message[:300]
+    return nodetool(region, ordinal, user, password, "rebuild", "--", source_dc)
 
 
 def handle_cdr(region: int, cdr: dict, ds: dict) -> None:
@@ -374,7 +381,66 @@ def reconcile_org(region: int, org: dict) -> None:
         set_state("running")
 
 
+def setup_enabled(ds: dict) -> bool:
+    switch = (ds["metadata"].get("annotations") or {}).get("sandbox.apigee-multiregion/schema-setup", "on")
+    return switch != "off" and os.environ.get("APIGEE_STANDIN_SCHEMA_SETUP", "on") != "off"
+
+
+def run_setup_if_applied(region: int, ds: dict) -> None:
+    """The setup jobs of an apply the operator has not handled yet (`applied-at` is stamped by
+    `apigeectl apply` and by the datastore chart on every install or upgrade)."""
+    stamp = (ds["metadata"].get("annotations") or {}).get(APPLIED_AT)
+    if not stamp or (ds.get("status") or {}).get("setupAppliedAt") == stamp:
+        return
+    if setup_enabled(ds):
+        from . import schema
+        s = settings_of(region, ds)
+        running = [n for n in range(s["replicas"]) if proc.running(f"cassandra-r{region}-n{n}")]
+        if not running:
+            return
+        schema.setup_replication(env.node_ip(region, running[0]), s["datacenter"], min(3, s["replicas"]))
+    patch_ds_status(region, {"setupAppliedAt": stamp})
+    log(f"apigeedatastore default: setup jobs ran for the apply of {stamp}")
+
+
+def nodetool(region: int, ordinal: int, user: str, password: str, *args: str, timeout: float = 3600) -> tuple[bool, str]:
+    """The real nodetool against that node's JMX (what the operator does inside the pod)."""
+    e = {**os.environ, "CASSANDRA_JMX_PORT": str(env.jmx_port(region, ordinal)), "CASSANDRA_LIB": str(env.CASSANDRA_LIB)}
+    # The node's own JMX password file: the password is never an argument of any process.
+    pwf = env.cassandra_dir(region, ordinal) / "conf" / "jmxremote.password"
+    r = subprocess.run([str(env.SANDBOX_DIR / "bin" / "nodetool"), "-u", user, "-pwf", str(pwf), *args],
+                       capture_output=True, text=True, env=e, timeout=timeout)
+    out = (r.stdout + r.stderr).replace(password, "<redacted>")
+    message = next((line.strip() for line in out.splitlines() if line.strip() and not line.startswith("\t")), "")
+    return r.returncode == 0, message[:300]
+
+
 # ---- a deleted datastore --------------------------------------------------------------------------
+
+def remove_dc(region: int, ds: dict) -> None:
+    """The operator's remove-dc on a normal delete of the datastore, then its finalizer removed."""
+    from . import schema
+    s = settings_of(region, ds)
+    dc = s["datacenter"]
+    running = [n for n in range(env.MAX_NODES) if proc.running(f"cassandra-r{region}-n{n}")]
+    if running and schema.other_datacenters(env.node_ip(region, running[0]), dc):
+        log(f"apigeedatastore default deleted: removing datacenter {dc} (replication first, then its nodes)")
+        dropped = schema.drop_datacenter(env.node_ip(region, running[0]), dc)
+        if dropped:
+            log(f"remove-dc: {', '.join(dropped)} no longer replicate to {dc}")
+        for n in running:
+            ok, message = nodetool(region, n, s["jmx_user"], s["jmx_password"], "decommission", timeout=1800)
+            if not ok:
+                raise RuntimeError(f"remove-dc: nodetool decommission on {env.pod_name(n)} failed: {message}")
+            log(f"remove-dc: {env.pod_name(n)} decommissioned")
+            pod_stopped(region, n, 0, "Completed")
+            cassandra.stop(region, n)
+            _seen_running.discard((region, n))
+    collect_datastore_garbage(region)
+    kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", env.NAMESPACE, "--type=merge", "-p",
+                 json.dumps({"metadata": {"finalizers": [f for f in ds["metadata"].get("finalizers") or [] if f != FINALIZER]}}))
+    log("apigeedatastore default: finalizer removed")
+
 
 def collect_datastore_garbage(region: int) -> None:
     """No ApigeeDatastore: what it owned goes (the StatefulSet, its pods, their containers)."""
@@ -408,7 +474,10 @@ def main(region: int) -> int:
                 for org in (i for i in items if i["kind"] == "ApigeeOrganization"):
                     reconcile_org(region, org)
                 ds = next((i for i in items if i["kind"] == "ApigeeDatastore" and i["metadata"]["name"] == "default"), None)
-                if ds is not None:
+                if ds is not None and ds["metadata"].get("deletionTimestamp"):
+                    if FINALIZER in (ds["metadata"].get("finalizers") or []):
+                        remove_dc(region, ds)
+                elif ds is not None:
                     reconcile(region, ds)
                     for cdr in (i for i in items if i["kind"] == "CassandraDataReplication"):
                         if (cdr.get("status") or {}).get("lastAppliedGeneration") != cdr["metadata"].get("generation", 1):

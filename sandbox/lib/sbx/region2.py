@@ -52,6 +52,10 @@ def _empty_namespace(ns: str) -> None:
     namespace controller's work is done here: contents first, then the finalizer by hand)."""
     if kube.get_json(2, "namespace", ns) is None:
         return
+    # No operator runs to honour its finalizer: taken off, as after a lost region.
+    if ns == env.NAMESPACE and kube.get_json(2, "apigeedatastore", "default", "-n", ns) is not None:
+        kube.kubectl(2, "patch", "apigeedatastore", "default", "-n", ns, "--type=merge", "-p",
+                     json.dumps({"metadata": {"finalizers": None}}), check=False)
     for kinds in ("cassandradatareplications,apigeedatastores,apigeeorganizations",
                   "deployments,replicasets,statefulsets,pods,services,secrets,configmaps,leases,serviceaccounts,roles,rolebindings"):
         kube.kubectl(2, "delete", kinds, "--all", "-n", ns, "--ignore-not-found", "--wait=false",
@@ -63,10 +67,28 @@ def _empty_namespace(ns: str) -> None:
         kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-", input=json.dumps(nso), check=False)
 
 
-def reset() -> None:
+def lose() -> None:
+    """Region-2 lost to an outage: its operator and every Cassandra node stop at once, without any
+    cleanup (its nodes stay in region-1's ring, down; its objects stay in its API server)."""
+    import os
+    import signal
+    import time
+    proc.stop("controllers-r2")
+    proc.stop("operator-r2")
+    for n in range(env.MAX_NODES):
+        pid = proc.pid_of(f"cassandra-r2-n{n}")
+        if pid:
+            os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while any(proc.running(f"cassandra-r2-n{n}") for n in range(env.MAX_NODES)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def reset(forget: bool = True) -> None:
     """Region-2 as a fresh cluster, whichever installer was used there: no operator (Deployment and
     process), no Helm releases, no Apigee CRDs, no `apigee` or `apigee-system` namespace, no CA;
-    cert-manager installed."""
+    cert-manager installed. With `forget`, also no other datacenter in region-1's ring and
+    keyspaces (without: what a region lost and rebuilt as a new cluster leaves behind)."""
     # The controllers first: they would start the operator again while its Deployment still exists.
     proc.stop("controllers-r2")
     proc.stop("operator-r2")
@@ -90,5 +112,5 @@ def reset() -> None:
         kube.kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
         kube.kubectl(2, "delete", "lease", "apigee-multiregion-apigee", "-n", "default", "--ignore-not-found", check=False)
         controlplane.start_controllers(2)
-    if proc.running("cassandra-r1-n0"):
+    if forget and proc.running("cassandra-r1-n0"):
         _forget_datacenters(region1.settings()["datacenter"])
