@@ -195,3 +195,56 @@ def ring(region: int, ordinal: int = 0) -> dict[str, dict[str, str]]:
         elif dc and len(line) > 2 and line[:2] in ("UN", "DN", "UJ", "DJ", "UL", "DL", "UM", "DM"):
             out[dc][line.split()[1]] = line[:2]
     return out
+
+
+# ---- the guide's RBAC (docs/rbac/) bound to a service account that has nothing else -----------------
+
+REPO = SANDBOX.parent
+RBAC = REPO / "docs" / "rbac"
+SA = "apigee-multiregion"
+
+
+def _admin_config() -> dict:
+    return json.loads(env.kubeconfig_path().read_text())
+
+
+def _grant() -> None:
+    """What the guide says to do, in its order: source manifest; target part 1; the Apigee namespace
+    (copied from the source); target part 2 in it."""
+    kubectl(1, "apply", "-f", str(RBAC / "source-cluster.yaml"))
+    kubectl(2, "apply", "-f", str(RBAC / "target-cluster.yaml"))
+    ns = json.loads(kubectl(1, "get", "namespace", "apigee", "-o", "json").stdout)
+    copy = {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "apigee", "labels": ns["metadata"].get("labels", {})}}
+    kubectl(2, "apply", "-f", "-", input=json.dumps(copy))
+    kubectl(2, "apply", "-f", str(RBAC / "target-apigee-namespace.yaml"))
+
+
+def _revoke() -> None:
+    for region, files in ((1, ["source-cluster.yaml"]), (2, ["target-apigee-namespace.yaml", "target-cluster.yaml"])):
+        for f in files:
+            kubectl(region, "delete", "-f", str(RBAC / f), "--ignore-not-found", "--wait=false", check=False)
+
+
+def restricted_kubeconfig(path: Path) -> Path:
+    """Contexts `region-1` and `region-2` (the names the plan uses) whose user is the service
+    account's token in each cluster: that identity has only what docs/rbac grants."""
+    admin = _admin_config()
+    users, contexts = [], []
+    for region in (1, 2):
+        token = kubectl(region, "create", "token", SA, "-n", "default", "--duration=2h").stdout.strip()
+        assert token.count(".") == 2, "a JWT from the TokenRequest API"
+        users.append({"name": f"sa-{region}", "user": {"token": token}})
+        contexts.append({"name": f"region-{region}", "context": {"cluster": f"region-{region}", "user": f"sa-{region}"}})
+    cfg = {"apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"], "users": users,
+           "contexts": contexts, "current-context": "region-1"}
+    path.write_text(json.dumps(cfg))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def granted(sandbox, empty_region_2):
+    _grant()
+    yield
+    _revoke()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_no_secrets, kubectl, ring  # noqa: F401
-from sbx import data, env, region1
+from sbx import data, env, proc, region1
 from test_expand import THROTTLE, TEMPLATE, events, expand, make_plan, rows_in_dc2, throttles
 
 pytestmark = pytest.mark.skipif(env.INSTALLER != "helm", reason="region-1 is not installed with Helm (SANDBOX_INSTALLER=helm)")
@@ -22,19 +22,21 @@ pytestmark = pytest.mark.skipif(env.INSTALLER != "helm", reason="region-1 is not
 CHARTS = ["operator", "datastore", "redis", "telemetry", "ingress-manager"]
 
 
+INSTALLER = (
+    "installer:\n"
+    "  kind: helm\n"
+    f"  program: {env.HELM}\n"
+    f"  kubectl: {env.KUBECTL}\n"
+    f"  version: \"{env.APIGEE_VERSION}\"\n"
+    f"  charts: {env.CHARTS_DIR}\n"
+)
+
+
 def helm_plan(tmp_path: Path, replication: str, throughput: str = "") -> Path:
     """The sandbox plan with the Helm installer instead of apigeectl."""
     plan = make_plan(tmp_path, extra=f"replication: {replication}", throughput=throughput)
     text = plan.read_text()
-    installer = (
-        "installer:\n"
-        "  kind: helm\n"
-        f"  program: {env.HELM}\n"
-        f"  kubectl: {env.KUBECTL}\n"
-        f"  version: \"{env.APIGEE_VERSION}\"\n"
-        f"  charts: {env.CHARTS_DIR}\n"
-        f"  org_release: {region1.org()}\n"
-    )
+    installer = INSTALLER + f"  org_release: {region1.org()}\n"
     text, n = re.subn(r"installer:\n(  .*\n)+", installer, text)
     assert n == 1, text
     plan.write_text(text)
@@ -121,19 +123,6 @@ def test_helm_with_the_cassandra_data_replication_resource(sandbox, empty_region
     assert cdr["spec"]["organizationRef"] == source_organization() != region1.org()
 
 
-def test_helm_with_nodetool_rebuild(sandbox, empty_region_2, tmp_path):
-    """Also `./run-tests`'s CLI expansion on Cassandra 5.0: the stream throttle set for the rebuild
-    and set back after it, read back with 5.0's nodetool."""
-    before = throttles()
-    evs = expand_and_check(tmp_path, "nodetool", THROTTLE)
-    notes = [e["message"] for e in evs if e["event"] == "note"]
-    assert any("for the rebuild" in m for m in notes) and any(": set back to" in m for m in notes), notes
-    assert throttles() == before, "every source node's stream throttle is back to what it was"
-    done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
-    assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
-    assert kubectl(2, "get", "cassandradatareplications", "-n", "apigee", "-o", "name").stdout.strip() == ""
-
-
 def test_a_version_that_puts_the_operator_elsewhere_is_refused_by_preflight(sandbox, empty_region_2, tmp_path):
     """Region-1's operator runs where its hybrid release put it; a plan claiming a release whose
     charts put it in the other namespace would start a second operator: preflight refuses."""
@@ -146,3 +135,56 @@ def test_a_version_that_puts_the_operator_elsewhere_is_refused_by_preflight(sand
     wrong = [f for f in findings if f["code"] == "operator-namespace"]
     assert wrong and "context `region-1` runs the Apigee operator" in wrong[0]["message"], findings
     assert f"in namespace {env.operator_namespace()}" in wrong[0]["message"], wrong
+
+
+def test_helm_with_nodetool_rebuild_then_a_region_migration_retires_region_1(sandbox, empty_region_2, tmp_path):
+    """Also `./run-tests`'s CLI expansion on Cassandra 5.0: the stream throttle set for the rebuild
+    and set back after it, read back with 5.0's nodetool. Then the second half of a region
+    migration: `decommission` of dc-1 with Helm (the charts uninstalled in order, the operator's
+    remove-dc taking dc-1 out of the keyspaces and the ring), verified from region-2, and every
+    row read back from dc-2 alone. Region-1 is gone afterwards: this test runs last, and leaves
+    the sandbox down (the next `sandbox up` starts from nothing)."""
+    before = throttles()
+    evs = expand_and_check(tmp_path, "nodetool", THROTTLE)
+    notes = [e["message"] for e in evs if e["event"] == "note"]
+    assert any("for the rebuild" in m for m in notes) and any(": set back to" in m for m in notes), notes
+    assert throttles() == before, "every source node's stream throttle is back to what it was"
+    done = {ev["pod"] for ev in evs if ev["event"] == "rebuild-node" and ev["state"] == "done"}
+    assert done == {f"apigee-cassandra-default-{i}" for i in range(region1.settings()["replicas"])}
+    assert kubectl(2, "get", "cassandradatareplications", "-n", "apigee", "-o", "name").stdout.strip() == ""
+    try:
+        migrate_away_from_region_1(tmp_path)
+    finally:
+        subprocess.run([str(env.SANDBOX_DIR / "sandbox"), "down", "--purge"], capture_output=True, timeout=300)
+
+
+def migrate_away_from_region_1(tmp_path: Path) -> None:
+    from test_expand import replication_maps, run_cli
+    plan = tmp_path / "retire-dc-1.yaml"
+    plan.write_text(f"""name: retire-dc-1
+leaving: {{context: region-1, overrides: {region1.overrides_path()}, datacenter: dc-1}}
+surviving: {{context: region-2, overrides: {tmp_path / 'overrides-region-2.yaml'}, datacenter: dc-2}}
+{INSTALLER}  org_release: {region1.org()}
+jmx: {{from: overrides}}
+timeouts: {{uninstall: 10m, removal: 5m, removenode: 10m, replication: 3m, poll: 2s}}
+""")
+    dry = run_cli("decommission", plan, "--dry-run")
+    assert dry.returncode == 0, dry.stderr + dry.stdout[-3000:]
+    assert any(f["code"] == "move-traffic-first" for f in (e.get("finding", e) for e in events(dry.stdout) if e["event"] == "finding"))
+    assert set(ring(2)) == {"dc-1", "dc-2"}, "a dry run changes nothing"
+    r = run_cli("decommission", plan)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    evs = events(r.stdout)
+    outcomes = {s["id"]: s["outcome"] for s in evs[-1]["steps"]}
+    assert outcomes["uninstall"] == "done" and outcomes["wait-removed"] == "done", outcomes
+    assert outcomes["remove-nodes"] in ("done", "skipped") and outcomes["rewrite-replication"] in ("done", "skipped"), outcomes
+    assert all(c["passed"] for c in evs[-1]["verify"]["checks"]), evs[-1]["verify"]
+    assert_no_secrets(r.stdout, r.stderr)
+    # Region-1: no release, no Cassandra; the ring and every keyspace know only dc-2.
+    assert helm_releases(1) == {}, helm_releases(1)
+    assert not any(proc.running(f"cassandra-r1-n{n}") for n in range(env.MAX_NODES))
+    n = region1.settings()["replicas"]
+    assert ring(2) == {"dc-2": {f"127.0.2.{i + 1}": "UN" for i in range(n)}}
+    maps = replication_maps(region=2)
+    assert maps and not [k for k, m in maps.items() if "dc-1" in m], maps
+    assert data.all_present(rows_in_dc2()), "every row reads back from dc-2 alone"

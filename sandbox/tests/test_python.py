@@ -1,32 +1,83 @@
-"""The Python package on the sandbox: `expand` with an `on_event` callback, then the example
-script (examples/python/expand.py) against the same plan."""
+"""The Python package on the sandbox, in the middle of a staged run with the CLI: `expand` with an
+`on_event` callback and `until`, then the example script (examples/python/expand.py) against the
+same plan."""
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import apigee_multiregion as am
 
-from conftest import SANDBOX
-from sbx import data, env, region1
-from test_expand import make_plan, assert_no_secrets
+from conftest import SANDBOX, kubectl, nodetool
+from sbx import controlplane, data, env, proc, region1
+from test_expand import assert_no_secrets, events, expand, make_plan, run_cli
 
 
-def test_python_expand_records_progress_and_the_example_resumes(sandbox, empty_region_2, tmp_path):
+def test_in_stages_cli_install_python_rebuild_cli_finalize_and_verify_then_the_example_resumes(sandbox, empty_region_2, tmp_path):
+    """An operator who does the work one stage at a time, with the CLI and the Python package on
+    the same plan and journal: the CLI installs (`--until install`); Python rebuilds
+    (`until="rebuild"`, progress through `on_event`); the CLI's `finalize` and `verify` finish;
+    the example script (examples/python/expand.py) then finds every step done."""
     os.environ["KUBECONFIG"] = str(env.kubeconfig_path())
-    plan = am.ExpansionPlan.from_file(make_plan(tmp_path))
+    # A slow stream (8 Mb/s between datacenters) so that a rebuild lasts long enough to be cut.
+    plan_path = make_plan(tmp_path, throughput="  throughput: {interdc_megabits: 8, total_megabits: 16}")
+    r = expand(plan_path, "--until", "install")
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    ran = {s["id"]: s["outcome"] for s in events(r.stdout)[-1]["steps"]}
+    assert ran["install"] == "done" and ran["rebuild"] == "not-run", ran
+    # Between the stages, someone rebuilt ONE keyspace of node 1 by hand: not a finished rebuild.
+    ks = sorted(data.keyspaces(region1.org()))[0]
+    manual = nodetool(2, 1, "rebuild", "-ks", ks, "--", "dc-1")
+    assert manual.returncode == 0, manual.stderr
+    assert f"rebuild from dc: dc-1, {ks}" in kubectl(2, "logs", "-n", "apigee", env.pod_name(1), "-c", env.CONTAINER).stdout
+    plan = am.ExpansionPlan.from_file(plan_path)
     seen: list[am.Event] = []
-    report = am.expand(plan, on_event=seen.append)
+    cut = threading.Event()
+
+    def cut_the_exec_streams() -> None:
+        """What a load balancer's idle timeout does to a long `kubectl exec`: region-2's exec
+        streams are cut (its kwok, which carries them, restarts); Cassandra goes on rebuilding."""
+        time.sleep(2)
+        proc.stop("kwok-r2")
+        controlplane.start_kwok(2)
+
+    def on_event(e: am.Event) -> None:
+        seen.append(e)
+        if e.kind == "rebuild-node" and e.state == "started" and e.pod == env.pod_name(0) and not cut.is_set():
+            cut.set()
+            threading.Thread(target=cut_the_exec_streams, daemon=True).start()
+
+    report = am.expand(plan, on_event=on_event, until="rebuild")
+    assert cut.is_set()
     kinds = [e.kind for e in seen]
     assert kinds[0] == "step-started" and "step-finished" in kinds
     done = {e.pod for e in seen if e.kind == "rebuild-node" and e.state == "done"}
     assert done == {"apigee-cassandra-default-0", "apigee-cassandra-default-1"}
+    # The cut stream was followed to the end: no failed attempt, no second rebuild of node 0.
+    node0 = [e for e in seen if e.kind == "rebuild-node" and e.pod == env.pod_name(0)]
+    assert [e.state for e in node0 if e.state in ("started", "retrying", "failed-attempt")] == ["started"], node0
+    assert any(e.kind == "note" and env.pod_name(0) in (e.message or "") and "following it through netstats" in e.message
+               for e in seen), [e.message for e in seen if e.kind == "note"]
+    # The keyspace-scoped manual rebuild was not counted: node 1 was rebuilt in full.
+    assert [e.state for e in seen if e.kind == "rebuild-node" and e.pod == env.pod_name(1)][0] == "started"
+    log1 = kubectl(2, "logs", "-n", "apigee", env.pod_name(1), "-c", env.CONTAINER).stdout
+    assert "rebuild from dc: dc-1, (All keyspaces), (All tokens)" in log1, log1[-2000:]
     assert [s["id"] for s in report.steps] == list(am.STEPS)
-    assert report.seed_host == "127.0.1.1" and all(c["passed"] for c in report.verify["checks"])
-    assert data.all_present(data.check([env.node_ip(2, i) for i in range(env.MAX_NODES)], "dc-2", region1.org()))
+    outcomes = {s["id"]: s["outcome"] for s in report.steps}
+    assert outcomes["install"] == "skipped" and outcomes["rebuild"] == "done" and outcomes["finalize"] == "not-run", outcomes
+    assert report.seed_host == "127.0.1.1"
     assert_no_secrets(repr(seen), repr(report.to_dict()))
+    assert "multiRegionSeedHost" in (tmp_path / "overrides-region-2.yaml").read_text(), "finalize has not run yet"
+    r = run_cli("finalize", plan_path)
+    assert r.returncode == 0, r.stderr + r.stdout[-3000:]
+    assert "multiRegionSeedHost" not in (tmp_path / "overrides-region-2.yaml").read_text()
+    v = run_cli("verify", plan_path)
+    assert v.returncode == 0, v.stderr + v.stdout
+    assert data.all_present(data.check([env.node_ip(2, i) for i in range(env.MAX_NODES)], "dc-2", region1.org()))
     # The example script, run as a user would: the expansion is done, every step is skipped.
     example = SANDBOX.parent / "examples" / "python" / "expand.py"
-    r = subprocess.run([sys.executable, str(example), str(tmp_path / "plan.yaml")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, str(example), str(plan_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "skipped  rebuild" in r.stdout and "ok  rebuild-completed-on-every-node" in r.stdout
 

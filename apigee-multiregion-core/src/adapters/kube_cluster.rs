@@ -469,12 +469,18 @@ impl ClusterOps for KubeCluster {
         let (out, errs, status) = tokio::time::timeout(timeout, run)
             .await
             .map_err(|_| err(format!("`{}` did not finish within {}s", shown.join(" "), timeout.as_secs())))??;
-        let success = status.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"));
-        let message = if success {
-            None
-        } else {
-            Some(status.map_or_else(|| "no status reported".to_owned(), |s| s.message.unwrap_or_default()))
+        // No status at all: the stream ended before the command did (a load balancer idling
+        // the connection out, an API server or kubelet restart). The command may still be
+        // running in the pod: that is not its failure, and the caller must not read it as one.
+        let Some(status) = status else {
+            return Err(err(format!(
+                "the exec stream of `{}` ended without the command's exit status (the connection was cut); \
+                 the command may still be running in the pod",
+                shown.join(" ")
+            )));
         };
+        let success = status.status.as_deref() == Some("Success");
+        let message = if success { None } else { Some(status.message.unwrap_or_default()) };
         Ok(ExecOutput {
             stdout: redactor.redact(&String::from_utf8_lossy(&out)),
             stderr: redactor.redact(&String::from_utf8_lossy(&errs)),

@@ -114,6 +114,15 @@ def cmd_hybrid_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timing(args: argparse.Namespace) -> int:
+    from . import timing
+    argv = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not argv:
+        print("sandbox timing: give the command to run after --", file=sys.stderr)
+        return 2
+    return timing.report(argv, Path(args.journal) if args.journal else None)
+
+
 def cmd_kubeconfig(_: argparse.Namespace) -> int:
     print(env.kubeconfig_path())
     return 0
@@ -141,6 +150,11 @@ def main(argv: list[str]) -> int:
     d.add_argument("--region", type=int, default=None, help="region whose node addresses to contact (default: from --dc)")
     d.set_defaults(fn=cmd_data)
     sub.add_parser("reset-region-2", help="empty region-2 and remove its datacenter from region-1's ring").set_defaults(fn=cmd_reset_region_2)
+    t = sub.add_parser("timing", help="run a command and report its wall time, the kubectl exec calls each API server "
+                                      "received (by nodetool verb) and, with --journal, the tool's step durations")
+    t.add_argument("--journal", help="the tool's journal file, for its step durations")
+    t.add_argument("command", nargs=argparse.REMAINDER)
+    t.set_defaults(fn=cmd_timing)
     a = sub.add_parser("apigeectl", help="run the apigeectl stand-in (same as sandbox/bin/apigeectl)")
     a.add_argument("rest", nargs=argparse.REMAINDER)
     a.set_defaults(fn=cmd_apigeectl)

@@ -50,6 +50,7 @@ POLL = 2.0
 # The stand-in's finalizer on ApigeeDatastore (the real operator's name is not public).
 FINALIZER = "apigee.cloud.google.com/sandbox-remove-dc"
 APPLIED_AT = "sandbox.apigee-multiregion/applied-at"
+_credentials: dict[int, tuple[str, str]] = {}  # region -> the JMX credentials the nodes run with
 CRASH_BACKOFF = float(os.environ.get("SANDBOX_CRASH_BACKOFF", "10"))
 ORG_DELAY = float(os.environ.get("SANDBOX_ORG_DELAY", "3"))
 
@@ -78,11 +79,17 @@ def settings_of(region: int, ds: dict) -> dict:
          "seed_host": props.get("multiRegionSeedHost"), "host_network": bool(c.get("hostNetwork", False)),
          "jmx_user": env.PRODUCT_JMX_USER, "jmx_password": env.PRODUCT_JMX_PASSWORD}
     secret = kube.get_json(region, "secret", spec.get("credentialRef", "apigee-datastore-default-creds"), "-n", env.NAMESPACE)
+    if secret is None and ds["metadata"].get("deletionTimestamp") and region in _credentials:
+        # Uninstalled with the datastore (`helm uninstall` deletes the chart's secret too): the
+        # operator still knows the credentials it ran the nodes with.
+        s["jmx_user"], s["jmx_password"] = _credentials[region]
+        return s
     data = (secret or {}).get("data") or {}
     if "jmx.user" in data:
         s["jmx_user"] = base64.b64decode(data["jmx.user"]).decode()
     if "jmx.password" in data:
         s["jmx_password"] = base64.b64decode(data["jmx.password"]).decode()
+    _credentials[region] = (s["jmx_user"], s["jmx_password"])
     return s
 
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from . import cassandra, cql, env, kube, proc, region1
+from . import cql, env, kube, proc, region1
 
 
 def _nodetool_r1(*args: str) -> str:
@@ -23,24 +23,24 @@ def _nodetool_r1(*args: str) -> str:
 
 def _forget_datacenters(keep: str) -> None:
     """Removes every node of another datacenter from region-1's ring (they are stopped, so
-    `assassinate`: no streaming), then drops those datacenters from keyspace replication."""
-    dc = None
-    for line in _nodetool_r1("status").splitlines():
-        if line.startswith("Datacenter:"):
-            dc = line.split(":", 1)[1].strip()
-        elif dc and dc != keep and line[:2] in ("DN", "UN", "DJ", "UJ", "DL", "UL"):
-            address = line.split()[1]
-            print(f"removing {address} ({dc}) from region-1's ring", file=sys.stderr)
-            _nodetool_r1("assassinate", address)
+    `assassinate`, all at once: no streaming), then drops those datacenters from keyspace
+    replication."""
+    from concurrent.futures import ThreadPoolExecutor
     cluster, s = cql.session([env.node_ip(1, 0)])
     try:
+        others = [(str(row.peer), row.data_center) for row in s.execute("SELECT peer, data_center FROM system.peers")
+                  if row.data_center != keep]
+        for address, dc in others:
+            print(f"removing {address} ({dc}) from region-1's ring", file=sys.stderr)
+        with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
+            list(pool.map(lambda a: _nodetool_r1("assassinate", a[0]), others))
         for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
             repl = dict(row.replication)
             if not repl.get("class", "").endswith("NetworkTopologyStrategy"):
                 continue
-            others = [d for d in repl if d not in ("class", keep)]
-            if others:
-                new = {k: v for k, v in repl.items() if k not in others}
+            stale = [d for d in repl if d not in ("class", keep)]
+            if stale:
+                new = {k: v for k, v in repl.items() if k not in stale}
                 body = "{" + ", ".join(f"'{k}': '{v}'" for k, v in new.items()) + "}"
                 s.execute(f"ALTER KEYSPACE {row.keyspace_name} WITH replication = {body}")
     finally:
@@ -67,21 +67,31 @@ def _empty_namespace(ns: str) -> None:
         kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-", input=json.dumps(nso), check=False)
 
 
-def lose() -> None:
-    """Region-2 lost to an outage: its operator and every Cassandra node stop at once, without any
-    cleanup (its nodes stay in region-1's ring, down; its objects stay in its API server)."""
+def _kill_nodes() -> None:
+    """Every Cassandra node of region-2 killed at once (SIGKILL, no shutdown)."""
     import os
     import signal
     import time
-    proc.stop("controllers-r2")
-    proc.stop("operator-r2")
     for n in range(env.MAX_NODES):
         pid = proc.pid_of(f"cassandra-r2-n{n}")
         if pid:
-            os.killpg(pid, signal.SIGKILL)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     deadline = time.monotonic() + 30
     while any(proc.running(f"cassandra-r2-n{n}") for n in range(env.MAX_NODES)) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.1)
+    for n in range(env.MAX_NODES):
+        proc.stop(f"cassandra-r2-n{n}")  # forgets the pid file
+
+
+def lose() -> None:
+    """Region-2 lost to an outage: its operator and every Cassandra node stop at once, without any
+    cleanup (its nodes stay in region-1's ring, down; its objects stay in its API server)."""
+    proc.stop("controllers-r2")
+    proc.stop("operator-r2")
+    _kill_nodes()
 
 
 def reset(forget: bool = True) -> None:
@@ -92,8 +102,7 @@ def reset(forget: bool = True) -> None:
     # The controllers first: they would start the operator again while its Deployment still exists.
     proc.stop("controllers-r2")
     proc.stop("operator-r2")
-    for n in range(env.MAX_NODES):
-        cassandra.stop(2, n)
+    _kill_nodes()  # its data goes next: no need for a clean shutdown
     for n in range(env.MAX_NODES):
         d = env.cassandra_dir(2, n)
         if d.exists():

@@ -168,9 +168,9 @@ pub(crate) fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
 
 /// How one `nodetool rebuild` call ended, as the engine treats it.
 enum Ended {
-    /// nodetool returned success, or said a rebuild is already running, or the stream was cut:
-    /// follow the node until idle, then judge from its log.
-    Follow,
+    /// nodetool returned success, or said a rebuild is already running, or the stream was cut
+    /// (then why): follow the node until idle, then judge from its log.
+    Follow(Option<String>),
     /// Retry after a backoff.
     Retry(String),
     /// JMX is unreachable (the pod restarting): wait for it, then retry.
@@ -181,11 +181,11 @@ enum Ended {
 
 fn classify(r: Result<(), AdminError>) -> Ended {
     match r {
-        Ok(()) | Err(AdminError::RebuildAlreadyRunning { .. }) => Ended::Follow,
+        Ok(()) | Err(AdminError::RebuildAlreadyRunning { .. }) => Ended::Follow(None),
         // The exec itself broke (a load balancer cut the stream, the API server restarted): the
         // rebuild goes on in Cassandra.
         Err(e @ AdminError::Cluster(ClusterError::Forbidden { .. })) => Ended::Fatal(e),
-        Err(AdminError::Cluster(_)) => Ended::Follow,
+        Err(AdminError::Cluster(e)) => Ended::Follow(Some(e.to_string())),
         Err(e @ (AdminError::JmxAuthentication { .. } | AdminError::InvalidSourceDatacenter { .. })) => Ended::Fatal(e),
         Err(e @ AdminError::JmxUnreachable { .. }) => Ended::Unreachable(e.to_string()),
         Err(e) => Ended::Retry(e.to_string()),
@@ -232,7 +232,15 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
         });
         ctx.ensure_locked()?;
         let failure = match classify(run_with_progress(ctx, admin.clone(), pod, source_dc).await) {
-            Ended::Follow => {
+            Ended::Follow(cut) => {
+                if let Some(why) = cut {
+                    ctx.emit(Event::Note {
+                        step: StepId::Rebuild,
+                        message: format!(
+                            "{pod}: the `nodetool rebuild` exec broke ({why}); the rebuild goes on in Cassandra: following it through netstats"
+                        ),
+                    });
+                }
                 wait_idle(ctx, &*admin, pod).await?;
                 match full_outcome(&*admin, source_dc).await? {
                     Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),

@@ -50,16 +50,27 @@ pub(crate) async fn evidence(
     ctx: &Ctx<'_>,
     nodes: &[TargetNode],
 ) -> Result<BTreeMap<String, RebuildEvidence>, StepError> {
+    use futures::StreamExt;
     let source_dc = ctx.plan.source.datacenter.as_str();
+    let records: Vec<_> = nodes
+        .iter()
+        .map(|n| ctx.journal(|j| j.rebuild.get(&n.pod).filter(|r| r.state == StepState::Done).cloned()))
+        .collect();
+    // The log is only read when the record does not settle it; those reads (`kubectl logs`,
+    // 50,000 lines each) run side by side, as many at once as `limits.exec_per_cluster` allows.
+    let logs: Vec<Result<Vec<LogEvent>, StepError>> = futures::stream::iter(nodes.iter().zip(&records))
+        .map(|(n, record)| async move {
+            let trusted = matches!((record.as_ref().and_then(|r| r.host_id.as_deref()), n.host_id.as_deref()), (Some(h), Some(c)) if h == c);
+            if trusted { Ok(Vec::new()) } else { read_log(&*ctx.deps.admins.admin(Region::Target, &n.pod)).await }
+        })
+        .buffered(ctx.plan.limits.exec_per_cluster.max(1))
+        .collect()
+        .await;
     let mut out = BTreeMap::new();
-    for n in nodes {
-        let record = ctx.journal(|j| j.rebuild.get(&n.pod).filter(|r| r.state == StepState::Done).cloned());
+    for ((n, record), log) in nodes.iter().zip(&records).zip(logs) {
         let recorded =
             record.as_ref().map(|r| RecordedRebuild { host_id: r.host_id.as_deref(), plan_id: r.plan_id.as_deref() });
-        let trusted = matches!((recorded, n.host_id.as_deref()), (Some(RecordedRebuild { host_id: Some(h), .. }), Some(c)) if h == c);
-        // The log is only read when the record does not settle it.
-        let log = if trusted { Vec::new() } else { read_log(&*ctx.deps.admins.admin(Region::Target, &n.pod)).await? };
-        out.insert(n.pod.clone(), rebuild_evidence(recorded, n.host_id.as_deref(), &log, source_dc));
+        out.insert(n.pod.clone(), rebuild_evidence(recorded, n.host_id.as_deref(), &log?, source_dc));
     }
     Ok(out)
 }
