@@ -136,6 +136,8 @@ pub struct World {
     pub probe_exec_fails: bool,
     /// The probe pod never becomes Ready (an image that cannot be pulled).
     pub probe_never_ready: bool,
+    /// Every probe pod created, as it was asked for.
+    pub probe_created: Vec<ProbePodSpec>,
 }
 
 impl World {
@@ -427,6 +429,7 @@ impl ClusterOps for FakeCluster {
         }
         w.probe_log.push(format!("create {key} on {}", spec.node_name));
         w.probe_pods.insert(key.clone(), spec.clone());
+        w.probe_created.push(spec.clone());
         if w.probe_never_ready {
             return Err(ClusterError::Timeout {
                 context: "region-2".into(),
