@@ -417,8 +417,10 @@ mod tests {
 
     #[test]
     fn the_probe_asks_for_its_pod_in_the_namespace_it_runs_in() {
-        let shown: Vec<String> =
-            needed_for_probe("default", "apigee-multiregion-probe", false).iter().map(|n| format!("{:?} {} ({})", n.cluster, n.checks[0], n.grant)).collect();
+        let shown: Vec<String> = needed_for_probe("default", "apigee-multiregion-probe", false)
+            .iter()
+            .map(|n| format!("{:?} {} ({})", n.cluster, n.checks[0], n.grant))
+            .collect();
         assert_eq!(
             shown,
             [

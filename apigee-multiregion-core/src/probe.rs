@@ -73,9 +73,15 @@ pub enum TcpFailure {
 impl fmt::Display for TcpFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Timeout => f.write_str("no answer within the connect timeout (packets dropped: a firewall or NSG rule, or no route)"),
-            Self::Refused => f.write_str("connection refused (nothing listens on that port there, or a firewall rejects it)"),
-            Self::NoTool => f.write_str("the probe image has neither bash nor nc to connect with (set preflight.network_probe.image)"),
+            Self::Timeout => f.write_str(
+                "no answer within the connect timeout (packets dropped: a firewall or NSG rule, or no route)",
+            ),
+            Self::Refused => {
+                f.write_str("connection refused (nothing listens on that port there, or a firewall rejects it)")
+            }
+            Self::NoTool => f.write_str(
+                "the probe image has neither bash nor nc to connect with (set preflight.network_probe.image)",
+            ),
             Self::Other(m) => write!(f, "{m}"),
         }
     }
@@ -110,8 +116,13 @@ if [ -n "$a" ]; then echo "dns $n ok $a"; else echo "dns $n fail does not resolv
 
 /// The argv of the probe: `sh -c <script> probe <connect timeout> <host> <port> ...`.
 pub fn probe_command(targets: &[ProbeTarget], connect_timeout_secs: u64) -> Vec<String> {
-    let mut argv =
-        vec!["sh".to_owned(), "-c".to_owned(), SCRIPT.to_owned(), "probe".to_owned(), connect_timeout_secs.max(1).to_string()];
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        SCRIPT.to_owned(),
+        "probe".to_owned(),
+        connect_timeout_secs.max(1).to_string(),
+    ];
     for t in targets {
         argv.push(t.host.clone());
         argv.push(t.port.to_string());
@@ -197,7 +208,11 @@ pub fn judge_probe(node: &str, targets: &[ProbeTarget], checks: &[ProbeCheck], i
             ProbeCheck::Dns { .. } => None,
         })
         .collect();
-    let from = if island { "the new region's node subnet (island mode: Cassandra uses node IPs)" } else { "the new region's node and pod ranges" };
+    let from = if island {
+        "the new region's node subnet (island mode: Cassandra uses node IPs)"
+    } else {
+        "the new region's node and pod ranges"
+    };
     for t in targets {
         let why = match tcp.get(&(t.host.as_str(), t.port)) {
             Some(Ok(())) => continue,
@@ -290,12 +305,16 @@ mod tests {
     #[test]
     fn a_closed_port_names_node_seed_port_and_fix_and_a_silent_seed_fails_too() {
         let targets = [target("10.1.0.1", 7001), target("10.1.0.2", 7001), target("10.1.0.3", 7001)];
-        let checks = parse_probe_output("tcp 10.1.0.1 7001 ok\ntcp 10.1.0.2 7001 fail 1 Connection refused\ndns n ok 1.1.1.1\n");
+        let checks =
+            parse_probe_output("tcp 10.1.0.1 7001 ok\ntcp 10.1.0.2 7001 fail 1 Connection refused\ndns n ok 1.1.1.1\n");
         let f = judge_probe("node-b", &targets, &checks, true);
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(f.iter().all(|f| f.severity == Severity::Error && f.code == "internode-port-closed"));
         let m = &f[0].message;
-        assert!(m.contains("node-b") && m.contains("10.1.0.2") && m.contains("TCP 7001") && m.contains("refused"), "{m}");
+        assert!(
+            m.contains("node-b") && m.contains("10.1.0.2") && m.contains("TCP 7001") && m.contains("refused"),
+            "{m}"
+        );
         assert!(m.contains("firewall/NSG rule for TCP 7001") && m.contains("island"), "{m}");
         assert!(f[1].message.contains("10.1.0.3") && f[1].message.contains("reported nothing"), "{}", f[1].message);
     }
@@ -303,11 +322,21 @@ mod tests {
     #[test]
     fn all_open_and_resolving_is_no_finding_and_dns_failure_is_one() {
         let targets = [target("10.1.0.1", 7000)];
-        assert!(judge_probe("n", &targets, &parse_probe_output("tcp 10.1.0.1 7000 ok\ndns n ok ::1\n"), false).is_empty());
-        let f = judge_probe("n", &targets, &parse_probe_output("tcp 10.1.0.1 7000 ok\ndns n fail does not resolve\n"), true);
+        assert!(
+            judge_probe("n", &targets, &parse_probe_output("tcp 10.1.0.1 7000 ok\ndns n ok ::1\n"), false).is_empty()
+        );
+        let f = judge_probe(
+            "n",
+            &targets,
+            &parse_probe_output("tcp 10.1.0.1 7000 ok\ndns n fail does not resolve\n"),
+            true,
+        );
         assert_eq!(f.iter().map(|f| f.code).collect::<Vec<_>>(), ["node-hostname-unresolved"]);
         let f = judge_probe("n", &targets, &parse_probe_output("tcp 10.1.0.1 7000 ok\n"), true);
-        assert_eq!(f.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), [("node-hostname-unchecked", Severity::Warning)]);
+        assert_eq!(
+            f.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(),
+            [("node-hostname-unchecked", Severity::Warning)]
+        );
     }
 
     fn node(name: &str, ready: bool, pool: Option<&str>) -> NodeFacts {

@@ -659,7 +659,8 @@ impl ClusterOps for KubeCluster {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &spec.namespace);
         let shown = format!("{}/{}", spec.namespace, spec.name);
         let deadline = tokio::time::Instant::now() + timeout;
-        let timed_out = |what: String| ClusterError::Timeout { context: self.context.clone(), what, seconds: timeout.as_secs() };
+        let timed_out =
+            |what: String| ClusterError::Timeout { context: self.context.clone(), what, seconds: timeout.as_secs() };
         // A pod of that name left by a crashed run: delete it and wait until it is gone.
         if api.get_opt(&spec.name).await.map_err(|e| self.api_err(&format!("get pod {shown}"), e))?.is_some() {
             tracing::info!(context = %self.context, "deleting the probe pod {shown} a previous run left");
@@ -694,7 +695,10 @@ impl ClusterOps for KubeCluster {
                 });
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(timed_out(format!("the probe pod {shown} on node {} to be Ready{waiting}", spec.node_name)));
+                return Err(timed_out(format!(
+                    "the probe pod {shown} on node {} to be Ready{waiting}",
+                    spec.node_name
+                )));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -777,7 +781,9 @@ fn probe_pod_waiting(p: &Pod) -> String {
         .and_then(|s| s.waiting.as_ref())
         .map(|w| format!("{}: {}", w.reason.clone().unwrap_or_default(), w.message.clone().unwrap_or_default()));
     let unscheduled = status.and_then(|s| s.conditions.as_ref()).and_then(|c| {
-        c.iter().find(|c| c.status == "False" && c.message.is_some()).map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
+        c.iter()
+            .find(|c| c.status == "False" && c.message.is_some())
+            .map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
     });
     let reason = status.and_then(|s| s.message.clone().or_else(|| s.reason.clone()));
     match waiting.or(unscheduled).or(reason) {

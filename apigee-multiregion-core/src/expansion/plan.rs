@@ -1098,12 +1098,19 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         let p = ExpansionPlan::from_str_at(PLAN, "p", "".into()).unwrap();
         let probe = &p.preflight.network_probe;
         assert!(probe.enabled && probe.image.is_none() && probe.namespace.is_none());
-        assert_eq!((probe.port, probe.timeout.0, probe.connect_timeout.0), (7001, Duration::from_secs(60), Duration::from_secs(3)));
-        let with = |s: &str| ExpansionPlan::from_str_at(&format!("{PLAN}preflight: {{network_probe: {s}}}\n"), "p", "".into());
+        assert_eq!(
+            (probe.port, probe.timeout.0, probe.connect_timeout.0),
+            (7001, Duration::from_secs(60), Duration::from_secs(3))
+        );
+        let with =
+            |s: &str| ExpansionPlan::from_str_at(&format!("{PLAN}preflight: {{network_probe: {s}}}\n"), "p", "".into());
         let off = with("{enabled: false}").unwrap();
         assert!(!off.preflight.network_probe.enabled);
         assert_eq!(off.hash(), p.hash(), "turning the probe off is not another plan");
-        let tuned = with("{image: registry.local/busybox:1.36, namespace: probes, port: 7000, timeout: 2m, connect_timeout: 5s}").unwrap();
+        let tuned = with(
+            "{image: registry.local/busybox:1.36, namespace: probes, port: 7000, timeout: 2m, connect_timeout: 5s}",
+        )
+        .unwrap();
         assert_eq!(tuned.preflight.network_probe.port, 7000);
         assert_eq!(tuned.preflight.network_probe.image.as_deref(), Some("registry.local/busybox:1.36"));
         assert_eq!(tuned.hash(), p.hash(), "the probe's settings change no outcome: the journal stays usable");

@@ -50,7 +50,9 @@ async fn the_probe_runs_on_a_target_node_s_host_network_and_its_pod_is_deleted()
     let spec = w.lock().unwrap().probe_created[0].clone();
     assert_eq!((spec.image.as_str(), spec.node_selector.len()), ("busybox:1.36", 0), "no Cassandra image or label set");
     // Asked before anything: the probe pod's permissions in the namespace it runs in.
-    assert!(w.lock().unwrap().access_asked.contains(&format!("1 create pods/exec named {PROBE_POD} in namespace default")));
+    assert!(
+        w.lock().unwrap().access_asked.contains(&format!("1 create pods/exec named {PROBE_POD} in namespace default"))
+    );
 }
 
 #[tokio::test]
@@ -60,7 +62,10 @@ async fn the_probe_uses_cassandra_s_node_label_and_image_and_the_apigee_namespac
     std::fs::write(
         &s.target,
         format!("{overrides}nodeSelector:\n  apigeeData: {{key: cloud.google.com/gke-nodepool, value: apigee-data}}\n")
-            .replace("cassandra:\n", "cassandra:\n  image: {url: mirror.local/apigee-hybrid-cassandra, tag: \"1.12.1\"}\n"),
+            .replace(
+                "cassandra:\n",
+                "cassandra:\n  image: {url: mirror.local/apigee-hybrid-cassandra, tag: \"1.12.1\"}\n",
+            ),
     )
     .unwrap();
     let w = healthy();
@@ -93,7 +98,9 @@ async fn a_closed_internode_port_on_one_seed_refuses_before_anything_is_installe
     nothing_installed(&w);
     assert_eq!(calls(&w, "installer"), 0);
     no_probe_pod_left(&w);
-    assert!(rec.events().iter().any(|e| matches!(e, Event::Finding { finding } if finding.code == "internode-port-closed")));
+    assert!(
+        rec.events().iter().any(|e| matches!(e, Event::Finding { finding } if finding.code == "internode-port-closed"))
+    );
 }
 
 #[tokio::test]
@@ -121,7 +128,11 @@ async fn the_probe_pod_is_deleted_when_the_exec_fails_and_when_it_never_gets_rea
             panic!("{fault}: not refused")
         };
         let f = findings.iter().find(|f| f.code == "network-probe-failed").expect(fault);
-        assert!(f.message.contains("enabled: false") && f.message.contains("preflight.network_probe.image"), "{}", f.message);
+        assert!(
+            f.message.contains("enabled: false") && f.message.contains("preflight.network_probe.image"),
+            "{}",
+            f.message
+        );
         nothing_installed(&w);
         no_probe_pod_left(&w);
     }
@@ -159,7 +170,9 @@ async fn a_disabled_probe_warns_and_creates_no_pod() {
     r.unwrap();
     assert!(probe_log(&w).is_empty());
     assert!(
-        rec.events().iter().any(|e| matches!(e, Event::Warning { message, .. } if message.contains("network_probe.enabled is false"))),
+        rec.events()
+            .iter()
+            .any(|e| matches!(e, Event::Warning { message, .. } if message.contains("network_probe.enabled is false"))),
         "{}",
         rec.json()
     );
@@ -182,7 +195,7 @@ async fn a_dry_run_probes_too_and_leaves_nothing() {
 async fn a_missing_probe_permission_refuses_before_any_pod_is_created() {
     let s = setup("");
     let w = healthy();
-    w.lock().unwrap().denied.insert(format!("1 create pods in namespace default"));
+    w.lock().unwrap().denied.insert("1 create pods in namespace default".into());
     let Err(ExpansionError::Refused { findings }) = run(&s, &w, RunOptions::default()).await.0 else { panic!() };
     assert!(
         findings.iter().any(|f| f.code == "permission-missing" && f.message.contains("network probe pod")),

@@ -393,7 +393,11 @@ impl ClusterOps for FakeCluster {
         let mut w = self.world.lock().unwrap();
         let key = format!("{ns}/{pod}");
         w.probe_log.push(format!("exec {key}"));
-        let err = |message: &str| ClusterError::Exec { context: "region-2".into(), pod: key.clone(), message: message.into() };
+        let err = |message: &str| ClusterError::Exec {
+            context: "region-2".into(),
+            pod: key.clone(),
+            message: message.into(),
+        };
         let Some(spec) = w.probe_pods.get(&key).cloned() else { return Err(err("pod not found")) };
         if w.probe_exec_fails {
             return Err(err("error dialing backend: connection reset by peer"));
@@ -425,7 +429,11 @@ impl ClusterOps for FakeCluster {
             w.probe_log.push(format!("delete leftover {key}"));
         }
         if !w.namespaces[1].contains(&spec.namespace) && spec.namespace != "default" {
-            return Err(ClusterError::NotFound { context: "region-2".into(), kind: "Namespace", name: spec.namespace.clone() });
+            return Err(ClusterError::NotFound {
+                context: "region-2".into(),
+                kind: "Namespace",
+                name: spec.namespace.clone(),
+            });
         }
         w.probe_log.push(format!("create {key} on {}", spec.node_name));
         w.probe_pods.insert(key.clone(), spec.clone());

@@ -49,7 +49,8 @@ impl Step for Preflight {
         let source_doc = crate::overrides::load_file(&source_path)?;
         let source_view = source_doc.view().map_err(|e| StepError::overrides(source_path.clone(), e))?;
         let target_doc = planned_target(plan, None)?;
-        let target_view = target_doc.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+        let target_view =
+            target_doc.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let island = plan.network.mode == NetworkMode::Island;
         let pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
             .map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
@@ -204,7 +205,10 @@ async fn network_probe(
         return vec![probe_finding(
             Severity::Error,
             "network-probe-no-node",
-            format!("context `{}` has no Ready, schedulable node to run the network probe on (nor Cassandra)", ctx.deps.target.context()),
+            format!(
+                "context `{}` has no Ready, schedulable node to run the network probe on (nor Cassandra)",
+                ctx.deps.target.context()
+            ),
         )];
     };
     let mut out = Vec::new();
@@ -216,7 +220,11 @@ async fn network_probe(
         ));
     }
     let (namespace, _) = probe_namespace(plan, target_namespace_exists);
-    let image = spec.image.clone().or_else(|| target_view.cassandra.image.clone()).unwrap_or_else(|| DEFAULT_PROBE_IMAGE.to_owned());
+    let image = spec
+        .image
+        .clone()
+        .or_else(|| target_view.cassandra.image.clone())
+        .unwrap_or_else(|| DEFAULT_PROBE_IMAGE.to_owned());
     let connect = spec.connect_timeout.0.as_secs().max(1);
     // The pod outlives neither the probe's budget nor a crashed run by much.
     let lifetime = spec.timeout.0 + Duration::from_secs(connect * (targets.len() as u64 + 2) + 60);
@@ -225,14 +233,27 @@ async fn network_probe(
         name: PROBE_POD.to_owned(),
         image: image.clone(),
         node_name: node.clone(),
-        node_selector: if matched { selector.map(|(k, v)| [(k.to_owned(), v.to_owned())].into()).unwrap_or_default() } else { Default::default() },
+        node_selector: if matched {
+            selector.map(|(k, v)| [(k.to_owned(), v.to_owned())].into()).unwrap_or_default()
+        } else {
+            Default::default()
+        },
         host_network: true,
-        labels: [(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()), ("app.kubernetes.io/name".to_owned(), PROBE_POD.to_owned())].into(),
+        labels: [
+            (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
+            ("app.kubernetes.io/name".to_owned(), PROBE_POD.to_owned()),
+        ]
+        .into(),
         lifetime,
     };
     let target = &ctx.deps.target;
     let shown = format!("pod {namespace}/{PROBE_POD} (image {image}) on node {node}");
-    let guard = ProbePodGuard { cluster: target.clone(), namespace: namespace.clone(), name: PROBE_POD.to_owned(), armed: true };
+    let guard = ProbePodGuard {
+        cluster: target.clone(),
+        namespace: namespace.clone(),
+        name: PROBE_POD.to_owned(),
+        armed: true,
+    };
     let run = async {
         let ran_on = target.start_probe_pod(&pod, spec.timeout.0).await?;
         let argv: Vec<ExecArg> = probe_command(&targets, connect).into_iter().map(ExecArg::Plain).collect();
