@@ -29,6 +29,7 @@ pub mod overrides;
 pub mod permissions;
 pub mod ports;
 pub mod preflight;
+pub mod probe;
 pub mod ring;
 pub mod seeds;
 pub mod verify;

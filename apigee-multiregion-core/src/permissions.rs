@@ -283,6 +283,25 @@ pub fn needed(s: &Scope) -> Vec<Needed> {
     out
 }
 
+/// The preflight network probe's pod in the target cluster: created, read while it starts, run
+/// in (`kubectl exec`), deleted. `namespace` is where it runs ([`crate::probe`]); `in_apigee`
+/// says whether that is the target's Apigee namespace (granted by its manifest) or another one
+/// (the lock's `default`, granted by the cluster manifest).
+pub fn needed_for_probe(namespace: &str, pod: &str, in_apigee: bool) -> Vec<Needed> {
+    let ns = Some(namespace);
+    let grant = if in_apigee { TARGET_NS } else { TARGET };
+    let n = |checks, why| Needed { cluster: Side::Target, checks, why, grant };
+    vec![
+        n(check(&["create"], "", "pods", None, ns, None), "create the network probe pod (preflight)"),
+        n(check(&["get"], "", "pods", None, ns, Some(pod)), "wait for the network probe pod to be ready"),
+        n(check(&["delete"], "", "pods", None, ns, Some(pod)), "delete the network probe pod"),
+        n(
+            check(&["create", "get"], "", "pods", Some("exec"), ns, Some(pod)),
+            "run the network checks in the probe pod",
+        ),
+    ]
+}
+
 /// The answer for one [`Needed`]: allowed, refused, or the question itself failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -394,6 +413,24 @@ mod tests {
         for n in &cr {
             assert!(root.join(n.grant).is_file(), "{} is not in the repository", n.grant);
         }
+    }
+
+    #[test]
+    fn the_probe_asks_for_its_pod_in_the_namespace_it_runs_in() {
+        let shown: Vec<String> = needed_for_probe("default", "apigee-multiregion-probe", false)
+            .iter()
+            .map(|n| format!("{:?} {} ({})", n.cluster, n.checks[0], n.grant))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "Target create pods in namespace default (docs/rbac/target-cluster.yaml)",
+                "Target get pods named apigee-multiregion-probe in namespace default (docs/rbac/target-cluster.yaml)",
+                "Target delete pods named apigee-multiregion-probe in namespace default (docs/rbac/target-cluster.yaml)",
+                "Target create pods/exec named apigee-multiregion-probe in namespace default (docs/rbac/target-cluster.yaml)",
+            ]
+        );
+        assert!(needed_for_probe("apigee", "p", true).iter().all(|n| n.grant == TARGET_NS));
     }
 
     fn decom(lost_region: bool) -> DecomScope {

@@ -215,6 +215,7 @@ mod tests {
             pod_cidrs: vec![],
             ready: true,
             unschedulable: false,
+            labels: Default::default(),
         }
     }
 

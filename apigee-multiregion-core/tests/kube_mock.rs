@@ -421,3 +421,29 @@ async fn a_renewal_never_creates_a_lease_that_is_gone() {
     assert!(matches!(err, Err(apigee_multiregion_core::ports::ClusterError::NotFound { .. })), "{err:?}");
     assert!(futures::FutureExt::now_or_never(h.next_request()).flatten().is_none(), "no POST: not created again");
 }
+
+#[test]
+fn the_probe_pod_is_a_valid_pod_bound_to_its_node_on_the_host_network_with_a_deadline() {
+    use apigee_multiregion_core::adapters::probe_pod_body;
+    use apigee_multiregion_core::ports::ProbePodSpec;
+    let spec = ProbePodSpec {
+        namespace: "default".into(),
+        name: "apigee-multiregion-probe".into(),
+        image: "busybox:1.36".into(),
+        node_name: "node-a".into(),
+        node_selector: [("pool".to_owned(), "data".to_owned())].into(),
+        host_network: true,
+        labels: [("app.kubernetes.io/managed-by".to_owned(), "apigee-multiregion".to_owned())].into(),
+        lifetime: Duration::from_secs(150),
+    };
+    let body = probe_pod_body(&spec);
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(body.clone()).unwrap();
+    let s = pod.spec.unwrap();
+    assert_eq!(s.node_name.as_deref(), Some("node-a"));
+    assert_eq!((s.host_network, s.restart_policy.as_deref()), (Some(true), Some("Never")));
+    assert_eq!(s.active_deadline_seconds, Some(150));
+    assert_eq!(s.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+    assert_eq!(s.node_selector.unwrap().get("pool").map(String::as_str), Some("data"));
+    assert_eq!(s.containers[0].command.as_deref(), Some(&["sleep".to_owned(), "150".to_owned()][..]));
+    assert_eq!(body["metadata"]["labels"]["app.kubernetes.io/managed-by"], "apigee-multiregion");
+}

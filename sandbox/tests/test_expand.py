@@ -18,6 +18,11 @@ CLI = Path(os.environ.get("APIGEE_MULTIREGION_BIN", REPO / "target" / "debug" / 
 TEMPLATE = REPO / "examples" / "sandbox" / "overrides-region-2.yaml"
 
 
+# The sandbox's Cassandra (4.0+) carries internode TLS on its storage port 7000 and has no 7001
+# listener (legacy SSL port off); Apigee hybrid's is 7001, the probe's default.
+PROBE_7000 = "preflight:\n  network_probe: {port: 7000, connect_timeout: 2s}"
+
+
 def make_plan(tmp_path: Path, **changes) -> Path:
     """A plan for the sandbox with absolute paths and short timeouts; `changes` are YAML lines."""
     target = tmp_path / "overrides-region-2.yaml"
@@ -46,6 +51,7 @@ rebuild:
   progress_interval: 1s
 {changes.get('throughput', '')}
 {changes.get('extra', '')}
+{changes.get('preflight', PROBE_7000)}
 verify:
   min_load_fraction: 0.25
 timeouts:

@@ -27,7 +27,7 @@ use super::redact::Redactor;
 use crate::model::{CassandraPod, PodPhase, Secret, SecretBytes};
 use crate::ports::{
     AccessCheck, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseMode, LeaseRecord, NodeFacts,
-    SanitizedObject,
+    ProbePodSpec, SanitizedObject,
 };
 
 /// The field manager of every server-side apply this tool makes.
@@ -362,6 +362,7 @@ impl ClusterOps for KubeCluster {
                         .and_then(|s| s.conditions.as_ref())
                         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
                     unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+                    labels: n.metadata.labels.clone().unwrap_or_default(),
                 }
             })
             .collect())
@@ -660,6 +661,64 @@ impl ClusterOps for KubeCluster {
             .map_err(|e| self.api_err(&format!("apply {} {namespace}/{name}", resource.kind), e))
     }
 
+    async fn start_probe_pod(&self, spec: &ProbePodSpec, timeout: Duration) -> Result<String, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &spec.namespace);
+        let shown = format!("{}/{}", spec.namespace, spec.name);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out =
+            |what: String| ClusterError::Timeout { context: self.context.clone(), what, seconds: timeout.as_secs() };
+        // A pod of that name left by a crashed run: delete it and wait until it is gone.
+        if api.get_opt(&spec.name).await.map_err(|e| self.api_err(&format!("get pod {shown}"), e))?.is_some() {
+            tracing::info!(context = %self.context, "deleting the probe pod {shown} a previous run left");
+            self.delete_pod(&spec.namespace, &spec.name).await?;
+            while api.get_opt(&spec.name).await.map_err(|e| self.api_err(&format!("get pod {shown}"), e))?.is_some() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(timed_out(format!("the leftover probe pod {shown} to go away")));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        let body = probe_pod_body(spec);
+        let pod: Pod = serde_json::from_value(body).map_err(|e| ClusterError::Api {
+            context: self.context.clone(),
+            message: format!("probe pod {shown}: {e}"),
+        })?;
+        api.create(&PostParams::default(), &pod).await.map_err(|e| self.api_err(&format!("create pod {shown}"), e))?;
+        loop {
+            let p = api.get_opt(&spec.name).await.map_err(|e| self.api_err(&format!("get pod {shown}"), e))?;
+            let Some(p) = p else {
+                return Err(ClusterError::NotFound { context: self.context.clone(), kind: "Pod", name: shown });
+            };
+            let facts = pod_facts(&p);
+            if facts.phase == PodPhase::Running && facts.ready {
+                return Ok(facts.node_name.unwrap_or_else(|| spec.node_name.clone()));
+            }
+            let waiting = probe_pod_waiting(&p);
+            if matches!(facts.phase, PodPhase::Failed | PodPhase::Succeeded) {
+                return Err(ClusterError::Api {
+                    context: self.context.clone(),
+                    message: format!("probe pod {shown} ended before it was ready{waiting}"),
+                });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(timed_out(format!(
+                    "the probe pod {shown} on node {} to be Ready{waiting}",
+                    spec.node_name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        match api.delete(name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.api_err(&format!("delete pod {namespace}/{name}"), e)),
+        }
+    }
+
     async fn list_custom(&self, resource: &CustomResource, namespace: &str) -> Result<Vec<String>, ClusterError> {
         let api: Api<kube::api::DynamicObject> =
             Api::namespaced_with(self.client.clone(), namespace, &api_resource(resource));
@@ -683,6 +742,59 @@ impl ClusterOps for KubeCluster {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(self.api_err(&format!("get {} {namespace}/{name}", resource.kind), e)),
         }
+    }
+}
+
+/// The probe pod: one container that sleeps for its lifetime, bound to its node, on the host
+/// network, never restarted, ended by the kubelet after `activeDeadlineSeconds` at the latest.
+pub fn probe_pod_body(spec: &ProbePodSpec) -> serde_json::Value {
+    let secs = spec.lifetime.as_secs().max(1);
+    let mut pod_spec = serde_json::json!({
+        "nodeName": spec.node_name,
+        "hostNetwork": spec.host_network,
+        "dnsPolicy": if spec.host_network { "ClusterFirstWithHostNet" } else { "ClusterFirst" },
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": secs,
+        "terminationGracePeriodSeconds": 0,
+        "automountServiceAccountToken": false,
+        // The probe must run on the node Cassandra will use, tainted or not.
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [{
+            "name": "probe",
+            "image": spec.image,
+            "command": ["sleep", secs.to_string()],
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        }],
+    });
+    if !spec.node_selector.is_empty() {
+        pod_spec["nodeSelector"] = serde_json::json!(spec.node_selector);
+    }
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "spec": pod_spec,
+    })
+}
+
+/// Why a pod's container is not running yet (`ImagePullBackOff: ...`), for messages.
+fn probe_pod_waiting(p: &Pod) -> String {
+    let status = p.status.as_ref();
+    let waiting = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.waiting.as_ref())
+        .map(|w| format!("{}: {}", w.reason.clone().unwrap_or_default(), w.message.clone().unwrap_or_default()));
+    let unscheduled = status.and_then(|s| s.conditions.as_ref()).and_then(|c| {
+        c.iter()
+            .find(|c| c.status == "False" && c.message.is_some())
+            .map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
+    });
+    let reason = status.and_then(|s| s.message.clone().or_else(|| s.reason.clone()));
+    match waiting.or(unscheduled).or(reason) {
+        Some(w) => format!(" ({w})"),
+        None => String::new(),
     }
 }
 

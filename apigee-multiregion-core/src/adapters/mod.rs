@@ -19,7 +19,7 @@ pub use connect::{
 pub use discover::{DiscoverError, PodsAt, seeds_from_cluster};
 pub use installer::{Apigeectl, Helm, Release, apigeectl_argv, helm_releases};
 pub use kube_cluster::{
-    FIELD_MANAGER, KubeCluster, apply_body, default_kubeconfig, exec_argv, pod_facts, sanitize_namespace,
-    sanitize_secret,
+    FIELD_MANAGER, KubeCluster, apply_body, default_kubeconfig, exec_argv, pod_facts, probe_pod_body,
+    sanitize_namespace, sanitize_secret,
 };
 pub use nodetool::{NodetoolOverExec, classify_failure, nodetool_command};

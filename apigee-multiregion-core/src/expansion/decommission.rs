@@ -156,6 +156,8 @@ impl DecommissionPlan {
             verify: Default::default(),
             ca: Default::default(),
             limits: Default::default(),
+            // A decommission has its own preflight and never probes.
+            preflight: Default::default(),
             base_dir: self.base_dir.clone(),
         }
     }

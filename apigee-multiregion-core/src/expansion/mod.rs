@@ -41,9 +41,9 @@ pub use journal::{
 };
 pub use lock::{LEASE_TTL, LockError, lock_location};
 pub use plan::{
-    CaSpec, Concurrency, CrSpec, ExpansionPlan, HybridVersion, InstallerSpec, JmxSpec, Limits, NetworkMode,
-    NetworkSpec, PlanError, RebuildSpec, RegionSpec, Replication, ReplicationMethod, Span, ThroughputSpec, Timeouts,
-    VerifySpec, parse_duration,
+    CaSpec, Concurrency, CrSpec, DEFAULT_PROBE_IMAGE, ExpansionPlan, HybridVersion, InstallerSpec, JmxSpec, Limits,
+    NetworkMode, NetworkProbeSpec, NetworkSpec, PlanError, PreflightSpec, RebuildSpec, RegionSpec, Replication,
+    ReplicationMethod, Span, ThroughputSpec, Timeouts, VerifySpec, parse_duration,
 };
 pub use step_id::{StepId, UnknownStep};
 

@@ -484,6 +484,71 @@ impl Default for Limits {
     }
 }
 
+/// `preflight`: the checks made before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightSpec {
+    /// The network probe from a target node.
+    #[serde(default)]
+    pub network_probe: NetworkProbeSpec,
+}
+
+/// `preflight.network_probe`: a short-lived pod on the host network of a target node connects to
+/// each seed's internode port and resolves the node's own hostname, before anything is installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkProbeSpec {
+    /// Whether the probe runs (default true); `false` skips it with a warning.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The probe's image. Default: the Cassandra image of the target overrides
+    /// (`cassandra.image.url:tag`) when set, else [`DEFAULT_PROBE_IMAGE`].
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The namespace the probe pod runs in. Default: the target's Apigee namespace when it exists
+    /// already, else the namespace of the run's lock (`default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The seeds' internode port (default 7001, Apigee hybrid's internode TLS port).
+    #[serde(default = "default_internode_port")]
+    pub port: u16,
+    /// How long the probe pod may take to become Ready (image pull included).
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Span,
+    /// How long each TCP connection may take.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Span,
+}
+
+/// The probe's image when neither the plan nor the target overrides name one.
+pub const DEFAULT_PROBE_IMAGE: &str = "busybox:1.36";
+
+fn default_true() -> bool {
+    true
+}
+fn default_internode_port() -> u16 {
+    7001
+}
+fn default_probe_timeout() -> Span {
+    Span(Duration::from_secs(60))
+}
+fn default_connect_timeout() -> Span {
+    Span(Duration::from_secs(3))
+}
+
+impl Default for NetworkProbeSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            namespace: None,
+            port: default_internode_port(),
+            timeout: default_probe_timeout(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
 /// Network mode and extra ranges for the overlap check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -641,6 +706,9 @@ pub struct ExpansionPlan {
     /// Bounds on the tool's calls into each cluster.
     #[serde(default)]
     pub limits: Limits,
+    /// Preflight checks (the network probe).
+    #[serde(default)]
+    pub preflight: PreflightSpec,
     /// The folder paths are relative to (the plan file's folder). Not part of the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -678,6 +746,8 @@ impl ExpansionPlan {
                 ("timeouts.replication", plan.timeouts.replication.0),
                 ("timeouts.rollout", plan.timeouts.rollout.0),
                 ("timeouts.poll", plan.timeouts.poll.0),
+                ("preflight.network_probe.timeout", plan.preflight.network_probe.timeout.0),
+                ("preflight.network_probe.connect_timeout", plan.preflight.network_probe.connect_timeout.0),
             ],
             &[("timeouts.poll", plan.timeouts.poll.0), ("rebuild.progress_interval", plan.rebuild.progress_interval.0)],
         )?;
@@ -712,6 +782,24 @@ impl ExpansionPlan {
         if plan.limits.exec_per_cluster == 0 {
             return Err(value(
                 "limits.exec_per_cluster: 0 calls at once would never finish: use at least 1 (default 8)".into(),
+            ));
+        }
+        let probe = &plan.preflight.network_probe;
+        if probe.port == 0 {
+            return Err(value("preflight.network_probe.port: 0 is not a port (Apigee hybrid: 7001)".into()));
+        }
+        if probe.connect_timeout.0 < Duration::from_secs(1) || probe.timeout.0 < Duration::from_secs(1) {
+            return Err(value(
+                "preflight.network_probe: timeout and connect_timeout are at least 1s (the probe counts whole seconds)"
+                    .into(),
+            ));
+        }
+        if probe.image.as_deref().is_some_and(|i| i.trim().is_empty())
+            || probe.namespace.as_deref().is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(value(
+                "preflight.network_probe: image and namespace, when given, are not empty (remove the key for the default)"
+                    .into(),
             ));
         }
         if !(0.0..=1.0).contains(&plan.verify.min_load_fraction) {
@@ -1003,6 +1091,39 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         assert!(e.contains("interdc_mbps"), "{e}");
         let without = ExpansionPlan::from_str_at(PLAN, "p", "".into()).unwrap();
         assert_eq!(without.hash(), p.hash(), "a throttle is not another plan: its journal is kept");
+    }
+
+    #[test]
+    fn the_network_probe_is_on_by_default_and_its_settings_are_not_another_plan() {
+        let p = ExpansionPlan::from_str_at(PLAN, "p", "".into()).unwrap();
+        let probe = &p.preflight.network_probe;
+        assert!(probe.enabled && probe.image.is_none() && probe.namespace.is_none());
+        assert_eq!(
+            (probe.port, probe.timeout.0, probe.connect_timeout.0),
+            (7001, Duration::from_secs(60), Duration::from_secs(3))
+        );
+        let with =
+            |s: &str| ExpansionPlan::from_str_at(&format!("{PLAN}preflight: {{network_probe: {s}}}\n"), "p", "".into());
+        let off = with("{enabled: false}").unwrap();
+        assert!(!off.preflight.network_probe.enabled);
+        assert_eq!(off.hash(), p.hash(), "turning the probe off is not another plan");
+        let tuned = with(
+            "{image: registry.local/busybox:1.36, namespace: probes, port: 7000, timeout: 2m, connect_timeout: 5s}",
+        )
+        .unwrap();
+        assert_eq!(tuned.preflight.network_probe.port, 7000);
+        assert_eq!(tuned.preflight.network_probe.image.as_deref(), Some("registry.local/busybox:1.36"));
+        assert_eq!(tuned.hash(), p.hash(), "the probe's settings change no outcome: the journal stays usable");
+        for (bad, says) in [
+            ("{port: 0}", "not a port"),
+            ("{connect_timeout: 10ms}", "at least 1s"),
+            ("{image: \"\"}", "not empty"),
+            ("{timeout: 9000h}", "at most 30 days"),
+            ("{enable: false}", "enable"),
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -316,3 +316,16 @@ fn a_value_absent_on_one_side_is_missing_there_not_different() {
     assert!(!all.contains("s3cret") && !all.contains("other\""), "{all}");
     insta::assert_snapshot!("check_missing_on_one_side", all);
 }
+
+#[test]
+fn the_view_reads_cassandra_s_node_label_and_image_for_the_network_probe() {
+    let v = doc(REGION1).view().unwrap();
+    assert_eq!((v.cassandra.node_selector, v.cassandra.image), (None, None));
+    let global = "nodeSelector:\n  requiredForScheduling: true\n  apigeeData:\n    key: cloud.google.com/gke-nodepool\n    value: apigee-data\ncassandra:\n  image:\n    url: registry.example/apigee-hybrid-cassandra\n    tag: \"1.12.1\"\n";
+    let v = doc(global).view().unwrap();
+    assert_eq!(v.cassandra.node_selector, Some(("cloud.google.com/gke-nodepool".into(), "apigee-data".into())));
+    assert_eq!(v.cassandra.image.as_deref(), Some("registry.example/apigee-hybrid-cassandra:1.12.1"));
+    let own = format!("{global}  nodeSelector:\n    key: pool\n    value: cassandra\n");
+    let v = doc(&own).view().unwrap();
+    assert_eq!(v.cassandra.node_selector, Some(("pool".into(), "cassandra".into())), "the component's own wins");
+}

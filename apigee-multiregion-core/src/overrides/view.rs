@@ -50,6 +50,13 @@ pub struct CassandraView {
     pub replica_count: Option<u64>,
     /// `cassandra.auth`.
     pub auth: CassandraAuth,
+    /// The node label Cassandra's pods are placed by: `cassandra.nodeSelector.{key,value}`, else
+    /// the top-level `nodeSelector.apigeeData.{key,value}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<(String, String)>,
+    /// `cassandra.image.url` and `cassandra.image.tag` as `url:tag` (both set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 impl CassandraView {
@@ -176,8 +183,25 @@ impl OverridesView {
                 multi_region_seed_host: string_at(c, &["multiRegionSeedHost"], locate)?,
                 replica_count,
                 auth: read_auth(c, locate)?,
+                node_selector: None,
+                image: match (string_at(c, &["image", "url"], locate)?, string_at(c, &["image", "tag"], locate)?) {
+                    (Some(url), Some(tag)) => Some(format!("{url}:{tag}")),
+                    _ => None,
+                },
             };
         }
+        let selector = |v: &Value, path: &[&str]| -> Result<Option<(String, String)>, OverridesError> {
+            let key: Vec<&str> = path.iter().copied().chain(["key"]).collect();
+            let value: Vec<&str> = path.iter().copied().chain(["value"]).collect();
+            Ok(match (string_at(v, &key, locate)?, string_at(v, &value, locate)?) {
+                (Some(k), Some(v)) if !k.is_empty() => Some((k, v)),
+                _ => None,
+            })
+        };
+        view.cassandra.node_selector = match selector(&root, &["cassandra", "nodeSelector"])? {
+            Some(s) => Some(s),
+            None => selector(&root, &["nodeSelector", "apigeeData"])?,
+        };
         if let Some(hosts) = get(&root, "virtualhosts") {
             let list = hosts.as_sequence().ok_or_else(|| wrong(&["virtualhosts"], "a list", locate))?;
             for h in list {

@@ -141,6 +141,32 @@ pub struct NodeFacts {
     pub ready: bool,
     /// `spec.unschedulable`.
     pub unschedulable: bool,
+    /// `metadata.labels` (to find the nodes Cassandra's nodeSelector picks).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A short-lived pod of this tool (the preflight network probe): one container that only sleeps,
+/// bound to one node, so that commands can be run in it through [`ClusterOps::exec`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePodSpec {
+    /// Namespace (must exist).
+    pub namespace: String,
+    /// Pod name (deterministic: a leftover of that name is deleted first).
+    pub name: String,
+    /// Container image; must have `sh` and `sleep`.
+    pub image: String,
+    /// `spec.nodeName`: the node it runs on (no scheduler involved).
+    pub node_name: String,
+    /// `spec.nodeSelector` (Cassandra's, when the overrides set one).
+    pub node_selector: BTreeMap<String, String>,
+    /// `spec.hostNetwork`.
+    pub host_network: bool,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `spec.activeDeadlineSeconds` and the container's sleep: the pod ends on its own after this,
+    /// whatever happens to this process.
+    pub lifetime: Duration,
 }
 
 /// A Kubernetes object exported for copying to another cluster: identity and state of the old
@@ -334,6 +360,15 @@ pub trait ClusterOps: Send + Sync {
         namespace: &str,
         body: &serde_json::Value,
     ) -> Result<(), ClusterError>;
+
+    /// Creates the pod `spec` (first deleting a pod of that name left by a crashed run), waits
+    /// until it is Running and Ready for at most `timeout`, and returns the node it runs on
+    /// (`spec.nodeName` as the API server reports it). The caller deletes it with
+    /// [`ClusterOps::delete_pod`] in every case, also when this fails (it may exist half-started).
+    async fn start_probe_pod(&self, spec: &ProbePodSpec, timeout: Duration) -> Result<String, ClusterError>;
+
+    /// Deletes a pod at once (grace period 0); an absent pod is not an error.
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError>;
 
     /// The names of every custom resource of a type in a namespace (none when the type is not
     /// installed).

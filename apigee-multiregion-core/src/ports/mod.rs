@@ -9,6 +9,6 @@ mod installer;
 pub use cassandra::{AdminError, CassandraAdmin, JmxCredentials};
 pub use cluster::{
     APIGEE_DATASTORE, APIGEE_ORGANIZATION, AccessCheck, CASSANDRA_DATA_REPLICATION, ClusterError, ClusterOps,
-    CustomResource, DEPLOYMENT, ExecArg, ExecOutput, LeaseMode, LeaseRecord, NodeFacts, SanitizedObject,
+    CustomResource, DEPLOYMENT, ExecArg, ExecOutput, LeaseMode, LeaseRecord, NodeFacts, ProbePodSpec, SanitizedObject,
 };
 pub use installer::{HybridInstaller, InstallerError, Operation};

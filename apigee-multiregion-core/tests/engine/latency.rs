@@ -13,7 +13,7 @@ use apigee_multiregion_core::nodetool::{
 };
 use apigee_multiregion_core::ports::{
     AccessCheck, AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput, LeaseMode,
-    LeaseRecord, NodeFacts, SanitizedObject,
+    LeaseRecord, NodeFacts, ProbePodSpec, SanitizedObject,
 };
 use async_trait::async_trait;
 
@@ -272,6 +272,14 @@ impl ClusterOps for SlowCluster {
     async fn lease(&self, ns: &str, name: &str) -> Result<Option<LeaseRecord>, ClusterError> {
         self.wait().await;
         self.inner.lease(ns, name).await
+    }
+    async fn start_probe_pod(&self, spec: &ProbePodSpec, timeout: Duration) -> Result<String, ClusterError> {
+        self.wait().await;
+        self.inner.start_probe_pod(spec, timeout).await
+    }
+    async fn delete_pod(&self, ns: &str, name: &str) -> Result<(), ClusterError> {
+        self.wait().await;
+        self.inner.delete_pod(ns, name).await
     }
     async fn apply_custom(&self, r: &CustomResource, ns: &str, body: &serde_json::Value) -> Result<(), ClusterError> {
         self.wait().await;

@@ -5,6 +5,7 @@
 
 mod decommission;
 mod latency;
+mod probe;
 mod reality;
 mod world;
 

@@ -15,8 +15,9 @@ use apigee_multiregion_core::nodetool::{
 use apigee_multiregion_core::overrides::OverridesDoc;
 use apigee_multiregion_core::ports::{
     AccessCheck, AdminError, CassandraAdmin, ClusterError, ClusterOps, CustomResource, ExecArg, ExecOutput,
-    HybridInstaller, InstallerError, LeaseMode, LeaseRecord, NodeFacts, Operation, SanitizedObject,
+    HybridInstaller, InstallerError, LeaseMode, LeaseRecord, NodeFacts, Operation, ProbePodSpec, SanitizedObject,
 };
+use apigee_multiregion_core::probe::PROBE_POD;
 use async_trait::async_trait;
 
 #[derive(Debug, Clone)]
@@ -123,6 +124,20 @@ pub struct World {
     pub throughput: BTreeMap<String, (Throughput, Throughput)>,
     /// Setting a throttle on these nodes fails (`s/<pod>`, `t/<pod>`).
     pub throughput_set_fails: BTreeSet<String>,
+    /// Probe pods that exist in the target (`namespace/name` -> the spec they were created with).
+    pub probe_pods: BTreeMap<String, ProbePodSpec>,
+    /// What happened to probe pods, in order: `create ns/name on node`, `delete ns/name`, `exec ns/name`.
+    pub probe_log: Vec<String>,
+    /// `host:port` that refuse connections from the target's nodes.
+    pub closed_ports: BTreeSet<String>,
+    /// The target node's own hostname does not resolve.
+    pub hostname_unresolved: bool,
+    /// The exec into the probe pod fails (the API server drops the stream).
+    pub probe_exec_fails: bool,
+    /// The probe pod never becomes Ready (an image that cannot be pulled).
+    pub probe_never_ready: bool,
+    /// Every probe pod created, as it was asked for.
+    pub probe_created: Vec<ProbePodSpec>,
 }
 
 impl World {
@@ -332,6 +347,7 @@ impl ClusterOps for FakeCluster {
                 pod_cidrs: vec![],
                 ready: true,
                 unschedulable: false,
+                labels: [("cloud.google.com/gke-nodepool".to_owned(), "apigee-data".to_owned())].into(),
             })
             .collect())
     }
@@ -364,13 +380,79 @@ impl ClusterOps for FakeCluster {
     }
     async fn exec(
         &self,
-        _: &str,
-        _: &str,
+        ns: &str,
+        pod: &str,
         _: Option<&str>,
-        _: &[ExecArg],
+        command: &[ExecArg],
         _: Duration,
     ) -> Result<ExecOutput, ClusterError> {
-        Ok(ExecOutput::default())
+        if pod != PROBE_POD {
+            return Ok(ExecOutput::default());
+        }
+        // The probe's script, as the target's network answers it: `sh -c <script> probe <timeout> <host> <port>...`.
+        let mut w = self.world.lock().unwrap();
+        let key = format!("{ns}/{pod}");
+        w.probe_log.push(format!("exec {key}"));
+        let err = |message: &str| ClusterError::Exec {
+            context: "region-2".into(),
+            pod: key.clone(),
+            message: message.into(),
+        };
+        let Some(spec) = w.probe_pods.get(&key).cloned() else { return Err(err("pod not found")) };
+        if w.probe_exec_fails {
+            return Err(err("error dialing backend: connection reset by peer"));
+        }
+        let args: Vec<&str> = command.iter().map(ExecArg::shown).collect();
+        assert_eq!((&args[..2], args[3]), (&["sh", "-c"][..], "probe"), "{args:?}");
+        let mut stdout = String::new();
+        for pair in args[5..].chunks(2) {
+            let (host, port) = (pair[0], pair[1]);
+            if w.closed_ports.contains(&format!("{host}:{port}")) {
+                stdout.push_str(&format!("tcp {host} {port} fail 1 bash: connect: Connection refused\n"));
+            } else {
+                stdout.push_str(&format!("tcp {host} {port} ok\n"));
+            }
+        }
+        let hostname = spec.node_name;
+        if w.hostname_unresolved {
+            stdout.push_str(&format!("dns {hostname} fail does not resolve\n"));
+        } else {
+            stdout.push_str(&format!("dns {hostname} ok 10.2.0.1\n"));
+        }
+        Ok(ExecOutput { stdout, stderr: String::new(), success: true, message: None })
+    }
+    async fn start_probe_pod(&self, spec: &ProbePodSpec, timeout: Duration) -> Result<String, ClusterError> {
+        assert_eq!(self.index, 1, "the probe runs in the target only");
+        let mut w = self.world.lock().unwrap();
+        let key = format!("{}/{}", spec.namespace, spec.name);
+        if w.probe_pods.remove(&key).is_some() {
+            w.probe_log.push(format!("delete leftover {key}"));
+        }
+        if !w.namespaces[1].contains(&spec.namespace) && spec.namespace != "default" {
+            return Err(ClusterError::NotFound {
+                context: "region-2".into(),
+                kind: "Namespace",
+                name: spec.namespace.clone(),
+            });
+        }
+        w.probe_log.push(format!("create {key} on {}", spec.node_name));
+        w.probe_pods.insert(key.clone(), spec.clone());
+        w.probe_created.push(spec.clone());
+        if w.probe_never_ready {
+            return Err(ClusterError::Timeout {
+                context: "region-2".into(),
+                what: format!("the probe pod {key} to be Ready (ErrImagePull: {})", spec.image),
+                seconds: timeout.as_secs(),
+            });
+        }
+        Ok(spec.node_name.clone())
+    }
+    async fn delete_pod(&self, ns: &str, name: &str) -> Result<(), ClusterError> {
+        let mut w = self.world.lock().unwrap();
+        let key = format!("{ns}/{name}");
+        w.probe_pods.remove(&key);
+        w.probe_log.push(format!("delete {key}"));
+        Ok(())
     }
     async fn logs(&self, _: &str, pod: &str, _: Option<&str>, _: Option<i64>) -> Result<String, ClusterError> {
         let side = if self.index == 0 { "s" } else { "t" };

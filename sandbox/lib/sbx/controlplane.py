@@ -154,6 +154,10 @@ def wait_ready(region: int, timeout: float = 120) -> None:
     raise RuntimeError(f"kube-apiserver of region {region} not ready after {timeout}s: {last}")
 
 
+# The tool's preflight network probe pod (one per namespace).
+PROBE_POD = "apigee-multiregion-probe"
+
+
 def _kwok_routes(region: int) -> str:
     """Exec and Logs routes for every Cassandra pod name this region may have."""
     docs = []
@@ -176,6 +180,15 @@ def _kwok_routes(region: int) -> str:
                      # cassandra.start() moves the first to the second at every container start.
                      "spec": {"logs": [{"containers": [env.CONTAINER], "logsFile": str(work / "logs" / "pod-cri.log"),
                                         "previousLogsFile": str(work / "logs" / "pod-cri.previous.log"), "follow": True}]}})
+    # The preflight network probe's pod (apigee_multiregion_core::probe::PROBE_POD): its checks run
+    # on this machine, where every node address (127.0.x.y) is reachable, as from a node's host
+    # network. In `default` while region-2 has no Apigee namespace yet, in `apigee` once it has.
+    probe = env.region_dir(region) / "probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    for ns in ("default", env.NAMESPACE):
+        docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
+                     "metadata": {"name": PROBE_POD, "namespace": ns},
+                     "spec": {"execs": [{"local": {"workDir": str(probe), "envs": []}}]}})
     return "\n---\n".join(json.dumps(d) for d in docs) + "\n"
 
 

@@ -1,18 +1,26 @@
 //! `preflight`: read-only facts from both clusters and both overrides files, judged by
 //! [`crate::preflight::judge_preflight`]; any error refuses the expansion before anything changes.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 
-use crate::overrides::{CheckOptions, Finding, Severity, Side, check_pair_with};
+use crate::overrides::{CheckOptions, Finding, OverridesView, Severity, Side, check_pair_with};
 use crate::permissions::{self, Answer, Needed, OPERATOR_DEPLOYMENT, Scope};
+use crate::ports::{ClusterError, ClusterOps, ExecArg, ProbePodSpec};
 use crate::preflight::{PreflightFacts, judge_preflight};
+use crate::probe::{
+    MANAGED_BY, PROBE_POD, ProbeTarget, choose_probe_node, judge_probe, parse_probe_output, probe_command,
+};
+use crate::seeds::{SeedPolicy, select_seeds};
 
 use super::super::Region;
 use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::events::Event;
 use super::super::lock::lock_location;
-use super::super::plan::{InstallerSpec, NetworkMode, Replication};
+use super::super::plan::{DEFAULT_PROBE_IMAGE, ExpansionPlan, InstallerSpec, NetworkMode, Replication};
 use super::{Planned, Step, StepId, planned_target, ready_admin};
 use crate::ports::DEPLOYMENT;
 
@@ -41,6 +49,8 @@ impl Step for Preflight {
         let source_doc = crate::overrides::load_file(&source_path)?;
         let source_view = source_doc.view().map_err(|e| StepError::overrides(source_path.clone(), e))?;
         let target_doc = planned_target(plan, None)?;
+        let target_view =
+            target_doc.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let island = plan.network.mode == NetworkMode::Island;
         let pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
             .map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
@@ -97,11 +107,194 @@ impl Step for Preflight {
             source_ca_missing: source_ca.is_none(),
         };
         let mut findings = judge_preflight(&facts);
+        findings.append(&mut network_probe(ctx, &facts, &target_view, target_namespace_exists).await);
         findings.append(&mut permission_findings);
         findings.append(&mut operator_findings(ctx).await?);
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         refuse(ctx, findings)
     }
+}
+
+/// Where the probe pod runs: the plan's `preflight.network_probe.namespace`; else the target's
+/// Apigee namespace when it exists (the namespace Cassandra will run in, with its pod security
+/// settings); else the lock's namespace (`default`), because preflight never creates a namespace.
+/// The flag says whether it is the Apigee namespace.
+pub(crate) fn probe_namespace(plan: &ExpansionPlan, target_namespace_exists: bool) -> (String, bool) {
+    match &plan.preflight.network_probe.namespace {
+        Some(ns) => (ns.clone(), *ns == plan.target.namespace),
+        None if target_namespace_exists => (plan.target.namespace.clone(), true),
+        None => (lock_location(plan).0, false),
+    }
+}
+
+/// Deletes the probe pod when dropped without [`ProbePodGuard::delete`] having succeeded (the step
+/// was cancelled, or returned early): the deletion is started on the runtime, as a last resort
+/// before the pod's own deadline and the next run's cleanup.
+struct ProbePodGuard {
+    cluster: Arc<dyn ClusterOps>,
+    namespace: String,
+    name: String,
+    armed: bool,
+}
+
+impl ProbePodGuard {
+    async fn delete(mut self) -> Result<(), ClusterError> {
+        let r = self.cluster.delete_pod(&self.namespace, &self.name).await;
+        if r.is_ok() {
+            self.armed = false;
+        }
+        r
+    }
+}
+
+impl Drop for ProbePodGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (cluster, namespace, name) = (self.cluster.clone(), self.namespace.clone(), self.name.clone());
+            runtime.spawn(async move {
+                if let Err(e) = cluster.delete_pod(&namespace, &name).await {
+                    tracing::warn!("the probe pod {namespace}/{name} could not be deleted: {e}");
+                }
+            });
+        }
+    }
+}
+
+fn probe_finding(severity: Severity, code: &'static str, message: String) -> Finding {
+    Finding { severity, code, message, path: "preflight.network_probe".into(), side: Side::Target, line: None }
+}
+
+/// The network probe (`preflight.network_probe`): from a pod on the host network of a target
+/// node (one Cassandra's nodeSelector picks), a TCP connection to each seed the expansion may use
+/// (the seed host and its alternates, chosen as `select-seeds` will) on the internode port, and
+/// the node's own hostname resolved. The pod is deleted in every case. Findings: one per failed
+/// check, or one saying why the probe could not run.
+async fn network_probe(
+    ctx: &Ctx<'_>,
+    facts: &PreflightFacts,
+    target_view: &OverridesView,
+    target_namespace_exists: bool,
+) -> Vec<Finding> {
+    let plan = ctx.plan;
+    let spec = &plan.preflight.network_probe;
+    if !spec.enabled {
+        ctx.emit(Event::Warning {
+            step: StepId::Preflight,
+            message: "preflight.network_probe.enabled is false: the network between the regions (the seeds' internode port, the nodes' hostnames) is not checked before the install".into(),
+        });
+        return Vec::new();
+    }
+    // The seeds as `select-seeds` will choose them; without a readable ring preflight refuses anyway.
+    let policy = SeedPolicy { source_dc: Some(plan.source.datacenter.clone()), count: 3 };
+    let Ok(seeds) = select_seeds(&facts.source_pods, facts.ring.as_ref(), &policy) else {
+        ctx.emit(Event::Note {
+            step: StepId::Preflight,
+            message: "network probe skipped: no seed host can be chosen (see the other findings)".into(),
+        });
+        return Vec::new();
+    };
+    let targets: Vec<ProbeTarget> = std::iter::once(&seeds.seed_host)
+        .chain(&seeds.alternates)
+        .map(|s| ProbeTarget { host: s.address.to_string(), port: spec.port, pod: s.pod.clone() })
+        .collect();
+    let selector = target_view.cassandra.node_selector.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
+    let Some((node, matched)) = choose_probe_node(&facts.target_nodes, selector) else {
+        return vec![probe_finding(
+            Severity::Error,
+            "network-probe-no-node",
+            format!(
+                "context `{}` has no Ready, schedulable node to run the network probe on (nor Cassandra)",
+                ctx.deps.target.context()
+            ),
+        )];
+    };
+    let mut out = Vec::new();
+    if !matched && let Some((k, v)) = selector {
+        out.push(probe_finding(
+            Severity::Warning,
+            "network-probe-node-selector",
+            format!("no Ready target node carries Cassandra's node label {k}={v} (nodeSelector in the target overrides): the probe ran on {node} instead; label the Cassandra nodes before installing"),
+        ));
+    }
+    let (namespace, _) = probe_namespace(plan, target_namespace_exists);
+    let image = spec
+        .image
+        .clone()
+        .or_else(|| target_view.cassandra.image.clone())
+        .unwrap_or_else(|| DEFAULT_PROBE_IMAGE.to_owned());
+    let connect = spec.connect_timeout.0.as_secs().max(1);
+    // The pod outlives neither the probe's budget nor a crashed run by much.
+    let lifetime = spec.timeout.0 + Duration::from_secs(connect * (targets.len() as u64 + 2) + 60);
+    let pod = ProbePodSpec {
+        namespace: namespace.clone(),
+        name: PROBE_POD.to_owned(),
+        image: image.clone(),
+        node_name: node.clone(),
+        node_selector: if matched {
+            selector.map(|(k, v)| [(k.to_owned(), v.to_owned())].into()).unwrap_or_default()
+        } else {
+            Default::default()
+        },
+        host_network: true,
+        labels: [
+            (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
+            ("app.kubernetes.io/name".to_owned(), PROBE_POD.to_owned()),
+        ]
+        .into(),
+        lifetime,
+    };
+    let target = &ctx.deps.target;
+    let shown = format!("pod {namespace}/{PROBE_POD} (image {image}) on node {node}");
+    let guard = ProbePodGuard {
+        cluster: target.clone(),
+        namespace: namespace.clone(),
+        name: PROBE_POD.to_owned(),
+        armed: true,
+    };
+    let run = async {
+        let ran_on = target.start_probe_pod(&pod, spec.timeout.0).await?;
+        let argv: Vec<ExecArg> = probe_command(&targets, connect).into_iter().map(ExecArg::Plain).collect();
+        let budget = Duration::from_secs(connect * (targets.len() as u64 + 2) + 10);
+        let output = target.exec(&namespace, PROBE_POD, Some("probe"), &argv, budget).await?;
+        Ok::<_, ClusterError>((ran_on, output))
+    };
+    let result = run.await;
+    let deleted = guard.delete().await;
+    match result {
+        Ok((ran_on, output)) => {
+            let checks = parse_probe_output(&output.stdout);
+            if checks.is_empty() {
+                out.push(probe_finding(
+                    Severity::Error,
+                    "network-probe-failed",
+                    format!(
+                        "the network probe ({shown}) reported nothing{}: set preflight.network_probe.image to an image with sh (bash or nc), or enabled: false to skip the check",
+                        output.message.map(|m| format!(" ({m})")).unwrap_or_default()
+                    ),
+                ));
+            } else {
+                out.extend(judge_probe(&ran_on, &targets, &checks, facts.island));
+            }
+        }
+        Err(e) => out.push(probe_finding(
+            Severity::Error,
+            "network-probe-failed",
+            format!(
+                "the network probe could not run ({shown}): {e}. Check that the image can be pulled there (preflight.network_probe.image; air-gapped: a mirror in your registry), that the namespace allows hostNetwork pods (preflight.network_probe.namespace), or set enabled: false to skip the check"
+            ),
+        )),
+    }
+    if let Err(e) = deleted {
+        out.push(probe_finding(
+            Severity::Warning,
+            "network-probe-pod-left",
+            format!("the probe pod {namespace}/{PROBE_POD} could not be deleted ({e}); it ends on its own within {}s; delete it with `kubectl --context {} -n {namespace} delete pod {PROBE_POD}`", lifetime.as_secs(), target.context()),
+        ));
+    }
+    out
 }
 
 /// With Helm: each cluster's Apigee operator must run where `installer.version` puts it
@@ -201,6 +394,13 @@ async fn permissions(ctx: &Ctx<'_>) -> Result<(Vec<Finding>, bool), StepError> {
         .is_some_and(|(_, a)| *a == Answer::Allowed);
     // Unknown when it may not be read: assume it exists, so its permissions count as errors.
     let exists = !namespace_readable || ctx.deps.target.export_namespace(&plan.target.namespace).await?.is_some();
+    let (mut needed, mut answers) = (needed, answers);
+    if plan.preflight.network_probe.enabled {
+        let (ns, in_apigee) = probe_namespace(plan, exists);
+        let probe = permissions::needed_for_probe(&ns, PROBE_POD, in_apigee);
+        answers.extend(ask(ctx, &probe).await);
+        needed.extend(probe);
+    }
     let contexts = (ctx.deps.source.context(), ctx.deps.target.context());
     Ok((
         permissions::judge(
