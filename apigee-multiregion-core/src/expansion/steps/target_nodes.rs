@@ -14,7 +14,7 @@ use super::super::Region;
 use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::events::{Event, NodeState};
-use super::super::journal::StepState;
+use super::super::journal::{RebuildRecord, StepState};
 use super::ready_admin;
 
 /// A target pod with its ring address and host ID (when the ring shows it).
@@ -52,20 +52,15 @@ pub(crate) async fn evidence(
 ) -> Result<BTreeMap<String, RebuildEvidence>, StepError> {
     use futures::StreamExt;
     let source_dc = ctx.plan.source.datacenter.as_str();
-    let records: Vec<_> = nodes
+    let records: Vec<Option<RebuildRecord>> = nodes
         .iter()
         .map(|n| ctx.journal(|j| j.rebuild.get(&n.pod).filter(|r| r.state == StepState::Done).cloned()))
         .collect();
     // The log is only read when the record does not settle it; those reads (`kubectl logs`,
     // 50,000 lines each) run side by side, as many at once as `limits.exec_per_cluster` allows.
-    let logs: Vec<Result<Vec<LogEvent>, StepError>> = futures::stream::iter(nodes.iter().zip(&records))
-        .map(|(n, record)| async move {
-            let trusted = matches!((record.as_ref().and_then(|r| r.host_id.as_deref()), n.host_id.as_deref()), (Some(h), Some(c)) if h == c);
-            if trusted { Ok(Vec::new()) } else { read_log(&*ctx.deps.admins.admin(Region::Target, &n.pod)).await }
-        })
-        .buffered(ctx.plan.limits.exec_per_cluster.max(1))
-        .collect()
-        .await;
+    let reads: Vec<_> = nodes.iter().zip(&records).map(|(n, r)| log_unless_recorded(ctx, n, r.as_ref())).collect();
+    let logs: Vec<Result<Vec<LogEvent>, StepError>> =
+        futures::stream::iter(reads).buffered(ctx.plan.limits.exec_per_cluster.max(1)).collect().await;
     let mut out = BTreeMap::new();
     for ((n, record), log) in nodes.iter().zip(&records).zip(logs) {
         let recorded =
@@ -73,6 +68,18 @@ pub(crate) async fn evidence(
         out.insert(n.pod.clone(), rebuild_evidence(recorded, n.host_id.as_deref(), &log?, source_dc));
     }
     Ok(out)
+}
+
+/// The node's rebuild log, unless the journal's record is for its current host ID (then the
+/// record settles it and nothing is read).
+async fn log_unless_recorded(
+    ctx: &Ctx<'_>,
+    node: &TargetNode,
+    record: Option<&RebuildRecord>,
+) -> Result<Vec<LogEvent>, StepError> {
+    let trusted =
+        matches!((record.and_then(|r| r.host_id.as_deref()), node.host_id.as_deref()), (Some(h), Some(c)) if h == c);
+    if trusted { Ok(Vec::new()) } else { read_log(&*ctx.deps.admins.admin(Region::Target, &node.pod)).await }
 }
 
 pub(crate) async fn read_log(admin: &dyn CassandraAdmin) -> Result<Vec<LogEvent>, StepError> {
