@@ -45,7 +45,7 @@ def test_a_seed_whose_internode_port_is_closed_is_refused_in_preflight_before_an
         m = f["message"]
         assert f["severity"] == "error", f
         assert f"seed {seed} " in m and "TCP 7001" in m, m
-        assert any(f"target node {n} " in m for n in nodes), m
+        assert any(f"from target node {n}," in m for n in nodes), m
         assert "firewall/NSG rule for TCP 7001" in m, m
     steps = {s["id"]: s["outcome"] for s in events(r.stdout)[-1].get("steps", [])} if events(r.stdout)[-1].get("event") == "report" else {}
     assert steps.get("install") in (None, "not-run"), steps

@@ -1,7 +1,9 @@
 """The Python package on the sandbox, in the middle of a staged run with the CLI: `expand` with an
 `on_event` callback and `until`, then the example script (examples/python/expand.py) against the
 same plan."""
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -10,8 +12,11 @@ import time
 import apigee_multiregion as am
 
 from conftest import SANDBOX, kubectl, nodetool
-from sbx import controlplane, data, env, proc, region1
+from sbx import data, env, proc, region1
 from test_expand import assert_no_secrets, events, expand, make_plan, run_cli
+
+
+LB_PORT = 26544  # region-2's API server behind a load balancer (sbx/lb.py)
 
 
 def test_in_stages_cli_install_python_rebuild_cli_finalize_and_verify_then_the_example_resumes(sandbox, empty_region_2, tmp_path):
@@ -36,11 +41,10 @@ def test_in_stages_cli_install_python_rebuild_cli_finalize_and_verify_then_the_e
     cut = threading.Event()
 
     def cut_the_exec_streams() -> None:
-        """What a load balancer's idle timeout does to a long `kubectl exec`: region-2's exec
-        streams are cut (its kwok, which carries them, restarts); Cassandra goes on rebuilding."""
+        """What a load balancer's idle timeout does to a long `kubectl exec`: every connection
+        through it is reset, with no exit status; Cassandra goes on rebuilding."""
         time.sleep(2)
-        proc.stop("kwok-r2")
-        controlplane.start_kwok(2)
+        os.kill(proc.pid_of("lb-r2"), signal.SIGUSR1)
 
     def on_event(e: am.Event) -> None:
         seen.append(e)
@@ -48,8 +52,28 @@ def test_in_stages_cli_install_python_rebuild_cli_finalize_and_verify_then_the_e
             cut.set()
             threading.Thread(target=cut_the_exec_streams, daemon=True).start()
 
-    report = am.expand(plan, on_event=on_event, until="rebuild")
+    # Region-2's API server behind a load balancer that can cut every open connection.
+    proc.start("lb-r2", [sys.executable, "-m", "sbx.lb", str(LB_PORT), str(env.apiserver_port(2))],
+               env.region_dir(2) / "logs" / "lb.log", cwd=SANDBOX / "lib")
+    deadline = time.monotonic() + 20
+    while "lb: 127.0.0.1" not in (env.region_dir(2) / "logs" / "lb.log").read_text():
+        assert time.monotonic() < deadline and proc.running("lb-r2"), "the load balancer did not start"
+        time.sleep(0.1)
+    kubeconfig = json.loads(env.kubeconfig_path().read_text())
+    for c in kubeconfig["clusters"]:
+        if c["name"] == "region-2":
+            c["cluster"]["server"] = f"https://127.0.0.1:{LB_PORT}"
+    behind_lb = tmp_path / "behind-lb.kubeconfig"
+    behind_lb.write_text(json.dumps(kubeconfig))
+    behind_lb.chmod(0o600)
+    os.environ["KUBECONFIG"] = str(behind_lb)
+    try:
+        report = am.expand(plan, on_event=on_event, until="rebuild")
+    finally:
+        os.environ["KUBECONFIG"] = str(env.kubeconfig_path())
+        proc.stop("lb-r2")
     assert cut.is_set()
+    assert "lb: cut" in (env.region_dir(2) / "logs" / "lb.log").read_text()
     kinds = [e.kind for e in seen]
     assert kinds[0] == "step-started" and "step-finished" in kinds
     done = {e.pod for e in seen if e.kind == "rebuild-node" and e.state == "done"}

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use apigee_multiregion_core::expansion::{
-    self, Event, ExpansionError, LeaseTiming, LockError, RunOptions, StepError, StepId,
+    self, Event, ExpansionError, LeaseTiming, LockError, NodeState, RunOptions, StepError, StepId,
 };
 
 use super::world::{Renewer, Script, healthy, others_lease};
@@ -93,6 +93,20 @@ async fn a_cut_exec_stream_is_followed_to_the_end_of_the_rebuild() {
             .iter()
             .any(|e| matches!(e, Event::RebuildProgress { pod, .. } if pod == "apigee-cassandra-default-0"))
     );
+}
+
+#[tokio::test]
+async fn a_cut_exec_stream_that_never_returns_is_given_up_once_the_node_has_finished() {
+    let s = setup("");
+    let w = healthy();
+    w.lock().unwrap().scripts.insert("apigee-cassandra-default-0".into(), Script::HangingStream(3));
+    let (r, rec) = tokio::time::timeout(Duration::from_secs(60), run(&s, &w, RunOptions::default()))
+        .await
+        .expect("the run must not wait for an exec that will never return");
+    r.unwrap();
+    assert_eq!(calls(&w, "rebuild apigee-cassandra-default-0"), 1, "followed, not rebuilt again");
+    assert!(rec.events().iter().any(|e| matches!(e, Event::Note { message, .. } if message.starts_with("apigee-cassandra-default-0: the `nodetool rebuild` exec broke") && message.contains("stream was cut"))), "{:?}", rec.events());
+    assert!(rec.events().iter().any(|e| matches!(e, Event::RebuildNode { pod, state: NodeState::Done, attempt: 1, .. } if pod == "apigee-cassandra-default-0")));
 }
 
 #[tokio::test]

@@ -41,6 +41,9 @@ pub enum Script {
     /// The exec stream is cut (a load balancer idling it out) while the rebuild goes on for
     /// `polls` netstats reads, then completes.
     CutStream(u32),
+    /// The exec stream is cut and never returns (a load balancer dropped the flow without a
+    /// reset) while the rebuild goes on for this many netstats polls, then completes.
+    HangingStream(u32),
     /// "Unable to find sufficient sources" this many times, then succeeds.
     InsufficientSources(u32),
 }
@@ -838,11 +841,29 @@ impl CassandraAdmin for FakeAdmin {
         Ok(parse_netstats(&t).unwrap())
     }
     async fn rebuild(&self, source_dc: &str) -> Result<(), AdminError> {
-        {
+        let hang = {
             let mut w = self.world.lock().unwrap();
             w.calls.push(format!("rebuild {}", self.pod));
             w.concurrent += 1;
             w.max_concurrent = w.max_concurrent.max(w.concurrent);
+            if let Some(Script::HangingStream(polls)) = w.scripts.get(&self.pod).cloned() {
+                let key = self.log_key();
+                Self::append(
+                    &mut w,
+                    &key,
+                    &format!(
+                        "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
+                    ),
+                );
+                w.scripts.insert(self.pod.clone(), Script::Succeed);
+                w.running_rebuild.insert(self.pod.clone(), polls);
+                true
+            } else {
+                false
+            }
+        };
+        if hang {
+            return std::future::pending().await;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut w = self.world.lock().unwrap();

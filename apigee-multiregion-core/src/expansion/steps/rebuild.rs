@@ -363,6 +363,11 @@ async fn run_with_progress(
     pod: &str,
     source_dc: &str,
 ) -> Result<(), AdminError> {
+    // A cut exec stream may never return (a load balancer that drops the flow sends nothing; the
+    // client waits for a status that will not come). So the end of the rebuild is also watched
+    // in the node itself: once netstats shows no Rebuild plan and the log shows a full rebuild
+    // started after this call began and ended, the exec is given up on.
+    let before = read_log(&*admin).await.ok().map(|events| full_rebuild_starts(&events, source_dc));
     let rebuild = admin.rebuild(source_dc);
     tokio::pin!(rebuild);
     let interval = ctx.plan.rebuild.progress_interval.0;
@@ -370,16 +375,42 @@ async fn run_with_progress(
         tokio::select! {
             r = &mut rebuild => return r,
             () = tokio::time::sleep(interval) => {
-                if let Ok(n) = admin.netstats().await {
-                    let (received, total) = n.rebuild_progress();
-                    if total > 0 {
-                        let _ = ctx.record(|j| j.rebuild.entry(pod.into()).or_default().bytes_received = received);
-                        ctx.progress(pod, received, total);
-                    }
+                let Ok(n) = admin.netstats().await else { continue };
+                let (received, total) = n.rebuild_progress();
+                if total > 0 {
+                    let _ = ctx.record(|j| j.rebuild.entry(pod.into()).or_default().bytes_received = received);
+                    ctx.progress(pod, received, total);
+                }
+                if n.rebuild_plans().next().is_none()
+                    && let Some(before) = before
+                    && let Ok(events) = read_log(&*admin).await
+                    && ended_since(&events, source_dc, before)
+                {
+                    return Err(AdminError::Cluster(ClusterError::Exec {
+                        context: ctx.plan.target.context.clone(),
+                        pod: pod.into(),
+                        message: "the `nodetool rebuild` exec has not returned, but the rebuild it started has ended in the node (its log says so): the exec stream was cut".into(),
+                    }));
                 }
             }
         }
     }
+}
+
+/// How many full rebuilds from `source_dc` the log shows.
+fn full_rebuild_starts(events: &[crate::nodetool::LogEvent], source_dc: &str) -> usize {
+    use crate::nodetool::LogEvent;
+    events
+        .iter()
+        .filter(|e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), scope, .. } if dc == source_dc && scope.is_full()))
+        .count()
+}
+
+/// Whether a full rebuild from `source_dc` started after the first `before` ones, and the last
+/// one has ended (completed or failed).
+fn ended_since(events: &[crate::nodetool::LogEvent], source_dc: &str, before: usize) -> bool {
+    full_rebuild_starts(events, source_dc) > before
+        && crate::verify::full_rebuild_outcome(events, source_dc).is_some_and(|o| o.completed || o.failure.is_some())
 }
 
 #[cfg(test)]
