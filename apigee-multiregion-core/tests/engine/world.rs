@@ -757,6 +757,20 @@ impl FakeAdmin {
     fn append(w: &mut World, key: &str, text: &str) {
         w.logs.entry(key.into()).or_default().push_str(text);
     }
+    /// A full rebuild from `source_dc` begins streaming in the node and goes on for `polls`
+    /// netstats polls (the log gets `All sessions completed` when netstats shows it ended).
+    fn start_streaming(&self, w: &mut World, source_dc: &str, polls: u32) {
+        let key = self.log_key();
+        Self::append(
+            w,
+            &key,
+            &format!(
+                "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
+            ),
+        );
+        w.scripts.insert(self.pod.clone(), Script::Succeed);
+        w.running_rebuild.insert(self.pod.clone(), polls);
+    }
 }
 
 #[async_trait]
@@ -847,16 +861,7 @@ impl CassandraAdmin for FakeAdmin {
             w.concurrent += 1;
             w.max_concurrent = w.max_concurrent.max(w.concurrent);
             if let Some(Script::HangingStream(polls)) = w.scripts.get(&self.pod).cloned() {
-                let key = self.log_key();
-                Self::append(
-                    &mut w,
-                    &key,
-                    &format!(
-                        "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
-                    ),
-                );
-                w.scripts.insert(self.pod.clone(), Script::Succeed);
-                w.running_rebuild.insert(self.pod.clone(), polls);
+                self.start_streaming(&mut w, source_dc, polls);
                 true
             } else {
                 false
@@ -877,30 +882,11 @@ impl CassandraAdmin for FakeAdmin {
         }
         if matches!(w.scripts.get(&self.pod), Some(Script::AlreadyRunning(_))) {
             let Some(Script::AlreadyRunning(polls)) = w.scripts.get(&self.pod).cloned() else { unreachable!() };
-            let key = self.log_key();
-            Self::append(
-                &mut w,
-                &key,
-                &format!(
-                    "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
-                ),
-            );
-            // The log gets `All sessions completed` when netstats shows the plan ended.
-            w.scripts.insert(self.pod.clone(), Script::Succeed);
-            w.running_rebuild.insert(self.pod.clone(), polls);
+            self.start_streaming(&mut w, source_dc, polls);
             return Err(AdminError::RebuildAlreadyRunning { pod: self.pod.clone() });
         }
         if let Some(Script::CutStream(polls)) = w.scripts.get(&self.pod).cloned() {
-            let key = self.log_key();
-            Self::append(
-                &mut w,
-                &key,
-                &format!(
-                    "INFO rebuild from dc: {source_dc}, (All keyspaces), (All tokens)\nINFO [Stream #00000000-0000-0000-0000-00000000bbbb] Executing streaming plan for Rebuild\n"
-                ),
-            );
-            w.scripts.insert(self.pod.clone(), Script::Succeed);
-            w.running_rebuild.insert(self.pod.clone(), polls);
+            self.start_streaming(&mut w, source_dc, polls);
             return Err(AdminError::Cluster(ClusterError::Exec {
                 context: "region-2".into(),
                 pod: self.pod.clone(),
