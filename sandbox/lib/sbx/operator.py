@@ -432,11 +432,17 @@ def remove_dc(region: int, ds: dict) -> None:
     running = [n for n in range(env.MAX_NODES) if proc.running(f"cassandra-r{region}-n{n}")]
     if running and schema.other_datacenters(env.node_ip(region, running[0]), dc):
         log(f"apigeedatastore default deleted: removing datacenter {dc} (replication first, then its nodes)")
-        dropped = schema.drop_datacenter(env.node_ip(region, running[0]), dc)
+        dropped, kept = schema.drop_datacenter(env.node_ip(region, running[0]), dc)
         if dropped:
             log(f"remove-dc: {', '.join(dropped)} no longer replicate to {dc}")
+        if kept:  # Cassandra 4.1+: not while the datacenter has live nodes
+            log(f"remove-dc: {', '.join(kept)} still name {dc} (Cassandra refuses while it has live nodes): "
+                f"left to the setup job of a surviving region; decommissioning with --force")
         for n in running:
-            ok, message = nodetool(region, n, s["jmx_user"], s["jmx_password"], "decommission", timeout=1800)
+            # `--force`: since 4.0 decommission refuses to leave fewer nodes than a keyspace's
+            # replication factor in the datacenter, which a keyspace still naming it does.
+            args = ("decommission", "--force") if kept else ("decommission",)
+            ok, message = nodetool(region, n, s["jmx_user"], s["jmx_password"], *args, timeout=1800)
             if not ok:
                 raise RuntimeError(f"remove-dc: nodetool decommission on {env.pod_name(n)} failed: {message}")
             log(f"remove-dc: {env.pod_name(n)} decommissioned")

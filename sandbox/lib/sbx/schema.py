@@ -89,9 +89,26 @@ def setup_replication(contact_ip: str, datacenter: str, rf: int) -> list[str]:
     return changed
 
 
-def drop_datacenter(contact_ip: str, datacenter: str) -> list[str]:
-    def want(repl: dict, cls: str, in_ring: set[str]):
-        if not cls.endswith("NetworkTopologyStrategy") or datacenter not in repl:
-            return None
-        return {"class": "NetworkTopologyStrategy", **{dc: n for dc, n in repl.items() if dc != datacenter}}
-    return _rewrite(contact_ip, want)
+def drop_datacenter(contact_ip: str, datacenter: str) -> tuple[list[str], list[str]]:
+    """Every replicated keyspace stops naming `datacenter`, except where Cassandra refuses while
+    the datacenter has live nodes (4.1+, `system_auth`): those are returned second, left for the
+    setup job of a surviving region once the nodes are gone."""
+    cluster, s = cql.session([contact_ip])
+    dropped, kept = [], []
+    try:
+        for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
+            ks, repl = row.keyspace_name, dict(row.replication)
+            cls = repl.pop("class", "")
+            if not is_replicated_keyspace(ks) or not cls.endswith("NetworkTopologyStrategy") or datacenter not in repl:
+                continue
+            new = {"class": "NetworkTopologyStrategy", **{dc: n for dc, n in repl.items() if dc != datacenter}}
+            try:
+                s.execute(f"ALTER KEYSPACE {ks} WITH replication = {_cql_map(new)}")
+                dropped.append(ks)
+            except Exception as e:  # noqa: BLE001
+                if "have active nodes and must be present" not in str(e):
+                    raise
+                kept.append(ks)
+    finally:
+        cluster.shutdown()
+    return dropped, kept
