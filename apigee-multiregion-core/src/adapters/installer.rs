@@ -291,14 +291,19 @@ impl Helm {
     }
 
     /// The argv of one release's uninstall: `--wait` (Helm 3.7+) waits until its resources are
-    /// gone, so the datastore's removal is processed while the operator still runs.
+    /// gone, so the datastore's removal is processed while the operator still runs; `--timeout`
+    /// is the command's own limit (Helm's default, 5 minutes, is short for a remove-dc that
+    /// decommissions a large datacenter's nodes one at a time).
     pub fn uninstall_argv(&self, release: &str) -> Vec<String> {
+        let timeout = format!("{}s", self.command_timeout.as_secs());
         [
             "uninstall",
             release,
             "--namespace",
             self.release_namespace(release),
             "--wait",
+            "--timeout",
+            &timeout,
             "--kube-context",
             &self.context,
         ]
@@ -515,11 +520,11 @@ mod tests {
         );
         assert_eq!(
             h.uninstall_argv("datastore").join(" "),
-            "uninstall datastore --namespace apigee --wait --kube-context west"
+            "uninstall datastore --namespace apigee --wait --timeout 1s --kube-context west"
         );
         assert_eq!(
             h.describe(Operation::Delete, Path::new("o.yaml"))[0],
-            "helm uninstall test --namespace apigee --wait --kube-context west"
+            "helm uninstall test --namespace apigee --wait --timeout 1s --kube-context west"
         );
         assert_eq!(h.describe(Operation::ApplyDatastore, Path::new("o.yaml")).len(), 1);
         // A dry run of init + apply: the CRDs first, then each chart once, in order.
