@@ -264,6 +264,34 @@ pub struct DecommissionVerifyFacts {
     pub keyspaces: BTreeMap<String, KeyspaceEvidence>,
 }
 
+/// Schema agreement among the nodes of the ring. Gossip goes on listing removed nodes as
+/// unreachable in `describecluster` (Cassandra keeps a removed endpoint in quarantine for days):
+/// those are not part of the ring and do not count; a node of the ring that is unreachable does.
+fn schema_agreement(f: &DecommissionVerifyFacts) -> Check {
+    let in_ring: BTreeSet<&str> = f.ring.nodes().map(|(_, n)| n.address.as_str()).collect();
+    let versions: Vec<&String> = f
+        .cluster
+        .schema_versions
+        .iter()
+        .filter(|(_, addrs)| addrs.iter().any(|a| in_ring.contains(a.as_str())))
+        .map(|(v, _)| v)
+        .collect();
+    let (unreachable, removed): (Vec<&String>, Vec<&String>) =
+        f.cluster.unreachable.iter().partition(|a| in_ring.contains(a.as_str()));
+    let passed = versions.len() <= 1 && unreachable.is_empty();
+    let mut detail = if passed {
+        "one schema version among the ring's nodes, none unreachable".to_owned()
+    } else {
+        format!("schema versions {versions:?} among the ring's nodes, unreachable {unreachable:?}")
+    };
+    if !removed.is_empty() {
+        detail.push_str(&format!(
+            "; gossip still lists removed node(s) {removed:?} as unreachable (not in the ring: Cassandra forgets them after its quarantine)"
+        ));
+    }
+    Check { name: "schema-agreement".into(), passed, detail }
+}
+
 /// The verification: no node of the datacenter in the ring, no keyspace naming it, the
 /// survivors all UN and agreeing on the schema.
 pub fn verify_decommission(f: &DecommissionVerifyFacts) -> VerifyReport {
@@ -301,19 +329,7 @@ pub fn verify_decommission(f: &DecommissionVerifyFacts) -> VerifyReport {
             down.is_empty(),
             if down.is_empty() { "every node is UN".into() } else { format!("not UN: {}", down.join(", ")) },
         ),
-        check(
-            "schema-agreement",
-            f.cluster.schema_agrees(),
-            if f.cluster.schema_agrees() {
-                "one schema version, no unreachable node".into()
-            } else {
-                format!(
-                    "schema versions {:?}, unreachable {:?}",
-                    f.cluster.schema_versions.keys().collect::<Vec<_>>(),
-                    f.cluster.unreachable
-                )
-            },
-        ),
+        schema_agreement(f),
     ];
     VerifyReport { checks }
 }
@@ -403,5 +419,36 @@ mod tests {
         });
         let failed: Vec<&str> = v.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
         assert_eq!(failed, ["datacenter-gone-from-ring", "no-keyspace-names-datacenter", "surviving-nodes-up"]);
+    }
+
+    #[test]
+    fn removed_nodes_gossip_still_lists_as_unreachable_do_not_break_schema_agreement() {
+        let survivors = parse_status(
+            "Datacenter: dc-1\n=====\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address  Load  Tokens  Owns  Host ID  Rack\nUN  10.1.0.1  1 KiB  16  100%  00000000-0000-0000-0000-000000000001  ra-1\n",
+        )
+        .unwrap();
+        let cluster = |unreachable: &[&str]| DescribeCluster {
+            schema_versions: [("e9443ae4".to_owned(), vec!["10.1.0.1".to_owned()])].into(),
+            unreachable: unreachable.iter().map(|a| (*a).to_owned()).collect(),
+            ..Default::default()
+        };
+        let agreement = |c: DescribeCluster, ring: StatusReport| {
+            let v = verify_decommission(&DecommissionVerifyFacts {
+                leaving_dc: "dc-2".into(),
+                ring,
+                cluster: c,
+                keyspaces: BTreeMap::new(),
+            });
+            v.checks.into_iter().find(|c| c.name == "schema-agreement").unwrap()
+        };
+        // The leaving datacenter's nodes, removed: gossip still lists them, the ring does not.
+        let c = agreement(cluster(&["10.2.0.1"]), survivors.clone());
+        assert!(c.passed, "{}", c.detail);
+        assert!(c.detail.contains("10.2.0.1") && c.detail.contains("not in the ring"), "{}", c.detail);
+        // A node of the ring that is unreachable does count.
+        let mut with_down = ring();
+        with_down.datacenters.retain(|d| d.name == "dc-1");
+        let c = agreement(cluster(&["10.1.0.1"]), with_down);
+        assert!(!c.passed, "{}", c.detail);
     }
 }
