@@ -176,7 +176,9 @@ timeouts: {{uninstall: 10m, removal: 5m, removenode: 10m, replication: 3m, poll:
     assert r.returncode == 0, r.stderr + r.stdout[-3000:]
     evs = events(r.stdout)
     outcomes = {s["id"]: s["outcome"] for s in evs[-1]["steps"]}
-    assert outcomes["uninstall"] == "done" and outcomes["wait-removed"] == "done", outcomes
+    # `helm uninstall --wait` returns once the datastore is gone, i.e. after the operator's
+    # remove-dc: wait-removed then finds nothing left to wait for.
+    assert outcomes["uninstall"] == "done" and outcomes["wait-removed"] in ("done", "skipped"), outcomes
     assert outcomes["remove-nodes"] in ("done", "skipped") and outcomes["rewrite-replication"] in ("done", "skipped"), outcomes
     assert all(c["passed"] for c in evs[-1]["verify"]["checks"]), evs[-1]["verify"]
     assert_no_secrets(r.stdout, r.stderr)
