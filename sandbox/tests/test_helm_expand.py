@@ -159,12 +159,20 @@ def test_helm_with_nodetool_rebuild_then_a_region_migration_retires_region_1(san
 
 
 def migrate_away_from_region_1(tmp_path: Path) -> None:
+    from sbx import apigeectl
     from test_expand import replication_maps, run_cli
+    # The plan names region-1's environment and environment-group releases (from its overrides),
+    # as an operator's plan does: the tool uninstalls what the plan names.
+    doc = apigeectl.read_overrides(str(region1.overrides_path()))
+    envs = ", ".join(str(e["name"]) for e in doc.get("envs") or [])
+    groups = ", ".join(str(v["name"]) for v in doc.get("virtualhosts") or [])
     plan = tmp_path / "retire-dc-1.yaml"
     plan.write_text(f"""name: retire-dc-1
 leaving: {{context: region-1, overrides: {region1.overrides_path()}, datacenter: dc-1}}
 surviving: {{context: region-2, overrides: {tmp_path / 'overrides-region-2.yaml'}, datacenter: dc-2}}
 {INSTALLER}  org_release: {region1.org()}
+  environments: [{envs}]
+  env_groups: [{groups}]
 jmx: {{from: overrides}}
 timeouts: {{uninstall: 10m, removal: 5m, removenode: 10m, replication: 3m, poll: 2s}}
 """)
