@@ -418,10 +418,15 @@ pub fn last_rebuild_outcome(events: &[LogEvent], source_dc: &str) -> Option<Rebu
 /// keyspace- or token-scoped rebuilds (an operator's manual attempt streams part of the data only
 /// and never counts); `None` when the log shows no full rebuild from that datacenter.
 pub fn last_full_rebuild_outcome(events: &[LogEvent], source_dc: &str) -> Option<RebuildOutcome> {
-    let start = events.iter().rposition(
-        |e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), scope, .. } if dc == source_dc && scope.is_full()),
-    )?;
+    let start = events.iter().rposition(|e| e.is_full_rebuild_start(source_dc))?;
     Some(outcome_from(events, start))
+}
+
+impl LogEvent {
+    /// `rebuild from dc: <source_dc>, (All keyspaces), (All tokens)`: the start of a full rebuild.
+    pub fn is_full_rebuild_start(&self, source_dc: &str) -> bool {
+        matches!(self, LogEvent::RebuildStarted { source_dc: Some(dc), scope, .. } if dc == source_dc && scope.is_full())
+    }
 }
 
 #[cfg(test)]

@@ -399,11 +399,7 @@ async fn run_with_progress(
 
 /// How many full rebuilds from `source_dc` the log shows.
 fn full_rebuild_starts(events: &[crate::nodetool::LogEvent], source_dc: &str) -> usize {
-    use crate::nodetool::LogEvent;
-    events
-        .iter()
-        .filter(|e| matches!(e, LogEvent::RebuildStarted { source_dc: Some(dc), scope, .. } if dc == source_dc && scope.is_full()))
-        .count()
+    events.iter().filter(|e| e.is_full_rebuild_start(source_dc)).count()
 }
 
 /// Whether a full rebuild from `source_dc` started after the first `before` ones, and the last
