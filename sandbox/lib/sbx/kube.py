@@ -31,9 +31,11 @@ def ensure_namespace(region: int, name: str) -> None:
 
 
 def get_json(region: int, *args: str) -> dict | None:
+    """The object, or None when it does not exist, including when its kind is not known to the API
+    server (a custom resource whose CRD is not installed, as on a fresh cluster)."""
     r = kubectl(region, "get", *args, "-o", "json", check=False)
     if r.returncode != 0:
-        if "NotFound" in r.stderr or "not found" in r.stderr:
+        if "NotFound" in r.stderr or "not found" in r.stderr or "doesn't have a resource type" in r.stderr:
             return None
         raise KubectlError(f"kubectl get {' '.join(args)} (region {region}) failed: {r.stderr.strip()}")
     return json.loads(r.stdout)
