@@ -329,3 +329,47 @@ fn the_view_reads_cassandra_s_node_label_and_image_for_the_network_probe() {
     let v = doc(&own).view().unwrap();
     assert_eq!(v.cassandra.node_selector, Some(("pool".into(), "cassandra".into())), "the component's own wins");
 }
+
+#[test]
+fn a_trailing_comment_on_the_edited_line_is_kept() {
+    for (before, after) in [
+        (
+            r#"  multiRegionSeedHost: "10.0.0.10"   # seed in west"#,
+            r#"  multiRegionSeedHost: "10.0.0.11"   # seed in west"#,
+        ),
+        ("  multiRegionSeedHost: '10.0.0.10'   # seed in west", "  multiRegionSeedHost: '10.0.0.11'   # seed in west"),
+        ("  multiRegionSeedHost: 10.0.0.10   # seed in west", "  multiRegionSeedHost: 10.0.0.11   # seed in west"),
+        ("  multiRegionSeedHost: 10.0.0.10\t# seed in west", "  multiRegionSeedHost: 10.0.0.11\t# seed in west"),
+    ] {
+        let text = format!("cassandra:\n{before}\n  datacenter: dc-2 # new region\n");
+        let mut d = OverridesDoc::parse(&text).unwrap();
+        d.set_seed_host("10.0.0.11").unwrap();
+        assert_eq!(d.text(), format!("cassandra:\n{after}\n  datacenter: dc-2 # new region\n"));
+        assert_eq!(d.view().unwrap().cassandra.multi_region_seed_host.as_deref(), Some("10.0.0.11"));
+        assert!(d.clear_seed_host().unwrap());
+        assert_eq!(d.text(), "cassandra:\n  datacenter: dc-2 # new region\n");
+    }
+}
+
+#[test]
+fn a_flow_style_section_followed_by_a_comment_in_a_crlf_file_is_edited_in_place() {
+    let text = "org: my-org\r\ncassandra: {datacenter: dc-2, hostNetwork: true}  # the datastore\r\nenvs: []\r\n";
+    let mut d = OverridesDoc::parse(text).unwrap();
+    d.set_seed_host("10.0.0.11").unwrap();
+    assert_eq!(
+        d.text(),
+        "org: my-org\r\ncassandra: {datacenter: dc-2, hostNetwork: true, multiRegionSeedHost: 10.0.0.11}  # the datastore\r\nenvs: []\r\n"
+    );
+    assert_eq!(d.view().unwrap().cassandra.multi_region_seed_host.as_deref(), Some("10.0.0.11"));
+    d.set_rack(&"ra-1".parse().unwrap()).unwrap();
+    assert!(d.clear_seed_host().unwrap());
+    assert_eq!(
+        d.text(),
+        "org: my-org\r\ncassandra: {datacenter: dc-2, hostNetwork: true, rack: ra-1}  # the datastore\r\nenvs: []\r\n"
+    );
+    // A seed host written in the flow mapping by hand is cleared there too (what finalize does).
+    let text = "cassandra: {multiRegionSeedHost: \"10.0.0.1\", datacenter: dc-2} # dc-2\r\n";
+    let mut d = OverridesDoc::parse(text).unwrap();
+    assert!(d.clear_seed_host().unwrap());
+    assert_eq!(d.text(), "cassandra: {datacenter: dc-2} # dc-2\r\n");
+}

@@ -132,19 +132,31 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
             }
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Mapping { start, anchored, entries, .. }) => {
-                    let flow = text.get(offsets.byte(span.start.index())..offsets.byte(span.end.index())) == Some("}");
-                    Some(node(Kind::Mapping { flow, entries }, &start, &span, anchored))
+                    let close = offsets.byte(span.start.index());
+                    let flow = text[close..].starts_with('}');
+                    let mut n = node(Kind::Mapping { flow, entries }, &start, &span, anchored);
+                    if flow {
+                        n.end = close + 1;
+                    }
+                    Some(n)
                 }
                 _ => None,
             },
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Sequence { start, anchored, items }) => {
-                    Some(node(Kind::Sequence { items }, &start, &span, anchored))
+                    let close = offsets.byte(span.start.index());
+                    let mut n = node(Kind::Sequence { items }, &start, &span, anchored);
+                    if text[close..].starts_with(']') {
+                        n.end = close + 1;
+                    }
+                    Some(n)
                 }
                 _ => None,
             },
             Event::Scalar(value, style, anchor, _) => {
-                Some(node(Kind::Scalar { value: value.into_owned(), style }, &span, &span, anchor != 0))
+                let mut n = node(Kind::Scalar { value: value.into_owned(), style }, &span, &span, anchor != 0);
+                n.end = scalar_end(text, n.start, n.end, style);
+                Some(n)
             }
             Event::Alias(_) => Some(node(Kind::Alias, &span, &span, false)),
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => None,
@@ -177,6 +189,46 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
         check_tabs(text, root)?;
     }
     Ok(Tree { root })
+}
+
+/// Where a scalar's own text ends. The parser's span of a scalar (and of a flow collection's
+/// closing bracket) can run on over the spaces and the comment that follow it on its line
+/// (`"10.0.0.10"   # seed in west`); an edit must replace the value, never the comment.
+fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize {
+    let quote = match style {
+        ScalarStyle::DoubleQuoted => Some('"'),
+        ScalarStyle::SingleQuoted => Some('\''),
+        _ => None,
+    };
+    let raw = &text[start..end.max(start)];
+    match quote {
+        Some(q) if raw.starts_with(q) => {
+            let mut chars = raw.char_indices().skip(1).peekable();
+            while let Some((i, c)) = chars.next() {
+                if q == '"' && c == '\\' {
+                    chars.next();
+                } else if c == q {
+                    if q == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') {
+                        chars.next();
+                    } else {
+                        return start + i + 1;
+                    }
+                }
+            }
+            end
+        }
+        Some(_) => end,
+        None if matches!(style, ScalarStyle::Plain) => {
+            // In a plain scalar, `#` after a space starts a comment, never content.
+            let cut = raw.find([' ', '\t']).map_or(raw.len(), |_| {
+                raw.match_indices('#')
+                    .find(|(i, _)| *i > 0 && raw[..*i].ends_with([' ', '\t']))
+                    .map_or(raw.len(), |(i, _)| i)
+            });
+            start + raw[..cut].trim_end_matches([' ', '\t', '\r', '\n']).len()
+        }
+        None => end,
+    }
 }
 
 /// Tabs are not allowed in YAML indentation; most parsers say something obscure about them, so
