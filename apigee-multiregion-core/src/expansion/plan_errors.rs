@@ -26,16 +26,19 @@ const TAGGED: [&str; 2] = ["installer", "jmx"];
 pub(super) fn describe(text: &str, e: &yaml_serde::Error) -> Described {
     let raw = e.to_string();
     let root = match tree::parse(text) {
-        Ok(t) => t.root,
+        Ok(t) => match t.duplicates.first() {
+            // A plan is read whole: a key written twice anywhere is refused.
+            Some(d) => {
+                return Described {
+                    line: d.line,
+                    column: d.column,
+                    message: format!("`{}` is written twice (first on line {}): keep one", d.dotted(), d.first_line),
+                };
+            }
+            None => t.root,
+        },
         Err(crate::overrides::OverridesError::Syntax { line, column, message }) => {
             return Described { line, column, message: format!("invalid YAML: {message}") };
-        }
-        Err(crate::overrides::OverridesError::DuplicateKey { key, line, column, first_line }) => {
-            return Described {
-                line,
-                column,
-                message: format!("`{key}` is written twice (first on line {first_line}): keep one"),
-            };
         }
         Err(_) => None,
     };

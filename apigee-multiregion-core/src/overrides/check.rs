@@ -146,6 +146,21 @@ pub fn check_pair_with(
             format!("instanceID `{ti}` is the same as the source's; each region's cluster should have its own"),
         );
     }
+    for (side, doc) in [(Side::Source, source), (Side::Target, target)] {
+        for d in doc.ignored_duplicates() {
+            out.list.push(Finding {
+                severity: Severity::Warning,
+                code: "duplicate-key",
+                message: format!(
+                    "`{}` is written twice (lines {} and {}); Helm and apigeectl use the last one (line {}), and this tool does not read it: remove the one you do not mean",
+                    d.path, d.first_line, d.line, d.line
+                ),
+                path: d.path,
+                side,
+                line: Some(d.line),
+            });
+        }
+    }
     let mut list = out.list;
     list.sort_by_key(|f| std::cmp::Reverse(f.severity));
     Ok(list)
@@ -211,7 +226,7 @@ impl Findings<'_> {
 }
 
 fn path_present(doc: &OverridesDoc, path: &[&str]) -> bool {
-    let mut v: yaml_serde::Value = match yaml_serde::from_str(doc.text()) {
+    let mut v: yaml_serde::Value = match yaml_serde::from_str(doc.typed_text()) {
         Ok(v) => v,
         Err(_) => return false,
     };

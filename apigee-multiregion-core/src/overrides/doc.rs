@@ -30,6 +30,9 @@ const CASSANDRA: &str = "cassandra";
 pub struct OverridesDoc {
     text: Zeroizing<String>,
     tree: Tree,
+    /// The text as Helm reads it when keys are written twice (the earlier ones blanked out), for
+    /// `yaml_serde`, which refuses duplicates. `None` when there are none.
+    last_wins: Option<Zeroizing<String>>,
     /// The `cassandra` section was absent and an edit of this document added it.
     added_section: bool,
 }
@@ -42,13 +45,30 @@ impl fmt::Debug for OverridesDoc {
 }
 
 impl OverridesDoc {
-    /// Parses an overrides file. Refuses invalid YAML, duplicate keys, several documents and
-    /// tabs in indentation, each with line and column; also checks that the keys an expansion
-    /// reads have the right types.
+    /// Parses an overrides file. Refuses invalid YAML, several documents and tabs in
+    /// indentation, each with line and column; also checks that the keys an expansion reads have
+    /// the right types.
+    ///
+    /// A key written twice in one mapping is accepted, as Helm and apigeectl accept it (the last
+    /// one counts), when it is on a path the tool neither reads nor edits; it is listed by
+    /// [`OverridesDoc::ignored_duplicates`] for a warning. On a path the tool reads or edits
+    /// ([`READ_PATHS`]), or inside an anchored node that a merge could carry anywhere, it is
+    /// refused: which of the two the operator meant is not ours to guess.
     pub fn parse(text: &str) -> Result<Self, OverridesError> {
         let tree = tree::parse(text)?;
-        let doc = Self { text: Zeroizing::new(text.to_owned()), tree, added_section: false };
-        doc.view()?;
+        if let Some(d) = tree.duplicates.iter().find(|d| d.in_anchor || is_read_path(&d.path)) {
+            return Err(d.error());
+        }
+        let last_wins = tree.last_wins_text(text);
+        let doc = Self { text: Zeroizing::new(text.to_owned()), tree, last_wins, added_section: false };
+        if let Err(e) = doc.view() {
+            // The blanked text must read as the file does; if it does not, refuse the duplicate
+            // rather than guess.
+            return Err(match doc.tree.duplicates.first() {
+                Some(d) if matches!(e, OverridesError::Syntax { .. }) => d.error(),
+                _ => e,
+            });
+        }
         Ok(doc)
     }
 
@@ -57,9 +77,24 @@ impl OverridesDoc {
         &self.text
     }
 
+    /// The text the typed readers see: the file as Helm and apigeectl read it.
+    pub(crate) fn typed_text(&self) -> &str {
+        self.last_wins.as_deref().map_or(&self.text, |t| t.as_str())
+    }
+
+    /// Keys written twice on paths the tool neither reads nor edits: accepted (Helm and
+    /// apigeectl use the last one), and worth a warning.
+    pub fn ignored_duplicates(&self) -> Vec<IgnoredDuplicate> {
+        self.tree
+            .duplicates
+            .iter()
+            .map(|d| IgnoredDuplicate { path: d.dotted(), line: d.line, first_line: d.first_line })
+            .collect()
+    }
+
     /// The typed view of the keys an expansion reads.
     pub fn view(&self) -> Result<OverridesView, OverridesError> {
-        OverridesView::read(&self.text, &|path| self.location(path).unwrap_or((0, 0)))
+        OverridesView::read(self.typed_text(), &|path| self.location(path).unwrap_or((0, 0)))
     }
 
     /// Every secret-like value in the file (`*password*`, `*secret*`, `*token*`, `*key` leaves,
@@ -83,9 +118,29 @@ impl OverridesDoc {
                 _ => {}
             }
         }
+        // Every entry as written, the earlier of two duplicates too (the typed text blanks it).
+        fn walk_tree(n: &Node, under_secret: bool, out: &mut Vec<crate::model::Secret>) {
+            match &n.kind {
+                tree::Kind::Mapping { entries, .. } => {
+                    for (k, v) in entries {
+                        let secret = under_secret || k.scalar().is_some_and(super::diff::is_secret_key);
+                        walk_tree(v, secret, out);
+                    }
+                }
+                tree::Kind::Sequence { items } => items.iter().for_each(|i| walk_tree(i, under_secret, out)),
+                tree::Kind::Scalar { value, .. } if under_secret && value.len() >= 4 => {
+                    out.push(crate::model::Secret::new(value.clone()))
+                }
+                _ => {}
+            }
+        }
         let mut out = Vec::new();
-        if let Ok(v) = yaml_serde::from_str::<yaml_serde::Value>(&self.text) {
+        // Through yaml_serde as well: it resolves aliases (`password: *pw`).
+        if let Ok(v) = yaml_serde::from_str::<yaml_serde::Value>(self.typed_text()) {
             walk(&v, false, &mut out);
+        }
+        if let Some(root) = &self.tree.root {
+            walk_tree(root, false, &mut out);
         }
         out
     }
@@ -167,18 +222,48 @@ impl OverridesDoc {
         let unlocated: &dyn Fn(&[&str]) -> (usize, usize) = &|_| (0, 0);
         let mut expected = self.view()?;
         expect_in_view(&mut expected.cassandra, key, value.as_ref());
-        let actual = OverridesView::read(&text, unlocated)
-            .map_err(|e| fail(format!("the result does not read as overrides: {e}")))?;
+        let actual =
+            OverridesView::read(tree.last_wins_text(&text).as_deref().map_or(&text, |t| t.as_str()), unlocated)
+                .map_err(|e| fail(format!("the result does not read as overrides: {e}")))?;
         if actual != expected {
             return Err(fail(
                 "the YAML readers disagree on this document's layout, so the edit would not land where Apigee reads it; set the key by hand, or write the file in plain block style"
                     .into(),
             ));
         }
+        self.last_wins = tree.last_wins_text(&text);
         self.text = text;
         self.tree = tree;
         Ok(())
     }
+}
+
+/// Where the tool reads or edits an overrides file: a key written twice on one of these paths,
+/// above or below it, is refused. `cassandra` is read and edited as a whole; `virtualhosts`
+/// entries are read for TLS; `nodeSelector.apigeeData` places Cassandra's pods.
+pub const READ_PATHS: &[&[&str]] = &[
+    &["cassandra"],
+    &["instanceID"],
+    &["org"],
+    &["k8sCluster", "name"],
+    &["k8sCluster", "region"],
+    &["nodeSelector", "apigeeData"],
+    &["virtualhosts"],
+];
+
+fn is_read_path(path: &[String]) -> bool {
+    READ_PATHS.iter().any(|r| r.iter().zip(path).all(|(a, b)| a == b))
+}
+
+/// A key written twice on a path the tool does not read: Helm and apigeectl use the last one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IgnoredDuplicate {
+    /// The key's path, e.g. `envs[0].serviceAccountPaths.runtime`.
+    pub path: String,
+    /// 1-based line of the occurrence that counts (the last).
+    pub line: usize,
+    /// 1-based line of the earlier occurrence, which Helm ignores.
+    pub first_line: usize,
 }
 
 /// What the typed view must read after setting (or, with `None`, removing) `cassandra.<key>`.

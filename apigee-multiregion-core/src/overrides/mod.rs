@@ -21,7 +21,7 @@ mod view;
 pub use crate::model::Secret;
 pub use check::{CheckOptions, Finding, Severity, Side, check_pair, check_pair_with};
 pub use diff::line_diff;
-pub use doc::OverridesDoc;
+pub use doc::{IgnoredDuplicate, OverridesDoc, READ_PATHS};
 pub use file::{OverridesFileError, load_file, replace_if_changed};
 pub use view::{CassandraAuth, CassandraView, Credential, OverridesView, VirtualHost};
 
@@ -39,9 +39,10 @@ pub enum OverridesError {
         /// The parser's message.
         message: String,
     },
-    /// A key appears twice in one mapping; YAML forbids it and Apigee would silently use one.
+    /// A key appears twice in one mapping where the tool reads or edits it (YAML forbids
+    /// duplicates; Helm and apigeectl silently use the last one).
     #[error(
-        "line {line}, column {column}: key `{key}` is defined twice in the same mapping (first on line {first_line}): remove one of them"
+        "line {line}, column {column}: key `{key}` is defined twice in the same mapping (first on line {first_line}); this tool reads it and will not guess which one you mean (Helm and apigeectl use the last): remove one of them"
     )]
     DuplicateKey {
         /// The key.

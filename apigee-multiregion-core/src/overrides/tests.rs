@@ -185,9 +185,104 @@ fn an_edit_the_typed_view_would_read_elsewhere_is_refused_and_changes_nothing() 
 }
 
 #[test]
-fn duplicate_keys_are_refused_with_both_lines() {
+fn duplicate_keys_the_tool_reads_are_refused_with_both_lines() {
     let err = OverridesDoc::parse("cassandra:\n  datacenter: dc-1\n  datacenter: dc-2\n").unwrap_err();
-    assert_eq!(err, OverridesError::DuplicateKey { key: "datacenter".into(), line: 3, column: 3, first_line: 2 });
+    assert_eq!(
+        err,
+        OverridesError::DuplicateKey { key: "cassandra.datacenter".into(), line: 3, column: 3, first_line: 2 }
+    );
+    assert!(err.to_string().contains("remove one of them"), "{err}");
+    for (text, key, line, first_line) in [
+        ("cassandra:\n  hostNetwork: true\norg: o\ncassandra:\n  hostNetwork: false\n", "cassandra", 4, 1),
+        ("cassandra:\n  auth:\n    jmx:\n      username: a\n      username: b\n", "cassandra.auth.jmx.username", 5, 4),
+        ("cassandra: {rack: ra-1, rack: ra-2}\n", "cassandra.rack", 1, 1),
+        ("instanceID: a\ninstanceID: b\n", "instanceID", 2, 1),
+        ("org: a\nenvs: []\norg: b\n", "org", 3, 1),
+        ("k8sCluster:\n  name: a\n  name: b\n", "k8sCluster.name", 3, 2),
+        ("nodeSelector:\n  apigeeData:\n    key: a\n    key: b\n", "nodeSelector.apigeeData.key", 4, 3),
+        ("virtualhosts:\n  - name: g\n    sslSecret: a\n    sslSecret: b\n", "virtualhosts[0].sslSecret", 4, 3),
+        // Inside an anchored node, a merge key can carry it anywhere (here into `cassandra`).
+        ("base: &b\n  rack: ra-1\n  rack: ra-2\ncassandra:\n  <<: *b\n", "base.rack", 3, 2),
+    ] {
+        match OverridesDoc::parse(text) {
+            Err(OverridesError::DuplicateKey { key: k, line: l, first_line: f, .. }) => {
+                assert_eq!((k.as_str(), l, f), (key, line, first_line), "{text}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+/// Google's own templates and many real files carry duplicate keys; Helm and apigeectl keep the
+/// last one. Outside what the tool reads or edits they are accepted, listed for a warning, and
+/// left exactly as written by an edit.
+#[test]
+fn duplicate_keys_the_tool_does_not_read_are_accepted_and_listed() {
+    let text = "\
+org: my-org
+envs:
+  - name: test
+    serviceAccountPaths:
+      synchronizer: a.json
+      runtime: r.json
+      synchronizer: b.json
+logger:
+  enabled: false
+redis:
+  auth:
+    password: \"first-pass-1\"
+    password: \"second-pass-2\"
+logger:
+  enabled: true
+ingressGateways: [{name: gw, name: gw-2}]
+cassandra:
+  hostNetwork: true   # island
+  datacenter: dc-2
+";
+    let mut d = OverridesDoc::parse(text).unwrap();
+    let dups: Vec<(String, usize, usize)> =
+        d.ignored_duplicates().into_iter().map(|x| (x.path, x.first_line, x.line)).collect();
+    assert_eq!(
+        dups,
+        [
+            ("envs[0].serviceAccountPaths.synchronizer".to_owned(), 5, 7),
+            ("redis.auth.password".to_owned(), 12, 13),
+            ("logger".to_owned(), 8, 14),
+            ("ingressGateways[0].name".to_owned(), 16, 16),
+        ]
+    );
+    let view = d.view().unwrap();
+    assert_eq!((view.org.as_deref(), view.cassandra.datacenter.as_deref()), (Some("my-org"), Some("dc-2")));
+    // Both passwords are secrets, the one Helm ignores too.
+    let secrets: Vec<String> = d.secret_values().iter().map(|s| s.expose().to_owned()).collect();
+    assert!(
+        secrets.contains(&"first-pass-1".to_owned()) && secrets.contains(&"second-pass-2".to_owned()),
+        "{}",
+        secrets.len()
+    );
+    d.set_seed_host("10.0.0.4").unwrap();
+    assert_eq!(d.text(), text.replace("  datacenter: dc-2\n", "  datacenter: dc-2\n  multiRegionSeedHost: 10.0.0.4\n"));
+    assert_eq!(d.view().unwrap().cassandra.multi_region_seed_host.as_deref(), Some("10.0.0.4"));
+    assert!(d.clear_seed_host().unwrap());
+    assert_eq!(d.text(), text);
+
+    // The pair check warns about each, naming both lines and the file.
+    let source = OverridesDoc::parse("org: my-org\ncassandra:\n  hostNetwork: true\n").unwrap();
+    let findings = crate::overrides::check_pair(&source, &d).unwrap();
+    let warned: Vec<&crate::overrides::Finding> = findings.iter().filter(|f| f.code == "duplicate-key").collect();
+    assert_eq!(warned.len(), 4, "{findings:#?}");
+    assert!(
+        warned
+            .iter()
+            .all(|f| f.severity == crate::overrides::Severity::Warning && f.side == crate::overrides::Side::Target)
+    );
+    assert_eq!(warned[2].line, Some(14));
+    assert!(
+        warned[2].message.contains("lines 8 and 14") && warned[2].message.contains("use the last one"),
+        "{}",
+        warned[2].message
+    );
+    assert!(findings.iter().all(|f| !f.message.contains("pass-")), "no secret in any finding");
 }
 
 #[test]

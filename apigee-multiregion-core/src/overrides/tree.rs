@@ -32,10 +32,11 @@ pub(crate) enum Kind {
 }
 
 impl Node {
-    /// The entry whose key is the plain string `key`.
+    /// The entry whose key is the plain string `key`; of a key written twice, the last one, as
+    /// Helm and apigeectl read it.
     pub fn get(&self, key: &str) -> Option<&(Node, Node)> {
         match &self.kind {
-            Kind::Mapping { entries, .. } => entries.iter().find(|(k, _)| k.scalar() == Some(key)),
+            Kind::Mapping { entries, .. } => entries.iter().rev().find(|(k, _)| k.scalar() == Some(key)),
             _ => None,
         }
     }
@@ -69,6 +70,73 @@ impl Node {
 pub(crate) struct Tree {
     /// The root node; `None` for an empty document (only comments or nothing).
     pub root: Option<Node>,
+    /// Keys written twice in one mapping, in document order. Both entries stay in the tree.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A key written a second time in the same mapping (YAML forbids it; Helm and apigeectl keep the
+/// last one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Duplicate {
+    /// The keys from the root to the duplicated key, list items as `[i]`.
+    pub path: Vec<String>,
+    /// 1-based line and column of the later occurrence.
+    pub line: usize,
+    pub column: usize,
+    /// 1-based line of the earlier occurrence.
+    pub first_line: usize,
+    /// The mapping holding it is inside an anchored node (`&name`): a merge key or an alias
+    /// elsewhere may carry it to any other path.
+    pub in_anchor: bool,
+    /// Bytes of the earlier entry: from its key to where the next entry's key starts.
+    pub earlier: (usize, usize),
+}
+
+impl Duplicate {
+    /// The path as written in messages: `envs[0].name`.
+    pub fn dotted(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            if !out.is_empty() && !seg.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+        out
+    }
+
+    /// The refusal for this duplicate.
+    pub fn error(&self) -> OverridesError {
+        OverridesError::DuplicateKey {
+            key: self.dotted(),
+            line: self.line,
+            column: self.column,
+            first_line: self.first_line,
+        }
+    }
+}
+
+impl Tree {
+    /// The text with the earlier entry of every duplicated key blanked out (its characters
+    /// turned to spaces, line breaks kept, so every line and column stays where it was): what
+    /// Helm and apigeectl read, for readers that refuse duplicates. `None` when there are none.
+    pub fn last_wins_text(&self, text: &str) -> Option<zeroize::Zeroizing<String>> {
+        if self.duplicates.is_empty() {
+            return None;
+        }
+        let mut bytes = zeroize::Zeroizing::new(text.as_bytes().to_vec());
+        for d in &self.duplicates {
+            for b in &mut bytes[d.earlier.0..d.earlier.1] {
+                if !matches!(*b, b'\n' | b'\r') {
+                    *b = b' ';
+                }
+            }
+        }
+        // Only whole characters were replaced (every byte of a multi-byte character became a
+        // space), so the result is valid UTF-8.
+        let text = String::from_utf8(std::mem::take(&mut *bytes)).ok()?;
+        Some(zeroize::Zeroizing::new(text))
+    }
 }
 
 /// Char index -> byte offset table, because saphyr's markers count characters.
@@ -90,13 +158,16 @@ enum Frame {
     Sequence { start: Span, anchored: bool, items: Vec<Node> },
 }
 
-/// Parses `text` into a span tree, refusing what an overrides file must not contain.
+/// Parses `text` into a span tree, refusing what an overrides file must not contain. Keys written
+/// twice are kept (both entries) and listed in [`Tree::duplicates`]: whether they are acceptable
+/// depends on the path, which is the caller's judgement.
 pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
     let offsets = Offsets::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
+    let mut duplicates: Vec<Duplicate> = Vec::new();
 
     let node = |kind: Kind, start: &Span, end: &Span, anchored: bool| Node {
         kind,
@@ -162,25 +233,28 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => None,
         };
         if let Some(n) = finished {
+            // A value completes an entry: is its key already in this mapping?
+            if let Some(Frame::Mapping { entries, key: Some(k), .. }) = stack.last()
+                && let Some(name) = k.scalar()
+                && name != "<<"
+                && let Some(i) = entries.iter().rposition(|(e, _)| e.scalar() == Some(name))
+            {
+                let (path, in_anchor) = where_in(&stack);
+                duplicates.push(Duplicate {
+                    path: path.into_iter().chain([name.to_owned()]).collect(),
+                    line: k.line,
+                    column: k.col,
+                    first_line: entries[i].0.line,
+                    in_anchor,
+                    earlier: (entries[i].0.start, entries.get(i + 1).map_or(k.start, |(e, _)| e.start)),
+                });
+            }
             match stack.last_mut() {
                 None => root = Some(n),
                 Some(Frame::Sequence { items, .. }) => items.push(n),
                 Some(Frame::Mapping { entries, key, .. }) => match key.take() {
                     None => *key = Some(n),
-                    Some(k) => {
-                        if let Some(name) = k.scalar()
-                            && name != "<<"
-                            && let Some((first, _)) = entries.iter().find(|(e, _)| e.scalar() == Some(name))
-                        {
-                            return Err(OverridesError::DuplicateKey {
-                                key: name.to_owned(),
-                                line: k.line,
-                                column: k.col,
-                                first_line: first.line,
-                            });
-                        }
-                        entries.push((k, n));
-                    }
+                    Some(k) => entries.push((k, n)),
                 },
             }
         }
@@ -188,7 +262,32 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
     if let Some(root) = &root {
         check_tabs(text, root)?;
     }
-    Ok(Tree { root })
+    Ok(Tree { root, duplicates })
+}
+
+/// The path of the collection being built at the top of `stack` (keys, list items as `[i]`),
+/// and whether it lies inside an anchored node.
+fn where_in(stack: &[Frame]) -> (Vec<String>, bool) {
+    let mut path = Vec::new();
+    let mut anchored = false;
+    for (depth, frame) in stack.iter().enumerate() {
+        let last = depth + 1 == stack.len();
+        match frame {
+            Frame::Mapping { anchored: a, key, .. } => {
+                anchored |= *a;
+                if !last {
+                    path.push(key.as_ref().and_then(Node::scalar).unwrap_or("?").to_owned());
+                }
+            }
+            Frame::Sequence { anchored: a, items, .. } => {
+                anchored |= *a;
+                if !last {
+                    path.push(format!("[{}]", items.len()));
+                }
+            }
+        }
+    }
+    (path, anchored)
 }
 
 /// Where a scalar's own text ends. The parser's span of a scalar (and of a flow collection's

@@ -307,3 +307,53 @@ async fn a_dead_holder_s_lease_is_reported_held_at_first_and_taken_over_only_aft
     assert!(taken - first_refused >= duration, "taken over after {:?}, before {duration:?}", taken - first_refused);
     assert!(w.lock().unwrap().leases.is_empty(), "the run released the Lease it took over");
 }
+
+/// A real file: CRLF line ends, `cassandra` written as a flow mapping followed by a comment, a
+/// quoted value with its own comment, and keys written twice where the tool does not read (Helm
+/// keeps the last). The expansion runs, warns about each duplicate with both lines, and leaves
+/// every byte it did not have to change as it was.
+#[tokio::test]
+async fn a_crlf_file_with_a_flow_section_and_duplicates_outside_it_expands_and_keeps_its_bytes() {
+    let s = setup("");
+    let original = "# region 2\r\norg: org\r\ninstanceID: \"west\"   # this cluster\r\n\
+        logger:\r\n  enabled: false\r\nlogger:\r\n  enabled: true\r\n\
+        envs:\r\n  - name: test\r\n    serviceAccountPaths: {runtime: a.json, runtime: b.json}\r\n\
+        cassandra: {hostNetwork: true, replicaCount: 2, auth: {jmx: {username: jmxuser, password: \"s3cret-jmx-pw\"}}}  # datastore\r\n";
+    std::fs::write(&s.target, original).unwrap();
+    let w = healthy();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    assert!(r.unwrap().verify.unwrap().passed());
+    let warned: Vec<String> = rec
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding { finding } if finding.code == "duplicate-key" => Some(finding.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(warned[0].contains("`logger` is written twice (lines 4 and 6)"), "{}", warned[0]);
+    assert!(warned[1].contains("envs[0].serviceAccountPaths.runtime"), "{}", warned[1]);
+    assert!(!rec.json().contains("s3cret-jmx-pw"));
+    assert_eq!(
+        std::fs::read_to_string(&s.target).unwrap(),
+        original.replace("}}}  # datastore", "}}, datacenter: dc-2, rack: ra-1}  # datastore"),
+        "only the two keys the expansion adds are new; the seed host came and went in place"
+    );
+}
+
+/// A duplicate on a path the tool reads is refused before anything is changed, naming the file,
+/// both lines and the fix.
+#[tokio::test]
+async fn a_duplicate_the_tool_reads_is_refused_before_anything_changes() {
+    let s = setup("");
+    let text = TARGET.replace("  replicaCount: 2\n", "  replicaCount: 2\n  hostNetwork: false\n");
+    std::fs::write(&s.target, &text).unwrap();
+    let w = healthy();
+    let err = run(&s, &w, RunOptions::default()).await.0.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("west.yaml") && msg.contains("line 7") && msg.contains("first on line 5"), "{msg}");
+    assert!(msg.contains("cassandra.hostNetwork") && msg.contains("remove one of them"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&s.target).unwrap(), text);
+    assert_eq!(calls(&w, "installer "), 0);
+}
