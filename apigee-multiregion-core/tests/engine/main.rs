@@ -7,6 +7,7 @@ mod decommission;
 mod latency;
 mod probe;
 mod reality;
+mod third;
 mod world;
 
 use std::path::{Path, PathBuf};
