@@ -19,6 +19,8 @@ pub struct PreflightFacts {
     pub source_dc: String,
     /// The target datacenter name from the plan.
     pub target_dc: String,
+    /// The datacenters of the installation's other existing regions (the plan's `others`).
+    pub other_dcs: Vec<String>,
     /// Island network mode.
     pub island: bool,
     /// Findings of the overrides pair check (target as it will be written).
@@ -126,6 +128,25 @@ pub fn judge_preflight(f: &PreflightFacts) -> Vec<Finding> {
                     ),
                 ));
             }
+            for dc in &f.other_dcs {
+                if ring.datacenter(dc).is_none() {
+                    let dcs: Vec<&str> = ring.datacenters.iter().map(|d| d.name.as_str()).collect();
+                    out.push(finding(
+                        Error,
+                        "other-datacenter-missing",
+                        format!(
+                            "the plan names `{dc}` among the other regions (`others`), but the ring has no such datacenter (it has {}): fix the name, or remove it from `others`",
+                            dcs.join(", ")
+                        ),
+                    ));
+                }
+            }
+            for d in &ring.datacenters {
+                let named = d.name == f.source_dc || d.name == f.target_dc || f.other_dcs.contains(&d.name);
+                if !named {
+                    out.push(finding(Warning, "unnamed-datacenter", format!("the ring also has datacenter `{}`, which the plan does not name: its region's overrides are not checked against the new region's (cluster name, credentials, datacenter name); add it to the plan's `others` with its overrides file", d.name)));
+                }
+            }
             for (dc, n) in ring.nodes() {
                 if dc == f.target_dc {
                     if !target_is_ours.contains(&n.address) {
@@ -221,6 +242,7 @@ mod tests {
 
     fn facts(status: &str) -> PreflightFacts {
         PreflightFacts {
+            other_dcs: vec![],
             source_dc: "dc-1".into(),
             target_dc: "dc-2".into(),
             island: true,

@@ -158,6 +158,7 @@ impl DecommissionPlan {
             limits: Default::default(),
             // A decommission has its own preflight and never probes.
             preflight: Default::default(),
+            others: Vec::new(),
             base_dir: self.base_dir.clone(),
         }
     }

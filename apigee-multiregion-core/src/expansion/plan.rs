@@ -666,6 +666,16 @@ fn default_datastore() -> String {
     "default".into()
 }
 
+/// Another existing region of the installation (neither the rebuild's source nor the new one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherRegion {
+    /// Its overrides file (relative to the plan's folder).
+    pub overrides: PathBuf,
+    /// Its Cassandra datacenter.
+    pub datacenter: DatacenterName,
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -709,6 +719,11 @@ pub struct ExpansionPlan {
     /// Preflight checks (the network probe).
     #[serde(default)]
     pub preflight: PreflightSpec,
+    /// The installation's other existing regions, when the new region is its third (or later):
+    /// each one's overrides file is checked against the new region's like the source's, and its
+    /// datacenter must be in the ring, every node up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<OtherRegion>,
     /// The folder paths are relative to (the plan file's folder). Not part of the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -756,6 +771,18 @@ impl ExpansionPlan {
                 "source and target datacenter are both `{}`: the new region needs a new datacenter name",
                 plan.target.datacenter
             )));
+        }
+        for (i, other) in plan.others.iter().enumerate() {
+            let named_before = [&plan.source.datacenter, &plan.target.datacenter]
+                .into_iter()
+                .chain(plan.others[..i].iter().map(|o| &o.datacenter))
+                .any(|dc| *dc == other.datacenter);
+            if named_before {
+                return Err(value(format!(
+                    "others[{i}].datacenter `{}` is already named as the source, the target or another region: each datacenter appears once",
+                    other.datacenter
+                )));
+            }
         }
         if plan.source.context == plan.target.context && plan.source.kubeconfig == plan.target.kubeconfig {
             return Err(value(format!(
@@ -850,6 +877,12 @@ impl ExpansionPlan {
             "ca": self.ca,
             "network_mode": self.network.mode,
         });
+        let mut outcome = outcome;
+        if !self.others.is_empty() {
+            // Only when there are others: the hash of every plan written before `others` existed
+            // stays the same, so their journals still open.
+            outcome["others"] = serde_json::json!(self.others);
+        }
         short_hash(&outcome)
     }
 }
@@ -931,6 +964,20 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         assert_eq!(p.jmx, JmxSpec::Overrides);
         assert_eq!(p.resolve(Path::new("west.yaml")), PathBuf::from("/plans/west.yaml"));
         assert_eq!(p.hash().len(), 24);
+    }
+
+    #[test]
+    fn other_regions_change_the_hash_only_when_named() {
+        let p = ExpansionPlan::from_str_at(PLAN, "plan.yaml", "/plans".into()).unwrap();
+        // The hash this plan had before `others` existed: its journals still open.
+        assert_eq!(p.hash(), "390c059bf76823542b840ccf");
+        let text = format!("{PLAN}others: [{{overrides: south.yaml, datacenter: dc-3}}]\n");
+        let three = ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into()).unwrap();
+        assert_eq!(three.others[0].datacenter.to_string(), "dc-3");
+        assert_ne!(three.hash(), p.hash());
+        let text = format!("{PLAN}others: [{{overrides: south.yaml, datacenter: dc-2}}]\n");
+        let err = ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into()).unwrap_err().to_string();
+        assert!(err.contains("others[0].datacenter `dc-2` is already named"), "{err}");
     }
 
     #[test]

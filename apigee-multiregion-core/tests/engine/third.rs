@@ -1,25 +1,19 @@
 //! Expanding an installation that already has two datacenters to a third.
 
-use apigee_multiregion_core::expansion::RunOptions;
+use apigee_multiregion_core::expansion::{Event, ExpansionError, RunOptions};
+use apigee_multiregion_core::overrides::Severity;
 
-use super::world::{RingNode, healthy};
-use super::{TARGET, calls, run, setup};
+use super::world::{RingNode, Shared, healthy};
+use super::{SOURCE, calls, run, setup};
 
-/// dc-1 (the source) and dc-2 (another region, not in the plan) are in the ring; the plan adds
-/// dc-3. The seeds come from the source datacenter, every node rebuilds from it, dc-2 is kept in
-/// every keyspace, and verify sees the whole ring of three datacenters.
-#[tokio::test]
-async fn a_third_datacenter_is_added_next_to_two_and_none_is_dropped() {
-    let mut s = setup("");
-    s.plan.target.datacenter = "dc-3".parse().unwrap();
-    std::fs::write(&s.target, TARGET.replace("  replicaCount: 2\n", "  replicaCount: 2\n  datacenter: dc-3\n"))
-        .unwrap();
+/// Region-1 (dc-1, the source) and another region (dc-3, two nodes) already in the ring.
+fn two_regions() -> Shared {
     let w = healthy();
     {
         let mut w = w.lock().unwrap();
         for (i, address) in ["10.3.0.1", "10.3.0.2"].into_iter().enumerate() {
             w.ring.push(RingNode {
-                dc: "dc-2".into(),
+                dc: "dc-3".into(),
                 address: address.into(),
                 code: "UN",
                 load_kib: 1000,
@@ -28,11 +22,34 @@ async fn a_third_datacenter_is_added_next_to_two_and_none_is_dropped() {
         }
         w.host_counter = 200;
         for r in w.keyspaces.values_mut() {
-            r.insert("dc-2".into(), 2);
+            r.insert("dc-3".into(), 2);
         }
     }
-    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    w
+}
+
+fn findings(rec: &super::Recorder, code: &str) -> Vec<String> {
+    rec.events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding { finding } if finding.code == code => Some(finding.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The plan adds dc-2 next to dc-1 and dc-3. The seeds come from the source datacenter, every
+/// node rebuilds from it, dc-3 is kept in every keyspace, and verify sees the ring of three. A
+/// plan that does not name dc-3 in `others` is warned that its overrides were not compared.
+#[tokio::test]
+async fn a_third_datacenter_is_added_next_to_two_and_none_is_dropped() {
+    let s = setup("");
+    let w = two_regions();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
+    let warned = findings(&rec, "unnamed-datacenter");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("`dc-3`") && warned[0].contains("others"), "{}", warned[0]);
     assert_eq!(report.seed_host.as_deref(), Some("10.1.0.1"), "a seed of the source datacenter");
     assert!(report.seed_alternates.iter().all(|a| a.starts_with("10.1.")), "{:?}", report.seed_alternates);
     let verify = report.verify.unwrap();
@@ -44,6 +61,44 @@ async fn a_third_datacenter_is_added_next_to_two_and_none_is_dropped() {
     for (ks, r) in &w.keyspaces {
         assert_eq!(r.keys().map(String::as_str).collect::<Vec<_>>(), ["dc-1", "dc-2", "dc-3"], "{ks}");
     }
-    let dcs: std::collections::BTreeSet<&str> = w.ring.iter().map(|n| n.dc.as_str()).collect();
-    assert_eq!(dcs.into_iter().collect::<Vec<_>>(), ["dc-1", "dc-2", "dc-3"]);
+}
+
+/// With dc-3's overrides named in `others`, the new region's file is compared with it too: a JMX
+/// password that matches the source's but not dc-3's is refused before anything changes, and
+/// the finding says which region it compared with. Once dc-3's file agrees, nothing is warned.
+#[tokio::test]
+async fn the_other_regions_overrides_are_checked_against_the_new_one() {
+    let s = setup("others: [{overrides: south.yaml, datacenter: dc-3}]\n");
+    let south = s.plan.base_dir.join("south.yaml");
+    std::fs::write(&south, SOURCE.replace("dc-1", "dc-3").replace("s3cret-jmx-pw", "rotated-in-dc-3")).unwrap();
+    let w = two_regions();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings: all }) = r else { panic!("not refused: {r:?}") };
+    let refused: Vec<_> = all.into_iter().filter(|f| f.severity == Severity::Error).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].code, "credentials-mismatch");
+    assert!(
+        refused[0].message.contains("compared with `dc-3`'s overrides") && refused[0].message.contains("south.yaml")
+    );
+    assert!(!rec.json().contains("rotated-in-dc-3") && !rec.json().contains("s3cret-jmx-pw"), "no password shown");
+    assert_eq!(calls(&w, "installer "), 0, "nothing installed");
+
+    std::fs::write(&south, SOURCE.replace("dc-1", "dc-3")).unwrap();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    assert!(r.unwrap().verify.unwrap().passed());
+    assert!(findings(&rec, "unnamed-datacenter").is_empty());
+}
+
+/// A datacenter named in `others` that the ring does not have is refused (a typo, or a region
+/// already removed).
+#[tokio::test]
+async fn an_other_region_missing_from_the_ring_is_refused() {
+    let s = setup("others: [{overrides: south.yaml, datacenter: dc-4}]\n");
+    std::fs::write(s.plan.base_dir.join("south.yaml"), SOURCE.replace("dc-1", "dc-4")).unwrap();
+    let w = two_regions();
+    let (r, rec) = run(&s, &w, RunOptions::default()).await;
+    assert!(matches!(r, Err(ExpansionError::Refused { .. })), "{r:?}");
+    let missing = findings(&rec, "other-datacenter-missing");
+    assert!(missing.len() == 1 && missing[0].contains("`dc-4`") && missing[0].contains("dc-1, dc-3"), "{missing:?}");
+    assert_eq!(findings(&rec, "unnamed-datacenter").len(), 1, "dc-3 is still not named");
 }

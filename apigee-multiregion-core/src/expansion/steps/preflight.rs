@@ -52,8 +52,15 @@ impl Step for Preflight {
         let target_view =
             target_doc.view().map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
         let island = plan.network.mode == NetworkMode::Island;
-        let pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
+        let mut pair_findings = check_pair_with(&source_doc, &target_doc, &CheckOptions { island_network: island })
             .map_err(|e| StepError::overrides(plan.resolve(&plan.target.overrides), e))?;
+        for other in &plan.others {
+            let path = plan.resolve(&other.overrides);
+            let doc = crate::overrides::load_file(&path)?;
+            let findings = check_pair_with(&doc, &target_doc, &CheckOptions { island_network: island })
+                .map_err(|e| StepError::overrides(path.clone(), e))?;
+            pair_findings.extend(against_other(&pair_findings, findings, &other.datacenter.to_string(), &path));
+        }
         let (src, tgt) = (&ctx.deps.source, &ctx.deps.target);
         // Permissions first: without them the reads below would stop at the first 403.
         let (mut permission_findings, target_namespace_exists) = permissions(ctx).await?;
@@ -91,6 +98,7 @@ impl Step for Preflight {
         let facts = PreflightFacts {
             source_dc: plan.source.datacenter.to_string(),
             target_dc: plan.target.datacenter.to_string(),
+            other_dcs: plan.others.iter().map(|o| o.datacenter.to_string()).collect(),
             island,
             pair_findings,
             source_overrides_dc: source_view.cassandra.effective_datacenter().to_owned(),
@@ -113,6 +121,26 @@ impl Step for Preflight {
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         refuse(ctx, findings)
     }
+}
+
+/// The pair check of another existing region's overrides (as the "source") against the new
+/// region's: what it adds to the source's pair check. A finding the source's check already made
+/// for the target file is not repeated; the rest say which region they compare with. Findings
+/// about the other region's own file keep `Side::Source` and name the file.
+fn against_other(already: &[Finding], findings: Vec<Finding>, dc: &str, path: &std::path::Path) -> Vec<Finding> {
+    let seen: Vec<(&'static str, Side, String)> = already.iter().map(|f| (f.code, f.side, f.path.clone())).collect();
+    let shown = path.display().to_string();
+    findings
+        .into_iter()
+        .filter(|f| !seen.contains(&(f.code, f.side, f.path.clone())))
+        .map(|mut f| {
+            f.message = match f.side {
+                Side::Source => format!("in `{dc}`'s overrides {shown}: {}", f.message),
+                Side::Target => format!("compared with `{dc}`'s overrides ({shown}): {}", f.message),
+            };
+            f
+        })
+        .collect()
 }
 
 /// Where the probe pod runs: the plan's `preflight.network_probe.namespace`; else the target's
