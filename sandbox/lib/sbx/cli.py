@@ -61,6 +61,10 @@ def cmd_down(args: argparse.Namespace) -> int:
                 proc.stop(name, timeout=60)
     for r in env.REGIONS:
         controlplane.down(r)
+    # What no pid file records any more (restarted by hand, or orphaned by a crash) goes too: a
+    # Cassandra left running would hold its ports against the next sandbox.
+    for pid, cmd in proc.kill_strays():
+        print(f"sandbox down: killed stray process {pid} ({cmd[:100]})", file=sys.stderr)
     if args.purge and env.STATE.exists():
         shutil.rmtree(env.STATE)
     return 0

@@ -1,7 +1,10 @@
 """Starting and stopping the sandbox's processes by PID, never by name.
 
 A pid file holds the PID and the process start time from /proc, so a PID reused by an unrelated
-process after a crash is never signalled.
+process after a crash is never signalled. Every process started here also carries the state
+folder in its environment (`MARKER`), inherited by whatever it starts: `strays` finds the ones no
+pid file records any more (a process restarted by hand, the child of a crashed controller), so
+that `down` leaves nothing behind.
 """
 import os
 import signal
@@ -10,6 +13,8 @@ import time
 from pathlib import Path
 
 from . import env
+
+MARKER = "APIGEE_MULTIREGION_SANDBOX_STATE"
 
 
 def _pid_file(name: str) -> Path:
@@ -34,7 +39,7 @@ def start(name: str, argv: list[str], log: Path, env_vars: dict | None = None, c
     with open(log, "ab") as out:
         p = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env_vars or {})}, cwd=cwd, start_new_session=True,
+            env={**os.environ, **(env_vars or {}), MARKER: str(env.STATE)}, cwd=cwd, start_new_session=True,
         )
     _pid_file(name).write_text(f"{p.pid}\n{_start_time(p.pid) or ''}\n")
     return p.pid
@@ -88,3 +93,50 @@ def stop(name: str, timeout: float = 30.0) -> bool:
 def names() -> list[str]:
     d = env.STATE / "pids"
     return sorted(p.stem for p in d.glob("*.pid")) if d.exists() else []
+
+
+def _ancestors() -> set[int]:
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def strays() -> list[tuple[int, str]]:
+    """Processes of this sandbox (its marker in their environment) that no pid file records, with
+    their command lines; never this process or its ancestors."""
+    marker = f"{MARKER}={env.STATE}".encode()
+    known = {pid_of(n) for n in names()}
+    skip = _ancestors()
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        pid = int(d.name)
+        if pid in known or pid in skip:
+            continue
+        try:
+            if marker not in (d / "environ").read_bytes().split(b"\0"):
+                continue
+            if (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        out.append((pid, cmd))
+    return sorted(out)
+
+
+def kill_strays() -> list[tuple[int, str]]:
+    """SIGKILL to every stray (what `down` does last). Returns what was killed."""
+    found = strays()
+    for pid, _ in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return found
