@@ -52,11 +52,13 @@ impl OverridesDoc {
     /// A key written twice in one mapping is accepted, as Helm and apigeectl accept it (the last
     /// one counts), when it is on a path the tool neither reads nor edits; it is listed by
     /// [`OverridesDoc::ignored_duplicates`] for a warning. On a path the tool reads or edits
-    /// ([`READ_PATHS`]), or inside an anchored node that a merge could carry anywhere, it is
-    /// refused: which of the two the operator meant is not ours to guess.
+    /// ([`READ_PATHS`]), or where dropping the earlier one could change what else is read
+    /// (inside an anchored node or a merge key, an earlier entry defining an anchor, an explicit
+    /// `?` key, right after a block scalar), it is refused: which of the two the operator meant is
+    /// not ours to guess.
     pub fn parse(text: &str) -> Result<Self, OverridesError> {
         let tree = tree::parse(text)?;
-        if let Some(d) = tree.duplicates.iter().find(|d| d.in_anchor || is_read_path(&d.path)) {
+        if let Some(d) = tree.duplicates.iter().find(|d| d.unsafe_to_blank.is_some() || is_read_path(&d.path)) {
             return Err(d.error());
         }
         let last_wins = tree.last_wins_text(text);

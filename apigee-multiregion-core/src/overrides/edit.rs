@@ -261,7 +261,7 @@ pub(crate) fn remove_key(
     let Some(root) = &tree.root else { return Ok(None) };
     let Some((section_key, section_value)) = root.get(section) else { return Ok(None) };
     let Kind::Mapping { flow, entries } = &section_value.kind else { return Ok(None) };
-    let Some(index) = entries.iter().position(|(k, _)| k.scalar() == Some(key)) else { return Ok(None) };
+    let Some(index) = entries.iter().rposition(|(k, _)| k.scalar() == Some(key)) else { return Ok(None) };
     let path = format!("{section}.{key}");
     let (k, v) = &entries[index];
     if matches!(v.kind, Kind::Alias) || v.anchored {
@@ -354,7 +354,7 @@ type Entries<'t> = Vec<&'t (Node, Node)>;
 fn section_entries<'t>(root: Option<&'t Node>, section: &str) -> (Entries<'t>, Entries<'t>) {
     let Some(Kind::Mapping { entries, .. }) = root.map(|r| &r.kind) else { return (Vec::new(), Vec::new()) };
     let others: Vec<&(Node, Node)> = entries.iter().filter(|(k, _)| k.scalar() != Some(section)).collect();
-    let inside: Vec<&(Node, Node)> = match entries.iter().find(|(k, _)| k.scalar() == Some(section)) {
+    let inside: Vec<&(Node, Node)> = match entries.iter().rev().find(|(k, _)| k.scalar() == Some(section)) {
         Some((_, v)) => match &v.kind {
             Kind::Mapping { entries, .. } => entries.iter().collect(),
             _ => Vec::new(),

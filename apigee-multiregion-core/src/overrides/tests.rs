@@ -468,3 +468,45 @@ fn a_flow_style_section_followed_by_a_comment_in_a_crlf_file_is_edited_in_place(
     assert!(d.clear_seed_host().unwrap());
     assert_eq!(d.text(), "cassandra: {datacenter: dc-2} # dc-2\r\n");
 }
+
+/// Where dropping the earlier of two keys could change what else the file says, the duplicate is
+/// refused even outside the paths the tool reads.
+#[test]
+fn a_duplicate_whose_removal_would_change_other_values_is_refused() {
+    for (text, key) in [
+        // Helm resolves `*dc` to the last `&dc`: the one inside the earlier entry.
+        ("defaults: &dc dc-1\nextra:\n  name: &dc dc-2\n  name: x\ncassandra:\n  datacenter: *dc\n", "extra.name"),
+        // Blanked lines right after a block scalar would join it.
+        (
+            "cassandra:\n  auth:\n    jmx:\n      password: |-\n        s3cretpw\nimagePullSecrets: a\nimagePullSecrets: b\n",
+            "imagePullSecrets",
+        ),
+        // Under a merge key, the value is read wherever it is merged.
+        ("<<:\n  cassandra: {datacenter: dc-1, datacenter: dc-2}\n", "<<.cassandra.datacenter"),
+        ("logger: {a: 1}\n? logger\n: {a: 2}\n? logger\n: {a: 3}\n", "logger"),
+    ] {
+        match OverridesDoc::parse(text) {
+            Err(OverridesError::DuplicateKey { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // An explicit key after an ordinary one: the earlier is dropped, the `?` kept.
+    let d = OverridesDoc::parse("x:\n  a: 1\n  ? a\n  : 2\norg: o\n").unwrap();
+    assert_eq!(d.ignored_duplicates().len(), 1);
+    assert_eq!(d.view().unwrap().org.as_deref(), Some("o"));
+    // A comment between the block scalar and the duplicate ends the scalar: accepted.
+    let text = "cassandra:\n  auth:\n    jmx:\n      password: |-\n        s3cretpw\n# images\nimagePullSecrets: a\nimagePullSecrets: b\n";
+    let d = OverridesDoc::parse(text).unwrap();
+    let pw = d.view().unwrap().cassandra.auth.users["jmx"].password.clone().unwrap();
+    assert_eq!(pw.expose(), "s3cretpw");
+}
+
+#[test]
+fn a_tagged_quoted_value_keeps_its_comment_when_replaced() {
+    let mut d = OverridesDoc::parse("cassandra:\n  datacenter: !!str \"dc-1\"  # west\n  rack: ra-1\n").unwrap();
+    d.set_datacenter(&"dc-2".parse().unwrap()).unwrap();
+    assert_eq!(d.text(), "cassandra:\n  datacenter: \"dc-2\"  # west\n  rack: ra-1\n");
+    let mut d = OverridesDoc::parse("cassandra:\n  rack: &r 'ra-1'   # the rack\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.set_rack(&"ra-2".parse().unwrap()).is_err(), "an anchored value is not edited");
+    assert_eq!(d.text(), "cassandra:\n  rack: &r 'ra-1'   # the rack\n");
+}

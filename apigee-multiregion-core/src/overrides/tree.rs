@@ -85,9 +85,12 @@ pub(crate) struct Duplicate {
     pub column: usize,
     /// 1-based line of the earlier occurrence.
     pub first_line: usize,
-    /// The mapping holding it is inside an anchored node (`&name`): a merge key or an alias
-    /// elsewhere may carry it to any other path.
-    pub in_anchor: bool,
+    /// Why the earlier entry cannot simply be blanked out for the typed readers, if it cannot:
+    /// the mapping holding it is inside an anchored node (a merge key or an alias may carry it to
+    /// any path), the earlier entry defines an anchor (Helm resolves a later alias to the last
+    /// definition), it sits under a merge key, its key is explicit (`? key`), or it directly
+    /// follows a block scalar (blank lines would join that scalar).
+    pub unsafe_to_blank: Option<&'static str>,
     /// Bytes of the earlier entry: from its key to where the next entry's key starts.
     pub earlier: (usize, usize),
 }
@@ -168,6 +171,7 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
     let mut duplicates: Vec<Duplicate> = Vec::new();
+    let mut block_ends: Vec<usize> = Vec::new();
 
     let node = |kind: Kind, start: &Span, end: &Span, anchored: bool| Node {
         kind,
@@ -240,14 +244,36 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
                 && let Some(i) = entries.iter().rposition(|(e, _)| e.scalar() == Some(name))
             {
                 let (path, in_anchor) = where_in(&stack);
+                let (ek, ev) = &entries[i];
+                let next = entries.get(i + 1).map_or(k.start, |(e, _)| e.start);
+                // An explicit next key (`? key`): its `?` stays.
+                let before_next = text[..next].trim_end_matches([' ', '\t']);
+                let end = if before_next.ends_with('?') { before_next.len() - 1 } else { next };
+                let explicit = text[line_start(text, ek.start)..ek.start].trim_end().ends_with('?');
+                let unsafe_to_blank = if in_anchor {
+                    Some("inside an anchored node")
+                } else if path.iter().any(|p| p == "<<") {
+                    Some("under a merge key")
+                } else if ek.anchored || has_anchor(ev) {
+                    Some("the earlier one defines an anchor")
+                } else if explicit {
+                    Some("an explicit key")
+                } else if block_ends.iter().any(|&e| e <= ek.start && text[e..ek.start].trim().is_empty()) {
+                    Some("right after a block scalar")
+                } else {
+                    None
+                };
                 duplicates.push(Duplicate {
                     path: path.into_iter().chain([name.to_owned()]).collect(),
                     line: k.line,
                     column: k.col,
-                    first_line: entries[i].0.line,
-                    in_anchor,
-                    earlier: (entries[i].0.start, entries.get(i + 1).map_or(k.start, |(e, _)| e.start)),
+                    first_line: ek.line,
+                    unsafe_to_blank,
+                    earlier: (ek.start, end.max(ek.start)),
                 });
+            }
+            if let Kind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. } = &n.kind {
+                block_ends.push(n.end);
             }
             match stack.last_mut() {
                 None => root = Some(n),
@@ -263,6 +289,20 @@ pub(crate) fn parse(text: &str) -> Result<Tree, OverridesError> {
         check_tabs(text, root)?;
     }
     Ok(Tree { root, duplicates })
+}
+
+/// Whether a node or anything in it carries an anchor (`&name`).
+fn has_anchor(n: &Node) -> bool {
+    n.anchored
+        || match &n.kind {
+            Kind::Mapping { entries, .. } => entries.iter().any(|(k, v)| has_anchor(k) || has_anchor(v)),
+            Kind::Sequence { items } => items.iter().any(has_anchor),
+            _ => false,
+        }
+}
+
+fn line_start(text: &str, pos: usize) -> usize {
+    text[..pos].rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// The path of the collection being built at the top of `stack` (keys, list items as `[i]`),
@@ -290,44 +330,40 @@ fn where_in(stack: &[Frame]) -> (Vec<String>, bool) {
     (path, anchored)
 }
 
-/// Where a scalar's own text ends. The parser's span of a scalar (and of a flow collection's
-/// closing bracket) can run on over the spaces and the comment that follow it on its line
-/// (`"10.0.0.10"   # seed in west`); an edit must replace the value, never the comment.
+/// Where a scalar's own text ends. The parser's span of a quoted scalar (and of a flow
+/// collection's closing bracket) can run on over the spaces and the comment that follow it on
+/// its line (`"10.0.0.10"   # seed in west`); an edit must replace the value, never the comment.
+/// Plain scalars end where their text ends already.
 fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize {
     let quote = match style {
-        ScalarStyle::DoubleQuoted => Some('"'),
-        ScalarStyle::SingleQuoted => Some('\''),
-        _ => None,
+        ScalarStyle::DoubleQuoted => '"',
+        ScalarStyle::SingleQuoted => '\'',
+        _ => return end,
     };
     let raw = &text[start..end.max(start)];
-    match quote {
-        Some(q) if raw.starts_with(q) => {
-            let mut chars = raw.char_indices().skip(1).peekable();
-            while let Some((i, c)) = chars.next() {
-                if q == '"' && c == '\\' {
-                    chars.next();
-                } else if c == q {
-                    if q == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') {
-                        chars.next();
-                    } else {
-                        return start + i + 1;
-                    }
-                }
-            }
-            end
-        }
-        Some(_) => end,
-        None if matches!(style, ScalarStyle::Plain) => {
-            // In a plain scalar, `#` after a space starts a comment, never content.
-            let cut = raw.find([' ', '\t']).map_or(raw.len(), |_| {
-                raw.match_indices('#')
-                    .find(|(i, _)| *i > 0 && raw[..*i].ends_with([' ', '\t']))
-                    .map_or(raw.len(), |(i, _)| i)
-            });
-            start + raw[..cut].trim_end_matches([' ', '\t', '\r', '\n']).len()
-        }
-        None => end,
+    // The value may come after its properties: `!!str "x"`, `&a 'x'`.
+    let mut off = 0;
+    while raw[off..].starts_with(['&', '!']) {
+        let Some(ws) = raw[off..].find(char::is_whitespace) else { return end };
+        off += ws;
+        off += raw[off..].len() - raw[off..].trim_start().len();
     }
+    if !raw[off..].starts_with(quote) {
+        return end;
+    }
+    let mut chars = raw[off..].char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') {
+                chars.next();
+            } else {
+                return start + off + i + 1;
+            }
+        }
+    }
+    end
 }
 
 /// Tabs are not allowed in YAML indentation; most parsers say something obscure about them, so

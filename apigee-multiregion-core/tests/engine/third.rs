@@ -102,3 +102,29 @@ async fn an_other_region_missing_from_the_ring_is_refused() {
     assert!(missing.len() == 1 && missing[0].contains("`dc-4`") && missing[0].contains("dc-1, dc-3"), "{missing:?}");
     assert_eq!(findings(&rec, "unnamed-datacenter").len(), 1, "dc-3 is still not named");
 }
+
+/// An `others` entry whose file names another datacenter is refused (the wrong file, or the
+/// wrong name); a problem in the other region's own file is reported even when the source's file
+/// has the same one.
+#[tokio::test]
+async fn an_other_region_s_own_file_is_judged_on_its_own() {
+    let s = setup("others: [{overrides: south.yaml, datacenter: dc-3}]\n");
+    let south = s.plan.base_dir.join("south.yaml");
+    std::fs::write(&south, SOURCE.replace("dc-1", "dc-4")).unwrap();
+    let w = two_regions();
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    let f: Vec<_> = findings.iter().filter(|f| f.code == "other-datacenter-mismatch").collect();
+    assert_eq!(f.len(), 1, "{findings:?}");
+    assert!(f[0].message.contains("`dc-3`") && f[0].message.contains("`dc-4`") && f[0].message.contains("south.yaml"));
+
+    // Both existing files still carry a seed host from an earlier expansion: each is named.
+    let seeded = |text: &str| text.replace("  datacenter:", "  multiRegionSeedHost: 10.9.9.9\n  datacenter:");
+    std::fs::write(s.plan.base_dir.join("east.yaml"), seeded(SOURCE)).unwrap();
+    std::fs::write(&south, seeded(&SOURCE.replace("dc-1", "dc-3"))).unwrap();
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    let Err(ExpansionError::Refused { findings }) = r else { panic!("not refused: {r:?}") };
+    let f: Vec<_> = findings.iter().filter(|f| f.code == "seed-host-present").collect();
+    assert_eq!(f.len(), 2, "{findings:?}");
+    assert!(f[1].message.contains("in `dc-3`'s overrides"), "{}", f[1].message);
+}

@@ -57,8 +57,23 @@ impl Step for Preflight {
         for other in &plan.others {
             let path = plan.resolve(&other.overrides);
             let doc = crate::overrides::load_file(&path)?;
-            let findings = check_pair_with(&doc, &target_doc, &CheckOptions { island_network: island })
+            let mut findings = check_pair_with(&doc, &target_doc, &CheckOptions { island_network: island })
                 .map_err(|e| StepError::overrides(path.clone(), e))?;
+            let named = doc.view().map_err(|e| StepError::overrides(path.clone(), e))?;
+            let named = named.cassandra.effective_datacenter();
+            if named != other.datacenter.as_str() {
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    code: "other-datacenter-mismatch",
+                    message: format!(
+                        "the plan says this region is datacenter `{}`, but its overrides file sets `{named}`: fix `others` or name that region's own overrides file",
+                        other.datacenter
+                    ),
+                    path: "cassandra.datacenter".into(),
+                    side: Side::Source,
+                    line: doc.location(&["cassandra", "datacenter"]).map(|(l, _)| l),
+                });
+            }
             pair_findings.extend(against_other(&pair_findings, findings, &other.datacenter.to_string(), &path));
         }
         let (src, tgt) = (&ctx.deps.source, &ctx.deps.target);
@@ -132,7 +147,9 @@ fn against_other(already: &[Finding], findings: Vec<Finding>, dc: &str, path: &s
     let shown = path.display().to_string();
     findings
         .into_iter()
-        .filter(|f| !seen.contains(&(f.code, f.side, f.path.clone())))
+        // Findings about the new region's file that the source's check already made are not
+        // repeated; every finding about the other region's own file is its own.
+        .filter(|f| f.side == Side::Source || !seen.contains(&(f.code, f.side, f.path.clone())))
         .map(|mut f| {
             f.message = match f.side {
                 Side::Source => format!("in `{dc}`'s overrides {shown}: {}", f.message),
