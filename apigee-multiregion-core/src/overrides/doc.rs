@@ -224,16 +224,16 @@ impl OverridesDoc {
         let unlocated: &dyn Fn(&[&str]) -> (usize, usize) = &|_| (0, 0);
         let mut expected = self.view()?;
         expect_in_view(&mut expected.cassandra, key, value.as_ref());
-        let actual =
-            OverridesView::read(tree.last_wins_text(&text).as_deref().map_or(&text, |t| t.as_str()), unlocated)
-                .map_err(|e| fail(format!("the result does not read as overrides: {e}")))?;
+        let last_wins = tree.last_wins_text(&text);
+        let actual = OverridesView::read(last_wins.as_deref().map_or(&text, |t| t.as_str()), unlocated)
+            .map_err(|e| fail(format!("the result does not read as overrides: {e}")))?;
         if actual != expected {
             return Err(fail(
                 "the YAML readers disagree on this document's layout, so the edit would not land where Apigee reads it; set the key by hand, or write the file in plain block style"
                     .into(),
             ));
         }
-        self.last_wins = tree.last_wins_text(&text);
+        self.last_wins = last_wins;
         self.text = text;
         self.tree = tree;
         Ok(())

@@ -9,7 +9,7 @@ use apigee_multiregion_core::expansion::decommission::{self, DecommissionOptions
 use apigee_multiregion_core::expansion::{Cancel, ExpansionError, Journal, RunOptions, StepId, StepState};
 use apigee_multiregion_core::overrides::Severity;
 
-use super::world::{RingNode, Shared, SurvivingInstaller, deps, healthy};
+use super::world::{Shared, SurvivingInstaller, deps, healthy};
 use super::{Recorder, SOURCE, TARGET};
 
 struct Setup {
@@ -35,15 +35,7 @@ fn two_regions() -> Shared {
     let w = healthy();
     {
         let mut w = w.lock().unwrap();
-        for (i, ip) in ["10.2.0.1", "10.2.0.2"].into_iter().enumerate() {
-            w.ring.push(RingNode {
-                dc: "dc-2".into(),
-                address: ip.into(),
-                code: "UN",
-                load_kib: 900,
-                host_id: 101 + i as u32,
-            });
-        }
+        w.add_datacenter("dc-2", &["10.2.0.1", "10.2.0.2"], 900, 101);
         let mut pods = w.source_pods.clone();
         for (p, ip) in pods.iter_mut().zip(["10.2.0.1", "10.2.0.2"]) {
             p.pod_ip = ip.parse().ok();

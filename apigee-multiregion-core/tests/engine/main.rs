@@ -86,6 +86,16 @@ impl Recorder {
     fn json(&self) -> String {
         self.events().iter().map(|e| serde_json::to_string(e).unwrap()).collect::<Vec<_>>().join("\n")
     }
+    /// Every finding event with this code, as displayed.
+    fn findings(&self, code: &str) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding { finding } if finding.code == code => Some(finding.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 async fn run(

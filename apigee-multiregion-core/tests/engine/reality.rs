@@ -323,14 +323,7 @@ async fn a_crlf_file_with_a_flow_section_and_duplicates_outside_it_expands_and_k
     let w = healthy();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     assert!(r.unwrap().verify.unwrap().passed());
-    let warned: Vec<String> = rec
-        .events()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Finding { finding } if finding.code == "duplicate-key" => Some(finding.to_string()),
-            _ => None,
-        })
-        .collect();
+    let warned = rec.findings("duplicate-key");
     assert_eq!(warned.len(), 2, "{warned:?}");
     assert!(warned[0].contains("`logger` is written twice (lines 4 and 6)"), "{}", warned[0]);
     assert!(warned[1].contains("envs[0].serviceAccountPaths.runtime"), "{}", warned[1]);

@@ -1,9 +1,9 @@
 //! Expanding an installation that already has two datacenters to a third.
 
-use apigee_multiregion_core::expansion::{Event, ExpansionError, RunOptions};
+use apigee_multiregion_core::expansion::{ExpansionError, RunOptions};
 use apigee_multiregion_core::overrides::Severity;
 
-use super::world::{RingNode, Shared, healthy};
+use super::world::{Shared, healthy};
 use super::{SOURCE, calls, run, setup};
 
 /// Region-1 (dc-1, the source) and another region (dc-3, two nodes) already in the ring.
@@ -11,31 +11,13 @@ fn two_regions() -> Shared {
     let w = healthy();
     {
         let mut w = w.lock().unwrap();
-        for (i, address) in ["10.3.0.1", "10.3.0.2"].into_iter().enumerate() {
-            w.ring.push(RingNode {
-                dc: "dc-3".into(),
-                address: address.into(),
-                code: "UN",
-                load_kib: 1000,
-                host_id: 101 + i as u32,
-            });
-        }
+        w.add_datacenter("dc-3", &["10.3.0.1", "10.3.0.2"], 1000, 101);
         w.host_counter = 200;
         for r in w.keyspaces.values_mut() {
             r.insert("dc-3".into(), 2);
         }
     }
     w
-}
-
-fn findings(rec: &super::Recorder, code: &str) -> Vec<String> {
-    rec.events()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Finding { finding } if finding.code == code => Some(finding.to_string()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The plan adds dc-2 next to dc-1 and dc-3. The seeds come from the source datacenter, every
@@ -47,7 +29,7 @@ async fn a_third_datacenter_is_added_next_to_two_and_none_is_dropped() {
     let w = two_regions();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     let report = r.unwrap();
-    let warned = findings(&rec, "unnamed-datacenter");
+    let warned = rec.findings("unnamed-datacenter");
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("`dc-3`") && warned[0].contains("others"), "{}", warned[0]);
     assert_eq!(report.seed_host.as_deref(), Some("10.1.0.1"), "a seed of the source datacenter");
@@ -86,7 +68,7 @@ async fn the_other_regions_overrides_are_checked_against_the_new_one() {
     std::fs::write(&south, SOURCE.replace("dc-1", "dc-3")).unwrap();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     assert!(r.unwrap().verify.unwrap().passed());
-    assert!(findings(&rec, "unnamed-datacenter").is_empty());
+    assert!(rec.findings("unnamed-datacenter").is_empty());
 }
 
 /// A datacenter named in `others` that the ring does not have is refused (a typo, or a region
@@ -98,9 +80,9 @@ async fn an_other_region_missing_from_the_ring_is_refused() {
     let w = two_regions();
     let (r, rec) = run(&s, &w, RunOptions::default()).await;
     assert!(matches!(r, Err(ExpansionError::Refused { .. })), "{r:?}");
-    let missing = findings(&rec, "other-datacenter-missing");
+    let missing = rec.findings("other-datacenter-missing");
     assert!(missing.len() == 1 && missing[0].contains("`dc-4`") && missing[0].contains("dc-1, dc-3"), "{missing:?}");
-    assert_eq!(findings(&rec, "unnamed-datacenter").len(), 1, "dc-3 is still not named");
+    assert_eq!(rec.findings("unnamed-datacenter").len(), 1, "dc-3 is still not named");
 }
 
 /// An `others` entry whose file names another datacenter is refused (the wrong file, or the

@@ -151,6 +151,19 @@ impl World {
 }
 
 impl World {
+    /// Another datacenter's nodes in the ring, all `UN`, host IDs from `first_host_id`.
+    pub fn add_datacenter(&mut self, dc: &str, addresses: &[&str], load_kib: u64, first_host_id: u32) {
+        for (i, address) in addresses.iter().enumerate() {
+            self.ring.push(RingNode {
+                dc: dc.into(),
+                address: (*address).into(),
+                code: "UN",
+                load_kib,
+                host_id: first_host_id + i as u32,
+            });
+        }
+    }
+
     /// The removal of `host` completes: the node leaves the ring.
     fn complete_removal(&mut self, host: u32) {
         self.ring.retain(|n| n.host_id != host);
