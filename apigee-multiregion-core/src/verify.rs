@@ -23,6 +23,9 @@ pub struct VerifyFacts {
     pub from_source: StatusReport,
     /// `nodetool status` from a target node.
     pub from_target: StatusReport,
+    /// `nodetool status` from a node of each other existing region the plan names with a context
+    /// (datacenter, view); empty for a second region.
+    pub from_others: Vec<(String, StatusReport)>,
     /// The target Cassandra pods' addresses.
     pub target_addresses: Vec<String>,
     /// Target pod -> what proves (or disproves) its rebuild ([`rebuild_evidence`]).
@@ -192,6 +195,9 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
     let mut checks = Vec::new();
     ring_checks("source", &f.from_source, f, &mut checks);
     ring_checks("target", &f.from_target, f, &mut checks);
+    for (dc, view) in &f.from_others {
+        ring_checks(dc, view, f, &mut checks);
+    }
 
     let addresses = |v: &StatusReport| v.nodes().map(|(_, n)| n.address.clone()).collect::<BTreeSet<_>>();
     let (a, b) = (addresses(&f.from_source), addresses(&f.from_target));
@@ -208,6 +214,22 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
             )
         },
     ));
+    for (dc, view) in &f.from_others {
+        let c = addresses(view);
+        checks.push(check(
+            &format!("same-ring-from-{dc}"),
+            c == a,
+            if c == a {
+                format!("{dc} sees the same {} nodes as the source", c.len())
+            } else {
+                format!(
+                    "only {dc} sees {:?}; only the source sees {:?}",
+                    c.difference(&a).collect::<Vec<_>>(),
+                    a.difference(&c).collect::<Vec<_>>()
+                )
+            },
+        ));
+    }
 
     let load = |dc: &str| {
         f.from_source
@@ -280,6 +302,7 @@ mod tests {
             target_dc: "dc-2".into(),
             from_source: r.clone(),
             from_target: r,
+            from_others: vec![],
             target_addresses: vec!["10.0.2.1".into(), "10.0.2.2".into()],
             rebuilds: [("p0".to_owned(), done("a")), ("p1".to_owned(), done("b"))].into(),
             min_load_fraction: 0.5,
@@ -305,6 +328,38 @@ mod tests {
         ]);
         let r = verify(&f);
         assert_eq!(r.failures(), ["all-up-from-target: 10.0.1.1 (dc-1) is DN"]);
+    }
+
+    #[test]
+    fn a_third_region_s_view_is_checked_like_the_two_others() {
+        let three = |dc3: &str| {
+            ring(&[
+                ("dc-1", "UN", "10.0.1.1", "100"),
+                ("dc-2", "UN", "10.0.2.1", "90"),
+                ("dc-3", dc3, "10.0.3.1", "100"),
+                ("dc-2", "UN", "10.0.2.2", "95"),
+            ])
+        };
+        let mut f = facts();
+        f.from_source = ring(&[
+            ("dc-1", "UN", "10.0.1.1", "100"),
+            ("dc-1", "UN", "10.0.1.2", "100"),
+            ("dc-2", "UN", "10.0.2.1", "90"),
+            ("dc-2", "UN", "10.0.2.2", "95"),
+        ]);
+        f.from_others = vec![("dc-3".into(), three("DN"))];
+        let r = verify(&f);
+        assert_eq!(r.checks.len(), 10, "{:?}", r.checks);
+        let failures = r.failures();
+        assert!(failures.iter().any(|l| l == "all-up-from-dc-3: 10.0.3.1 (dc-3) is DN"), "{failures:?}");
+        assert!(failures.iter().any(|l| l.starts_with("same-ring-from-dc-3: only dc-3 sees")), "{failures:?}");
+        // The new datacenter missing from the third region's view fails too.
+        f.from_others = vec![("dc-3".into(), ring(&[("dc-1", "UN", "10.0.1.1", "100")]))];
+        let failures = verify(&f).failures();
+        assert!(failures.iter().any(|l| l.starts_with("target-dc-complete-from-dc-3:")), "{failures:?}");
+        // The same ring, all up, from the third side passes.
+        f.from_others = vec![("dc-3".into(), f.from_source.clone())];
+        assert!(verify(&f).passed(), "{:?}", verify(&f).failures());
     }
 
     #[test]

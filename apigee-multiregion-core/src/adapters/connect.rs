@@ -9,7 +9,7 @@ use crate::model::Secret;
 use crate::overrides::OverridesFileError;
 use crate::ports::{CassandraAdmin, ClusterError, ClusterOps, JmxCredentials};
 
-use crate::expansion::{AdminFactory, Deps, ExpansionPlan, InstallerSpec, JmxSpec, Region};
+use crate::expansion::{AdminFactory, Deps, ExpansionPlan, InstallerSpec, JmxSpec, OtherCluster, Region};
 
 /// The plan cannot be connected to its clusters.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum ConnectError {
     /// A kubeconfig context cannot be used.
     #[error("{which} cluster: {source}")]
     Cluster {
-        /// `source` or `target`.
+        /// `source`, `target` or `other region's`.
         which: &'static str,
         /// Why.
         #[source]
@@ -173,6 +173,27 @@ impl AdminFactory for Admins {
     }
 }
 
+/// nodetool on the pods of another existing region (`others[].context`), with the source's JMX
+/// credentials: an installation's regions share them.
+struct OtherAdmins {
+    cluster: Arc<dyn ClusterOps>,
+    namespace: String,
+    container: String,
+    credentials: JmxCredentials,
+}
+
+impl AdminFactory for OtherAdmins {
+    fn admin(&self, _region: Region, pod: &str) -> Arc<dyn CassandraAdmin> {
+        Arc::new(NodetoolOverExec::new(
+            self.cluster.clone(),
+            &self.namespace,
+            pod,
+            Some(&self.container),
+            self.credentials.clone(),
+        ))
+    }
+}
+
 /// The plan's installer, acting on the plan's target region (its context and overrides folder).
 pub fn installer_for(plan: &ExpansionPlan, redactor: Redactor) -> Arc<dyn crate::ports::HybridInstaller> {
     let kc = |p: &Option<PathBuf>| p.as_ref().map(|p| plan.resolve(p));
@@ -291,6 +312,28 @@ pub async fn connect(plan: &ExpansionPlan) -> Result<Deps, ConnectError> {
         }
     }
     let installer = installer_for(plan, redactor);
+    let mut others = Vec::new();
+    for other in &plan.others {
+        let Some(context) = &other.context else { continue };
+        let cluster: Arc<dyn ClusterOps> = Arc::new(
+            KubeCluster::connect(kc(&other.kubeconfig).as_deref(), Some(context))
+                .await
+                .map_err(|source| ConnectError::Cluster { which: "other region's", source })?,
+        );
+        let admins = Arc::new(OtherAdmins {
+            cluster: cluster.clone(),
+            namespace: other.namespace.clone(),
+            container: other.container.clone(),
+            credentials: credentials.clone(),
+        });
+        others.push(OtherCluster {
+            datacenter: other.datacenter.to_string(),
+            namespace: other.namespace.clone(),
+            selector: other.selector.clone(),
+            cluster,
+            admins,
+        });
+    }
     let admins = Arc::new(Admins { source: source.clone(), target: target.clone(), plan: plan.clone(), credentials });
-    Ok(Deps { source, target, installer, admins, notes: vec![jmx_source.to_string()] })
+    Ok(Deps { source, target, installer, admins, notes: vec![jmx_source.to_string()], others })
 }

@@ -26,6 +26,9 @@ pub(crate) struct Ctx<'a> {
     pub progress: Mutex<super::progress::Meter>,
     /// What only a decommission has (`None` in an expansion).
     pub decommission: Option<&'a super::decommission::Decommissioning>,
+    /// The source's ring as preflight read it, for the steps right after it in the same run
+    /// (seed selection): one `nodetool status` serves both.
+    pub source_ring: Mutex<Option<crate::nodetool::StatusReport>>,
 }
 
 impl Ctx<'_> {

@@ -29,6 +29,17 @@ pub(crate) fn bounded(deps: &Deps, per_cluster: usize) -> Deps {
             inner: deps.admins.clone(),
             permits: [Arc::new(Semaphore::new(n)), Arc::new(Semaphore::new(n))],
         }),
+        others: deps
+            .others
+            .iter()
+            .map(|o| super::OtherCluster {
+                admins: Arc::new(Bounded {
+                    inner: o.admins.clone(),
+                    permits: [Arc::new(Semaphore::new(n)), Arc::new(Semaphore::new(n))],
+                }),
+                ..o.clone()
+            })
+            .collect(),
         ..deps.clone()
     }
 }

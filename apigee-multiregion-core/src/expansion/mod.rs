@@ -94,6 +94,24 @@ pub struct Deps {
     /// What connecting decided that the operator should know (where the JMX credentials came
     /// from, ...): reported by preflight.
     pub notes: Vec<String>,
+    /// The plan's other regions that name a context (`others[].context`), in the plan's order:
+    /// their rings are read too (preflight, verify).
+    pub others: Vec<OtherCluster>,
+}
+
+/// Another existing region the tool reads the ring from.
+#[derive(Clone)]
+pub struct OtherCluster {
+    /// Its datacenter, as the plan names it.
+    pub datacenter: String,
+    /// Its Apigee namespace.
+    pub namespace: String,
+    /// Label selector of its Cassandra pods.
+    pub selector: String,
+    /// Its cluster.
+    pub cluster: Arc<dyn ClusterOps>,
+    /// nodetool on one of its pods (the region argument is ignored: every pod is in this cluster).
+    pub admins: Arc<dyn AdminFactory>,
 }
 
 /// How to run.
@@ -217,6 +235,7 @@ pub async fn verify_only(
         verify: Mutex::new(None),
         progress: Mutex::default(),
         decommission: None,
+        source_ring: Mutex::new(None),
     };
     steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
         step: StepId::Verify,
@@ -345,6 +364,7 @@ async fn drive(
         verify: Mutex::new(None),
         progress: Mutex::default(),
         decommission: op.decommission,
+        source_ring: Mutex::new(None),
     };
     let mut reports = Vec::new();
     let mut failure = None;

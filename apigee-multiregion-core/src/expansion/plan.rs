@@ -674,6 +674,23 @@ pub struct OtherRegion {
     pub overrides: PathBuf,
     /// Its Cassandra datacenter.
     pub datacenter: DatacenterName,
+    /// Its kubeconfig context. When given, the ring is also read from one of its Cassandra pods:
+    /// preflight refuses when it cannot be, and `verify` checks the ring from this side too.
+    /// Without it, the region's datacenter is seen through the source and the target only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Its kubeconfig file (default: `$KUBECONFIG` or `~/.kube/config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Apigee's namespace there.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Label selector of its Cassandra pods.
+    #[serde(default = "default_selector")]
+    pub selector: String,
+    /// Container name of Cassandra in its pods.
+    #[serde(default = "default_container")]
+    pub container: String,
 }
 
 /// A whole plan.
@@ -881,7 +898,13 @@ impl ExpansionPlan {
         if !self.others.is_empty() {
             // Only when there are others: the hash of every plan written before `others` existed
             // stays the same, so their journals still open.
-            outcome["others"] = serde_json::json!(self.others);
+            // Where the tool reads them from (context, kubeconfig, namespace) is not part of it.
+            let others: Vec<_> = self
+                .others
+                .iter()
+                .map(|o| serde_json::json!({"overrides": o.overrides, "datacenter": o.datacenter}))
+                .collect();
+            outcome["others"] = serde_json::json!(others);
         }
         short_hash(&outcome)
     }
@@ -975,6 +998,12 @@ rebuild: {concurrency: all, retries: 3, timeout: 2h30m}
         let three = ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into()).unwrap();
         assert_eq!(three.others[0].datacenter.to_string(), "dc-3");
         assert_ne!(three.hash(), p.hash());
+        // Where the other region is read from does not make it another plan.
+        let text =
+            format!("{PLAN}others: [{{overrides: south.yaml, datacenter: dc-3, context: south, namespace: x}}]\n");
+        let read = ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into()).unwrap();
+        assert_eq!(read.others[0].context.as_deref(), Some("south"));
+        assert_eq!(read.hash(), three.hash());
         let text = format!("{PLAN}others: [{{overrides: south.yaml, datacenter: dc-2}}]\n");
         let err = ExpansionPlan::from_str_at(&text, "plan.yaml", "/plans".into()).unwrap_err().to_string();
         assert!(err.contains("others[0].datacenter `dc-2` is already named"), "{err}");

@@ -118,6 +118,26 @@ fn journal(s: &Setup) -> Journal {
     Journal::open(&p, "t", &s.plan.hash(), false).unwrap()
 }
 
+/// Every `nodetool` call is an exec and a JVM start (seconds on a real pod), so nothing is asked
+/// twice: a rebuild never started before is not preceded by a netstats read, and once `nodetool
+/// rebuild` returns the log decides (no netstats either); seed selection uses preflight's ring;
+/// verify reads each node's `status` once, in one round.
+#[tokio::test]
+async fn nothing_is_asked_twice_around_the_rebuild_and_in_verify() {
+    let s = setup("rebuild: {progress_interval: 10s, retry_backoff: 10ms}\n");
+    let w = healthy();
+    let (r, _) = run(&s, &w, RunOptions::default()).await;
+    assert!(r.unwrap().verify.unwrap().passed());
+    assert_eq!(calls(&w, "rebuild "), 2);
+    let reads = |w: &Shared, prefix: &str| w.lock().unwrap().reads.iter().filter(|c| c.starts_with(prefix)).count();
+    assert_eq!(reads(&w, "netstats "), 0, "{:?}", w.lock().unwrap().reads);
+    w.lock().unwrap().reads.clear();
+    let v = expansion::verify_only(&s.plan, &deps(&w), None).await.unwrap();
+    assert!(v.passed(), "{:?}", v.failures());
+    assert_eq!(reads(&w, "status "), 4, "one status per node of both sides: {:?}", w.lock().unwrap().reads);
+    assert_eq!(reads(&w, "status s/"), 2);
+}
+
 #[tokio::test]
 async fn a_full_expansion_rebuilds_every_node_and_removes_the_seed_host() {
     let s = setup("");

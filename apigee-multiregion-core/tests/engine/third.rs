@@ -3,7 +3,9 @@
 use apigee_multiregion_core::expansion::{ExpansionError, RunOptions};
 use apigee_multiregion_core::overrides::Severity;
 
-use super::world::{Shared, healthy};
+use apigee_multiregion_core::expansion;
+
+use super::world::{Shared, deps, healthy, other_cluster};
 use super::{SOURCE, calls, run, setup};
 
 /// Region-1 (dc-1, the source) and another region (dc-3, two nodes) already in the ring.
@@ -109,4 +111,43 @@ async fn an_other_region_s_own_file_is_judged_on_its_own() {
     let f: Vec<_> = findings.iter().filter(|f| f.code == "seed-host-present").collect();
     assert_eq!(f.len(), 2, "{findings:?}");
     assert!(f[1].message.contains("in `dc-3`'s overrides"), "{}", f[1].message);
+}
+
+/// With a context for dc-3 (`others[].context`), the ring is read from dc-3's own cluster too:
+/// verify checks it from that side, and a node that only dc-3 sees down fails it, naming dc-3.
+/// When dc-3's ring cannot be read, preflight refuses before anything changes.
+#[tokio::test]
+async fn the_third_region_s_own_view_of_the_ring_is_verified() {
+    let s = setup("others: [{overrides: south.yaml, datacenter: dc-3, context: region-3}]\n");
+    std::fs::write(s.plan.base_dir.join("south.yaml"), SOURCE.replace("dc-1", "dc-3")).unwrap();
+    let w = two_regions();
+    let mut d = deps(&w);
+    d.others = vec![other_cluster(&w, "dc-3", 0)];
+    let rec = super::Recorder::default();
+    let report = expansion::run(&s.plan, &d, &RunOptions::default(), &rec.sink()).await.unwrap();
+    let verify = report.verify.unwrap();
+    assert!(verify.passed(), "{:?}", verify.failures());
+    for name in ["all-up-from-dc-3", "target-dc-complete-from-dc-3", "same-ring-from-dc-3"] {
+        assert!(verify.checks.iter().any(|c| c.name == name), "{name}: {:?}", verify.checks);
+    }
+    assert!(calls(&w, "other status") >= 2, "read in preflight and in verify");
+
+    // dc-3 sees a new node down that the source and target see up: verify fails, from dc-3.
+    w.lock().unwrap().down_from_other = vec!["10.2.0.1".into()];
+    let v = expansion::verify_only(&s.plan, &d, None).await.unwrap();
+    assert_eq!(v.failures()[0], "all-up-from-dc-3: 10.2.0.1 (dc-2) is DN", "{:?}", v.failures());
+
+    // A region with no ready Cassandra pod there (a wrong context): refused in preflight,
+    // nothing changed.
+    let s = setup("others: [{overrides: south.yaml, datacenter: dc-3, context: region-3}]\n");
+    std::fs::write(s.plan.base_dir.join("south.yaml"), SOURCE.replace("dc-1", "dc-3")).unwrap();
+    let w = two_regions();
+    let mut d = deps(&w);
+    d.others = vec![other_cluster(&w, "dc-3", 1)]; // the new region's pods: none yet
+    let rec = super::Recorder::default();
+    let r = expansion::run(&s.plan, &d, &RunOptions::default(), &rec.sink()).await;
+    assert!(matches!(r, Err(ExpansionError::Refused { .. })), "{r:?}");
+    let f = rec.findings("other-region-unreadable");
+    assert!(f.len() == 1 && f[0].contains("datacenter `dc-3`") && f[0].contains("cannot be read"), "{f:?}");
+    assert_eq!(calls(&w, "installer "), 0, "nothing installed");
 }

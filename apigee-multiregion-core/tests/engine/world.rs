@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apigee_multiregion_core::expansion::{AdminFactory, Deps, Region};
+use apigee_multiregion_core::expansion::{AdminFactory, Deps, OtherCluster, Region};
 use apigee_multiregion_core::model::{CassandraPod, PodPhase, SecretBytes};
 use apigee_multiregion_core::nodetool::{
     DescribeCluster, DescribeRing, NetStats, RemovalStatus, StatusReport, StreamLimit, TableStats, Throughput,
@@ -50,6 +50,10 @@ pub enum Script {
 
 #[derive(Debug, Default)]
 pub struct World {
+    /// Reads that `calls` (what changed the world) leaves out: `status <s|t>/<pod>`, `netstats <pod>`.
+    pub reads: Vec<String>,
+    /// Addresses another region's nodes see down (`FakeAdmin::other`).
+    pub down_from_other: Vec<String>,
     pub source_pods: Vec<CassandraPod>,
     pub target_pods: Vec<CassandraPod>,
     pub ring: Vec<RingNode>,
@@ -761,6 +765,9 @@ pub struct FakeAdmin {
     pub world: Shared,
     pub region: Region,
     pub pod: String,
+    /// A pod of another existing region's cluster (`others[].context`): its `status` is recorded
+    /// as `other status` and shows `World::down_from_other` down.
+    pub other: bool,
 }
 
 impl FakeAdmin {
@@ -792,8 +799,18 @@ impl CassandraAdmin for FakeAdmin {
         &self.pod
     }
     async fn status(&self) -> Result<StatusReport, AdminError> {
-        let w = self.world.lock().unwrap();
-        Ok(parse_status(&status_text(&w.ring)).unwrap())
+        let mut w = self.world.lock().unwrap();
+        if !self.other {
+            let key = self.log_key();
+            w.reads.push(format!("status {key}"));
+            return Ok(parse_status(&status_text(&w.ring)).unwrap());
+        }
+        w.calls.push(format!("other status {}", self.pod));
+        let mut ring = w.ring.clone();
+        for n in ring.iter_mut().filter(|n| w.down_from_other.contains(&n.address)) {
+            n.code = "DN";
+        }
+        Ok(parse_status(&status_text(&ring)).unwrap())
     }
     async fn describecluster(&self) -> Result<DescribeCluster, AdminError> {
         let w = self.world.lock().unwrap();
@@ -841,6 +858,7 @@ impl CassandraAdmin for FakeAdmin {
     }
     async fn netstats(&self) -> Result<NetStats, AdminError> {
         let mut w = self.world.lock().unwrap();
+        w.reads.push(format!("netstats {}", self.pod));
         if w.netstats_forbidden {
             return Err(AdminError::Cluster(ClusterError::Forbidden {
                 context: "region-2".into(),
@@ -1021,7 +1039,31 @@ pub struct FakeAdmins {
 
 impl AdminFactory for FakeAdmins {
     fn admin(&self, region: Region, pod: &str) -> Arc<dyn CassandraAdmin> {
-        Arc::new(FakeAdmin { world: self.world.clone(), region, pod: pod.into() })
+        Arc::new(FakeAdmin { world: self.world.clone(), region, pod: pod.into(), other: false })
+    }
+}
+
+/// nodetool on the pods of another existing region.
+pub struct OtherFakeAdmins {
+    pub world: Shared,
+}
+
+impl AdminFactory for OtherFakeAdmins {
+    fn admin(&self, region: Region, pod: &str) -> Arc<dyn CassandraAdmin> {
+        Arc::new(FakeAdmin { world: self.world.clone(), region, pod: pod.into(), other: true })
+    }
+}
+
+/// Another existing region's cluster, for `Deps::others`: its pods are the source's (`index` 0)
+/// or the target's (1) (the fake has one pod list per side), its nodetool answers through
+/// [`OtherFakeAdmins`].
+pub fn other_cluster(world: &Shared, datacenter: &str, index: usize) -> OtherCluster {
+    OtherCluster {
+        datacenter: datacenter.into(),
+        namespace: "apigee".into(),
+        selector: "app=apigee-cassandra".into(),
+        cluster: Arc::new(FakeCluster { world: world.clone(), index }),
+        admins: Arc::new(OtherFakeAdmins { world: world.clone() }),
     }
 }
 
@@ -1032,5 +1074,6 @@ pub fn deps(world: &Shared) -> Deps {
         installer: Arc::new(FakeInstaller { world: world.clone() }),
         admins: Arc::new(FakeAdmins { world: world.clone() }),
         notes: vec![],
+        others: vec![],
     }
 }

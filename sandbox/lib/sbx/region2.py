@@ -1,6 +1,7 @@
-"""Putting region-2 back to a fresh cluster (only its cert-manager namespace: no Apigee CRDs,
-operator, Helm releases or namespaces), and taking its datacenter out of region-1's ring, so that
-each expansion test starts from the same state."""
+"""Putting region-2 (or region-3, the third region a three-region expansion adds) back to a fresh
+cluster (only its cert-manager namespace: no Apigee CRDs, operator, Helm releases or namespaces),
+and taking its datacenter out of region-1's ring, so that each expansion test starts from the same
+state."""
 import json
 import shutil
 import subprocess
@@ -21,24 +22,26 @@ def _nodetool_r1(*args: str) -> str:
     return r.stdout
 
 
-def _forget_datacenters(keep: str) -> None:
+def _forget_datacenters(keep: str, only: str | None = None) -> None:
     """Removes every node of another datacenter from region-1's ring (they are stopped, so
     `assassinate`, all at once: no streaming), then drops those datacenters from keyspace
-    replication."""
+    replication. With `only` (an address prefix such as `127.0.3.`), just that region's nodes and
+    their datacenters: the others' regions still run."""
     from concurrent.futures import ThreadPoolExecutor
     cluster, s = cql.session([env.node_ip(1, 0)])
     try:
         others = [(str(row.peer), row.data_center) for row in s.execute("SELECT peer, data_center FROM system.peers")
-                  if row.data_center != keep]
+                  if row.data_center != keep and (only is None or str(row.peer).startswith(only))]
         for address, dc in others:
             print(f"removing {address} ({dc}) from region-1's ring", file=sys.stderr)
         with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
             list(pool.map(lambda a: _nodetool_r1("assassinate", a[0]), others))
+        gone = {dc for _, dc in others}
         for row in s.execute("SELECT keyspace_name, replication FROM system_schema.keyspaces"):
             repl = dict(row.replication)
             if not repl.get("class", "").endswith("NetworkTopologyStrategy"):
                 continue
-            stale = [d for d in repl if d not in ("class", keep)]
+            stale = [d for d in repl if d not in ("class", keep) and (only is None or d in gone)]
             if stale:
                 new = {k: v for k, v in repl.items() if k not in stale}
                 body = "{" + ", ".join(f"'{k}': '{v}'" for k, v in new.items()) + "}"
@@ -47,79 +50,80 @@ def _forget_datacenters(keep: str) -> None:
         cluster.shutdown()
 
 
-def _empty_namespace(ns: str) -> None:
+def _empty_namespace(region: int, ns: str) -> None:
     """Deletes everything in the namespace, then the namespace (no controller-manager runs, so the
     namespace controller's work is done here: contents first, then the finalizer by hand)."""
-    if kube.get_json(2, "namespace", ns) is None:
+    if kube.get_json(region, "namespace", ns) is None:
         return
     # No operator runs to honour its finalizer: taken off, as after a lost region.
-    if ns == env.NAMESPACE and kube.get_json(2, "apigeedatastore", "default", "-n", ns) is not None:
-        kube.kubectl(2, "patch", "apigeedatastore", "default", "-n", ns, "--type=merge", "-p",
+    if ns == env.NAMESPACE and kube.get_json(region, "apigeedatastore", "default", "-n", ns) is not None:
+        kube.kubectl(region, "patch", "apigeedatastore", "default", "-n", ns, "--type=merge", "-p",
                      json.dumps({"metadata": {"finalizers": None}}), check=False)
     for kinds in ("cassandradatareplications,apigeedatastores,apigeeorganizations",
                   "deployments,replicasets,statefulsets,pods,services,secrets,configmaps,leases,serviceaccounts,roles,rolebindings"):
-        kube.kubectl(2, "delete", kinds, "--all", "-n", ns, "--ignore-not-found", "--wait=false",
+        kube.kubectl(region, "delete", kinds, "--all", "-n", ns, "--ignore-not-found", "--wait=false",
                      "--grace-period=0", "--force", check=False)
-    kube.kubectl(2, "delete", "namespace", ns, "--wait=false", check=False)
-    nso = kube.get_json(2, "namespace", ns)
+    kube.kubectl(region, "delete", "namespace", ns, "--wait=false", check=False)
+    nso = kube.get_json(region, "namespace", ns)
     if nso is not None:
         nso["spec"]["finalizers"] = []
-        kube.kubectl(2, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-", input=json.dumps(nso), check=False)
+        kube.kubectl(region, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-", input=json.dumps(nso), check=False)
 
 
-def _kill_nodes() -> None:
-    """Every Cassandra node of region-2 killed at once (SIGKILL, no shutdown)."""
+def _kill_nodes(region: int) -> None:
+    """Every Cassandra node of the region killed at once (SIGKILL, no shutdown)."""
     import os
     import signal
     import time
     for n in range(env.MAX_NODES):
-        pid = proc.pid_of(f"cassandra-r2-n{n}")
+        pid = proc.pid_of(f"cassandra-r{region}-n{n}")
         if pid:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + 30
-    while any(proc.running(f"cassandra-r2-n{n}") for n in range(env.MAX_NODES)) and time.monotonic() < deadline:
+    while any(proc.running(f"cassandra-r{region}-n{n}") for n in range(env.MAX_NODES)) and time.monotonic() < deadline:
         time.sleep(0.1)
     for n in range(env.MAX_NODES):
-        proc.stop(f"cassandra-r2-n{n}")  # forgets the pid file
+        proc.stop(f"cassandra-r{region}-n{n}")  # forgets the pid file
 
 
-def lose() -> None:
-    """Region-2 lost to an outage: its operator and every Cassandra node stop at once, without any
-    cleanup (its nodes stay in region-1's ring, down; its objects stay in its API server)."""
-    proc.stop("controllers-r2")
-    proc.stop("operator-r2")
-    _kill_nodes()
+def lose(region: int = 2) -> None:
+    """The region lost to an outage: its operator and every Cassandra node stop at once, without
+    any cleanup (its nodes stay in region-1's ring, down; its objects stay in its API server)."""
+    proc.stop(f"controllers-r{region}")
+    proc.stop(f"operator-r{region}")
+    _kill_nodes(region)
 
 
-def reset(forget: bool = True) -> None:
-    """Region-2 as a fresh cluster, whichever installer was used there: no operator (Deployment and
+def reset(forget: bool = True, region: int = 2) -> None:
+    """The region (2, or 3 when started) as a fresh cluster, whichever installer was used there: no operator (Deployment and
     process), no Helm releases, no Apigee CRDs, no `apigee` or `apigee-system` namespace, no CA;
-    cert-manager installed. With `forget`, also no other datacenter in region-1's ring and
-    keyspaces (without: what a region lost and rebuilt as a new cluster leaves behind)."""
+    cert-manager installed. With `forget`, also its nodes and datacenter out of region-1's ring and
+    keyspaces (for region-2: every datacenter but region-1's; without: what a region lost and
+    rebuilt as a new cluster leaves behind)."""
     # The controllers first: they would start the operator again while its Deployment still exists.
-    proc.stop("controllers-r2")
-    proc.stop("operator-r2")
-    _kill_nodes()  # its data goes next: no need for a clean shutdown
+    proc.stop(f"controllers-r{region}")
+    proc.stop(f"operator-r{region}")
+    _kill_nodes(region)  # its data goes next: no need for a clean shutdown
     for n in range(env.MAX_NODES):
-        d = env.cassandra_dir(2, n)
+        d = env.cassandra_dir(region, n)
         if d.exists():
             shutil.rmtree(d)
         (d / "logs").mkdir(parents=True)
         (d / "logs" / "pod-cri.log").touch()
-    if proc.running("kube-apiserver-r2"):
+    if proc.running(f"kube-apiserver-r{region}"):
         from . import apigeectl, controlplane
-        controlplane.install_cert_manager(2)  # region-2 has cert-manager, as the install pages require
+        controlplane.install_cert_manager(region)  # a new region has cert-manager, as the install pages require
         # Helm's release secrets live in these namespaces: emptying them removes every release.
         for ns in (env.NAMESPACE, env.APIGEECTL_OPERATOR_NAMESPACE):
-            _empty_namespace(ns)
-        kube.kubectl(2, "delete", "deployments", "-A", f"--field-selector=metadata.name={env.OPERATOR_DEPLOYMENT}",
+            _empty_namespace(region, ns)
+        kube.kubectl(region, "delete", "deployments", "-A", f"--field-selector=metadata.name={env.OPERATOR_DEPLOYMENT}",
                      "--ignore-not-found", check=False)
-        kube.kubectl(2, "delete", "crd", *apigeectl.CRDS, "--ignore-not-found", "--timeout=60s", check=False, timeout=90)
-        kube.kubectl(2, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
-        kube.kubectl(2, "delete", "lease", "apigee-multiregion-apigee", "-n", "default", "--ignore-not-found", check=False)
-        controlplane.start_controllers(2)
+        kube.kubectl(region, "delete", "crd", *apigeectl.CRDS, "--ignore-not-found", "--timeout=60s", check=False, timeout=90)
+        kube.kubectl(region, "delete", "secret", "apigee-ca", "-n", "cert-manager", "--ignore-not-found", check=False)
+        kube.kubectl(region, "delete", "lease", "apigee-multiregion-apigee", "-n", "default", "--ignore-not-found", check=False)
+        controlplane.start_controllers(region)
     if forget and proc.running("cassandra-r1-n0"):
-        _forget_datacenters(region1.settings()["datacenter"])
+        _forget_datacenters(region1.settings()["datacenter"], None if region == 2 else env.node_ip(region, 0).rsplit(".", 1)[0] + ".")

@@ -155,6 +155,17 @@ pub(crate) async fn ready_admin(
     Ok(deps.admins.admin(region, &pod.name))
 }
 
+/// nodetool on a ready Cassandra pod of another existing region (`others[].context`).
+pub(crate) async fn ready_other_admin(other: &super::OtherCluster) -> Result<Arc<dyn CassandraAdmin>, StepError> {
+    let pods = other.cluster.list_cassandra_pods(&other.namespace, &other.selector).await?;
+    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::NoReadyPod {
+        context: other.cluster.context().to_owned(),
+        namespace: other.namespace.clone(),
+        selector: other.selector.clone(),
+    })?;
+    Ok(other.admins.admin(Region::Source, &pod.name))
+}
+
 /// `kubectl exec ... nodetool` as the dry run shows it.
 pub(crate) fn nodetool_shown(plan: &ExpansionPlan, context: &str, pod: &str, args: &str) -> String {
     format!(

@@ -21,7 +21,7 @@ use super::super::error::StepError;
 use super::super::events::Event;
 use super::super::lock::lock_location;
 use super::super::plan::{DEFAULT_PROBE_IMAGE, ExpansionPlan, InstallerSpec, NetworkMode, Replication};
-use super::{Planned, Step, StepId, planned_target, ready_admin};
+use super::{Planned, Step, StepId, planned_target, ready_admin, ready_other_admin};
 use crate::ports::DEPLOYMENT;
 
 pub(crate) struct Preflight;
@@ -101,6 +101,7 @@ impl Step for Preflight {
         match ready_admin(plan, ctx.deps, Region::Source).await {
             Ok(admin) => match tokio::join!(admin.status(), admin.describecluster()) {
                 (Ok(r), d) => {
+                    *ctx.source_ring.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
                     ring = Some(r);
                     cluster = d.ok();
                 }
@@ -133,6 +134,7 @@ impl Step for Preflight {
         findings.append(&mut network_probe(ctx, &facts, &target_view, target_namespace_exists).await);
         findings.append(&mut permission_findings);
         findings.append(&mut operator_findings(ctx).await?);
+        findings.append(&mut other_side_findings(ctx).await);
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         refuse(ctx, findings)
     }
@@ -206,6 +208,40 @@ impl Drop for ProbePodGuard {
             });
         }
     }
+}
+
+/// Each other region the plan names a context for: its ring must be readable there, as `verify`
+/// will read it at the end (a wrong context or a missing permission refuses now, not after the
+/// install and the rebuild).
+async fn other_side_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let reads = ctx.deps.others.iter().map(|o| async move {
+        match ready_other_admin(o).await {
+            Ok(admin) => admin.status().await.err().map(|e| (o, e.to_string())),
+            Err(e) => Some((o, e.to_string())),
+        }
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|(o, e)| {
+            let i = ctx.plan.others.iter().position(|p| p.datacenter.as_str() == o.datacenter).unwrap_or(0);
+            Finding {
+                severity: Severity::Error,
+                code: "other-region-unreadable",
+                message: format!(
+                    "the plan names context `{}` for datacenter `{}`, but its ring cannot be read there: {e}. Fix the context, \
+                     or grant the tool there what it has in the source cluster (pods list, pods/exec: docs/rbac/source-cluster.yaml), \
+                     or remove `context` to see that region through the source and the target only",
+                    o.cluster.context(),
+                    o.datacenter
+                ),
+                path: format!("others[{i}].context"),
+                side: Side::Source,
+                line: None,
+            }
+        })
+        .collect()
 }
 
 fn probe_finding(severity: Severity, code: &'static str, message: String) -> Finding {

@@ -168,8 +168,10 @@ pub(crate) fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
 
 /// How one `nodetool rebuild` call ended, as the engine treats it.
 enum Ended {
-    /// nodetool returned success, or said a rebuild is already running, or the stream was cut
-    /// (then why): follow the node until idle, then judge from its log.
+    /// nodetool returned success: the rebuild's streams have ended; judge from the log.
+    Returned,
+    /// nodetool said a rebuild is already running, or the stream was cut (then why): follow the
+    /// node until idle, then judge from its log.
     Follow(Option<String>),
     /// Retry after a backoff.
     Retry(String),
@@ -181,7 +183,8 @@ enum Ended {
 
 fn classify(r: Result<(), AdminError>) -> Ended {
     match r {
-        Ok(()) | Err(AdminError::RebuildAlreadyRunning { .. }) => Ended::Follow(None),
+        Ok(()) => Ended::Returned,
+        Err(AdminError::RebuildAlreadyRunning { .. }) => Ended::Follow(None),
         // The exec itself broke (a load balancer cut the stream, the API server restarted): the
         // rebuild goes on in Cassandra.
         Err(e @ AdminError::Cluster(ClusterError::Forbidden { .. })) => Ended::Fatal(e),
@@ -205,16 +208,20 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
         }
         return Ok(());
     }
-    // Ask the world first: a rebuild may be running (we crashed while it ran).
-    wait_idle(ctx, &*admin, pod).await?;
     let record = ctx.journal(|j| j.rebuild.get(pod).cloned().unwrap_or_default());
-    if record.attempts > 0
-        && let Some(o) = full_outcome(&*admin, source_dc).await?
-        && o.completed
-        && o.failure.is_none()
-    {
-        return mark_done(ctx, node, o.plan_id);
+    if record.attempts > 0 {
+        // We started a rebuild here before (the run crashed or was stopped while it ran): it
+        // may still be running, or have completed since. Ask the node first.
+        wait_idle(ctx, &*admin, pod).await?;
+        if let Some(o) = full_outcome(&*admin, source_dc).await?
+            && o.completed
+            && o.failure.is_none()
+        {
+            return mark_done(ctx, node, o.plan_id);
+        }
     }
+    // Never started by us: no need to ask first (one exec, a JVM start, less per node). A rebuild
+    // someone else started is answered "still rebuilding", and then followed like ours.
     let mut attempts = record.attempts;
     let mut failed_attempts = 0u32;
     loop {
@@ -232,6 +239,19 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
         });
         ctx.ensure_locked()?;
         let failure = match classify(run_with_progress(ctx, admin.clone(), pod, source_dc).await) {
+            // `nodetool rebuild` returns once the rebuild's streams have ended: the log decides
+            // at once, and only a log that does not show the end yet is followed through netstats.
+            Ended::Returned => match full_outcome(&*admin, source_dc).await? {
+                Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),
+                _ => {
+                    wait_idle(ctx, &*admin, pod).await?;
+                    match full_outcome(&*admin, source_dc).await? {
+                        Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),
+                        Some(o) => o.failure.unwrap_or_else(|| "`nodetool rebuild` returned, but the log does not show `All sessions completed` for a full rebuild".into()),
+                        None => "`nodetool rebuild` returned, but the node's log shows no full `rebuild from dc` (all keyspaces, all tokens); it may have restarted".into(),
+                    }
+                }
+            },
             Ended::Follow(cut) => {
                 if let Some(why) = cut {
                     ctx.emit(Event::Note {

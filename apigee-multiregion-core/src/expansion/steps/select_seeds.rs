@@ -31,15 +31,13 @@ impl Step for SelectSeeds {
 
     async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError> {
         let plan = ctx.plan;
-        let (pods, admin) = tokio::try_join!(
-            async {
-                Ok::<_, StepError>(
-                    ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?,
-                )
-            },
-            ready_admin(plan, ctx.deps, Region::Source),
-        )?;
-        let ring = admin.status().await?;
+        let pods = ctx.deps.source.list_cassandra_pods(&plan.source.namespace, &plan.source.selector).await?;
+        // The ring preflight read moments ago in this run; read again only when it has none.
+        let read = ctx.source_ring.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let ring = match read {
+            Some(r) => r,
+            None => ready_admin(plan, ctx.deps, Region::Source).await?.status().await?,
+        };
         let policy = SeedPolicy { source_dc: Some(plan.source.datacenter.clone()), count: 3 };
         let chosen = select_seeds(&pods, Some(&ring), &policy)?;
         let seed = chosen.seed_host.address.to_string();

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::CassandraPod;
 use crate::nodetool::{LogEvent, StatusReport, scan_rebuild_log};
 use crate::ports::CassandraAdmin;
 use crate::verify::{RebuildEvidence, RecordedRebuild, rebuild_evidence};
@@ -32,16 +33,20 @@ pub(crate) async fn target_nodes(ctx: &Ctx<'_>) -> Result<Vec<TargetNode>, StepE
         Ok(a) => a.status().await.ok(),
         Err(_) => None,
     };
-    Ok(pods
-        .iter()
+    Ok(target_nodes_from(&pods, ring.as_ref()))
+}
+
+/// The target pods with each one's host ID in `ring` (the target's view), when it shows it.
+pub(crate) fn target_nodes_from(pods: &[CassandraPod], ring: Option<&StatusReport>) -> Vec<TargetNode> {
+    pods.iter()
         .map(|p| TargetNode {
             pod: p.name.clone(),
             host_id: p
                 .cassandra_address()
-                .and_then(|a| ring.as_ref()?.find_address(&a.to_string()).map(|(_, n)| n.host_id.clone()))
+                .and_then(|a| ring?.find_address(&a.to_string()).map(|(_, n)| n.host_id.clone()))
                 .filter(|h| !h.is_empty()),
         })
-        .collect())
+        .collect()
 }
 
 /// What proves (or disproves) each target node's rebuild: the journal's record for its host
