@@ -32,15 +32,17 @@ def empty_region_3(sandbox, empty_region_2):
 
 def third_region_plan(tmp_path: Path, second: Path) -> Path:
     """Region-1 (dc-1) is the source; region-2 (dc-2, with its overrides as the expansion left
-    them) is named in `others`; region-3 gets dc-3."""
+    them, and its context: the tool reads the ring there too) is named in `others`; region-3
+    gets dc-3."""
     d = tmp_path / "region-3"
     d.mkdir()
-    plan = make_plan(d, target_dc="dc-3", extra=f"others:\n  - {{overrides: {second}, datacenter: dc-2}}")
+    plan = make_plan(d, target_dc="dc-3", extra=f"others:\n  - {{overrides: {second}, datacenter: dc-2, context: region-2}}")
     target = d / "overrides-region-2.yaml"
     overrides = d / "overrides-region-3.yaml"
     overrides.write_text(target.read_text().replace("sandbox-region-2", "sandbox-region-3").replace("eastus", "westus"))
     target.unlink()
-    text = plan.read_text().replace("name: e2e", "name: e2e-region-3").replace("context: region-2", "context: region-3")
+    text = plan.read_text().replace("name: e2e", "name: e2e-region-3")
+    text = text.replace("target:\n  context: region-2\n", "target:\n  context: region-3\n")
     plan.write_text(text.replace(str(target), str(overrides)))
     return plan
 
@@ -62,6 +64,9 @@ def test_a_two_region_installation_expands_to_a_third_and_every_row_reads_back_f
     assert "unnamed-datacenter" not in codes, "dc-2 is named in `others`"
     report = evs[-1]
     assert all(c["passed"] for c in report["verify"]["checks"]), report["verify"]
+    # The tool verified from all three sides: region-1 (source), region-3 (target), region-2.
+    names = {c["name"] for c in report["verify"]["checks"]}
+    assert {"all-up-from-source", "all-up-from-target", "all-up-from-dc-2", "same-ring-from-dc-2"} <= names, names
     done = {e["pod"] for e in evs if e["event"] == "rebuild-node" and e["state"] == "done"}
     assert done == {env.pod_name(i) for i in range(n)}
     # Every region sees the same ring of three datacenters, every node up.

@@ -29,6 +29,9 @@ pub(crate) struct Ctx<'a> {
     /// The source's ring as preflight read it, for the steps right after it in the same run
     /// (seed selection): one `nodetool status` serves both.
     pub source_ring: Mutex<Option<crate::nodetool::StatusReport>>,
+    /// The target nodes the rebuild step's `is_done` read, for its `run` right after (taken
+    /// there): one `nodetool status` serves both.
+    pub rebuild_nodes: Mutex<Option<Vec<super::steps::TargetNode>>>,
 }
 
 impl Ctx<'_> {
@@ -58,10 +61,14 @@ impl Ctx<'_> {
 
     /// Changes the journal and saves it at once (not in a dry run).
     pub fn record(&self, f: impl FnOnce(&mut Journal)) -> Result<(), StepError> {
+        // The lock first: with it lost, the journal is left as it was, in memory as on disk (what
+        // the run then reports, e.g. the throttles it still owes, is what it really did).
+        if !self.options.dry_run {
+            self.ensure_locked()?;
+        }
         let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut j);
         if !self.options.dry_run {
-            self.ensure_locked()?;
             j.save()?;
         }
         Ok(())

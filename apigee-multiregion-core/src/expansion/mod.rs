@@ -236,6 +236,7 @@ pub async fn verify_only(
         progress: Mutex::default(),
         decommission: None,
         source_ring: Mutex::new(None),
+        rebuild_nodes: Mutex::new(None),
     };
     steps::verify_facts(&ctx).await.map(|f| crate::verify::verify(&f)).map_err(|source| ExpansionError::Step {
         step: StepId::Verify,
@@ -365,6 +366,7 @@ async fn drive(
         progress: Mutex::default(),
         decommission: op.decommission,
         source_ring: Mutex::new(None),
+        rebuild_nodes: Mutex::new(None),
     };
     let mut reports = Vec::new();
     let mut failure = None;

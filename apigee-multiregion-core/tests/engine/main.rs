@@ -924,7 +924,7 @@ async fn a_lost_lock_leaves_the_throttle_and_says_how_to_set_it_back() {
     let w = throttled_world();
     {
         let mut g = w.lock().unwrap();
-        g.lease_fails_after = Some(1); // the first take works, every renewal fails
+        g.lease_fails_once_throttled = true; // every renewal after the throttle is set fails
         g.scripts.insert("apigee-cassandra-default-0".into(), Script::AlreadyRunning(60));
     }
     let options = RunOptions {

@@ -95,6 +95,9 @@ pub struct World {
     pub no_rollout: bool,
     /// Lease renewals fail after this many successful takes.
     pub lease_fails_after: Option<u32>,
+    /// Lease renewals fail once a stream throttle has been set (the lock is lost during the
+    /// rebuild, after the throttle, however slow the machine).
+    pub lease_fails_once_throttled: bool,
     /// Lease takes so far.
     pub lease_takes: u32,
     /// `nodetool netstats` through exec is refused (HTTP 403).
@@ -501,7 +504,9 @@ impl ClusterOps for FakeCluster {
         };
         let mut w = self.world.lock().unwrap();
         w.lease_takes += 1;
-        if w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
+        let throttled =
+            w.lease_fails_once_throttled && w.calls.iter().any(|c| c.starts_with("setinterdcstreamthroughput"));
+        if throttled || w.lease_fails_after.is_some_and(|n| w.lease_takes > n) {
             return Err(ClusterError::Api {
                 context: "region-2".into(),
                 message: "the API server is unavailable".into(),

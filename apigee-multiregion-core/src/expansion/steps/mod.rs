@@ -37,6 +37,7 @@ use super::plan::{ExpansionPlan, NetworkMode};
 use super::{Deps, Region};
 
 pub(crate) use super::step_id::StepId;
+pub(crate) use target_nodes::TargetNode;
 pub(crate) use throttle::restore as restore_throughput;
 pub(crate) use verify::verify_facts;
 

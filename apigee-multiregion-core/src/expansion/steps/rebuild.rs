@@ -47,6 +47,7 @@ impl Step for Rebuild {
     async fn is_done(&self, ctx: &Ctx<'_>) -> Result<Option<String>, StepError> {
         let want = expected_target_replicas(ctx.plan)?;
         let nodes = target_nodes(ctx).await?;
+        *ctx.rebuild_nodes.lock().unwrap_or_else(|p| p.into_inner()) = Some(nodes.clone());
         if nodes.len() < want {
             return Ok(None);
         }
@@ -91,7 +92,11 @@ impl Step for Rebuild {
     async fn run(&self, ctx: &Ctx<'_>) -> Result<(), StepError> {
         let plan = ctx.plan;
         let want = expected_target_replicas(plan)?;
-        let nodes = target_nodes(ctx).await?;
+        let seen = ctx.rebuild_nodes.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let nodes = match seen {
+            Some(nodes) => nodes,
+            None => target_nodes(ctx).await?,
+        };
         if nodes.len() < want {
             return Err(StepError::InstallIncomplete { found: nodes.len(), want });
         }
@@ -389,31 +394,35 @@ async fn run_with_progress(
     // started after this call began and ended, the exec is given up on.
     let before = read_log(&*admin).await.ok().map(|events| full_rebuild_starts(&events, source_dc));
     let rebuild = admin.rebuild(source_dc);
-    tokio::pin!(rebuild);
+    // The progress reads run beside the rebuild, not in turn with it: when `nodetool rebuild`
+    // returns, the run goes on at once, dropping a netstats read still under way (each read is a
+    // JVM start in the pod, seconds that would otherwise be added to every node).
     let interval = ctx.plan.rebuild.progress_interval.0;
-    loop {
-        tokio::select! {
-            r = &mut rebuild => return r,
-            () = tokio::time::sleep(interval) => {
-                let Ok(n) = admin.netstats().await else { continue };
-                let (received, total) = n.rebuild_progress();
-                if total > 0 {
-                    let _ = ctx.record(|j| j.rebuild.entry(pod.into()).or_default().bytes_received = received);
-                    ctx.progress(pod, received, total);
-                }
-                if n.rebuild_plans().next().is_none()
-                    && let Some(before) = before
-                    && let Ok(events) = read_log(&*admin).await
-                    && ended_since(&events, source_dc, before)
-                {
-                    return Err(AdminError::Cluster(ClusterError::Exec {
-                        context: ctx.plan.target.context.clone(),
-                        pod: pod.into(),
-                        message: "the `nodetool rebuild` exec has not returned, but the rebuild it started has ended in the node (its log says so): the exec stream was cut".into(),
-                    }));
-                }
+    let progress = async {
+        loop {
+            tokio::time::sleep(interval).await;
+            let Ok(n) = admin.netstats().await else { continue };
+            let (received, total) = n.rebuild_progress();
+            if total > 0 {
+                let _ = ctx.record(|j| j.rebuild.entry(pod.into()).or_default().bytes_received = received);
+                ctx.progress(pod, received, total);
+            }
+            if n.rebuild_plans().next().is_none()
+                && let Some(before) = before
+                && let Ok(events) = read_log(&*admin).await
+                && ended_since(&events, source_dc, before)
+            {
+                return Err(AdminError::Cluster(ClusterError::Exec {
+                    context: ctx.plan.target.context.clone(),
+                    pod: pod.into(),
+                    message: "the `nodetool rebuild` exec has not returned, but the rebuild it started has ended in the node (its log says so): the exec stream was cut".into(),
+                }));
             }
         }
+    };
+    tokio::select! {
+        r = rebuild => r,
+        r = progress => r,
     }
 }
 
