@@ -1,6 +1,7 @@
-//! `verify`: both sides (and every other region the plan names a context for) see the same ring, all UN, the new datacenter complete, its load
-//! plausible, and every new node's full rebuild proven ([`crate::verify::verify`]). Read-only:
-//! it runs in every run, and as `apigee-multiregion verify` on its own.
+//! `verify`: both sides (and every other region the plan names a context for) see the same
+//! ring, all UN, the new datacenter complete, its load plausible, and every new node's full
+//! rebuild proven ([`crate::verify::verify`]). Read-only: it runs in every run, and as
+//! `apigee-multiregion verify` on its own.
 
 use std::collections::BTreeMap;
 
