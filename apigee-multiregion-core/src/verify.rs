@@ -190,6 +190,25 @@ fn ring_checks(side: &str, view: &StatusReport, f: &VerifyFacts, out: &mut Vec<C
     ));
 }
 
+/// Whether two sides see the same nodes; `same` is the detail when they do.
+fn same_ring(
+    name: &str,
+    (x, seen): (&str, &BTreeSet<String>),
+    (y, other): (&str, &BTreeSet<String>),
+    same: String,
+) -> Check {
+    let detail = if seen == other {
+        same
+    } else {
+        format!(
+            "only {x} sees {:?}; only {y} sees {:?}",
+            seen.difference(other).collect::<Vec<_>>(),
+            other.difference(seen).collect::<Vec<_>>()
+        )
+    };
+    check(name, seen == other, detail)
+}
+
 /// Judges the facts.
 pub fn verify(f: &VerifyFacts) -> VerifyReport {
     let mut checks = Vec::new();
@@ -201,34 +220,12 @@ pub fn verify(f: &VerifyFacts) -> VerifyReport {
 
     let addresses = |v: &StatusReport| v.nodes().map(|(_, n)| n.address.clone()).collect::<BTreeSet<_>>();
     let (a, b) = (addresses(&f.from_source), addresses(&f.from_target));
-    checks.push(check(
-        "same-ring-from-both-sides",
-        a == b,
-        if a == b {
-            format!("both sides see the same {} nodes", a.len())
-        } else {
-            format!(
-                "only the source sees {:?}; only the target sees {:?}",
-                a.difference(&b).collect::<Vec<_>>(),
-                b.difference(&a).collect::<Vec<_>>()
-            )
-        },
-    ));
+    let same = format!("both sides see the same {} nodes", a.len());
+    checks.push(same_ring("same-ring-from-both-sides", ("the source", &a), ("the target", &b), same));
     for (dc, view) in &f.from_others {
         let c = addresses(view);
-        checks.push(check(
-            &format!("same-ring-from-{dc}"),
-            c == a,
-            if c == a {
-                format!("{dc} sees the same {} nodes as the source", c.len())
-            } else {
-                format!(
-                    "only {dc} sees {:?}; only the source sees {:?}",
-                    c.difference(&a).collect::<Vec<_>>(),
-                    a.difference(&c).collect::<Vec<_>>()
-                )
-            },
-        ));
+        let same = format!("{dc} sees the same {} nodes as the source", c.len());
+        checks.push(same_ring(&format!("same-ring-from-{dc}"), (dc, &c), ("the source", &a), same));
     }
 
     let load = |dc: &str| {

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::overrides::OverridesDoc;
-use crate::ports::CassandraAdmin;
+use crate::ports::{CassandraAdmin, ClusterOps};
 
 use super::ctx::Ctx;
 use super::error::StepError;
@@ -147,24 +147,29 @@ pub(crate) async fn ready_admin(
         Region::Source => (&deps.source, &plan.source),
         Region::Target => (&deps.target, &plan.target),
     };
-    let pods = cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?;
-    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::NoReadyPod {
-        context: cluster.context().to_owned(),
-        namespace: spec.namespace.clone(),
-        selector: spec.selector.clone(),
-    })?;
-    Ok(deps.admins.admin(region, &pod.name))
+    let pod = first_ready_pod(&**cluster, &spec.namespace, &spec.selector).await?;
+    Ok(deps.admins.admin(region, &pod))
 }
 
 /// nodetool on a ready Cassandra pod of another existing region (`others[].context`).
 pub(crate) async fn ready_other_admin(other: &super::OtherCluster) -> Result<Arc<dyn CassandraAdmin>, StepError> {
-    let pods = other.cluster.list_cassandra_pods(&other.namespace, &other.selector).await?;
-    let pod = pods.iter().find(|p| p.ready).ok_or_else(|| StepError::NoReadyPod {
-        context: other.cluster.context().to_owned(),
-        namespace: other.namespace.clone(),
-        selector: other.selector.clone(),
-    })?;
-    Ok(other.admins.admin(Region::Source, &pod.name))
+    let pod = first_ready_pod(&*other.cluster, &other.namespace, &other.selector).await?;
+    Ok(other.admins.admin(Region::Source, &pod))
+}
+
+/// The name of the first Ready Cassandra pod, else [`no_ready_pod`].
+async fn first_ready_pod(cluster: &dyn ClusterOps, namespace: &str, selector: &str) -> Result<String, StepError> {
+    let pods = cluster.list_cassandra_pods(namespace, selector).await?;
+    pods.into_iter().find(|p| p.ready).map(|p| p.name).ok_or_else(|| no_ready_pod(cluster, namespace, selector))
+}
+
+/// No Cassandra pod of `selector` in the cluster's `namespace` is Ready.
+pub(crate) fn no_ready_pod(cluster: &dyn ClusterOps, namespace: &str, selector: &str) -> StepError {
+    StepError::NoReadyPod {
+        context: cluster.context().to_owned(),
+        namespace: namespace.to_owned(),
+        selector: selector.to_owned(),
+    }
 }
 
 /// `kubectl exec ... nodetool` as the dry run shows it.

@@ -248,14 +248,10 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
             // at once, and only a log that does not show the end yet is followed through netstats.
             Ended::Returned => match full_outcome(&*admin, source_dc).await? {
                 Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),
-                _ => {
-                    wait_idle(ctx, &*admin, pod).await?;
-                    match full_outcome(&*admin, source_dc).await? {
-                        Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),
-                        Some(o) => o.failure.unwrap_or_else(|| "`nodetool rebuild` returned, but the log does not show `All sessions completed` for a full rebuild".into()),
-                        None => "`nodetool rebuild` returned, but the node's log shows no full `rebuild from dc` (all keyspaces, all tokens); it may have restarted".into(),
-                    }
-                }
+                _ => match when_idle(ctx, &*admin, node, source_dc, true).await? {
+                    None => return Ok(()),
+                    Some(why) => why,
+                },
             },
             Ended::Follow(cut) => {
                 if let Some(why) = cut {
@@ -266,11 +262,9 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
                         ),
                     });
                 }
-                wait_idle(ctx, &*admin, pod).await?;
-                match full_outcome(&*admin, source_dc).await? {
-                    Some(o) if o.completed && o.failure.is_none() => return mark_done(ctx, node, o.plan_id),
-                    Some(o) => o.failure.unwrap_or_else(|| "the rebuild ended, but the log does not show `All sessions completed` for a full rebuild".into()),
-                    None => "the node's log shows no full `rebuild from dc` (all keyspaces, all tokens); it may have restarted".into(),
+                match when_idle(ctx, &*admin, node, source_dc, false).await? {
+                    None => return Ok(()),
+                    Some(why) => why,
                 }
             }
             Ended::Fatal(e) => {
@@ -307,6 +301,33 @@ async fn rebuild_node(ctx: &Ctx<'_>, node: &TargetNode) -> Result<(), StepError>
         });
         tokio::time::sleep(pause).await;
     }
+}
+
+/// Follows the node until it runs no rebuild, then judges its last full rebuild from its log:
+/// `None` once recorded done, else why it does not count (`returned`: `nodetool rebuild` had
+/// returned success, which the message says).
+async fn when_idle(
+    ctx: &Ctx<'_>,
+    admin: &dyn CassandraAdmin,
+    node: &TargetNode,
+    source_dc: &str,
+    returned: bool,
+) -> Result<Option<String>, StepError> {
+    wait_idle(ctx, admin, &node.pod).await?;
+    let said = if returned { "`nodetool rebuild` returned, but " } else { "" };
+    Ok(match full_outcome(admin, source_dc).await? {
+        Some(o) if o.completed && o.failure.is_none() => {
+            mark_done(ctx, node, o.plan_id)?;
+            None
+        }
+        Some(o) => Some(o.failure.unwrap_or_else(|| {
+            let ended = if returned { said } else { "the rebuild ended, but " };
+            format!("{ended}the log does not show `All sessions completed` for a full rebuild")
+        })),
+        None => Some(format!(
+            "{said}the node's log shows no full `rebuild from dc` (all keyspaces, all tokens); it may have restarted"
+        )),
+    })
 }
 
 /// The outcome of the last full rebuild from the source in the node's current log.

@@ -15,7 +15,7 @@ use super::super::ctx::Ctx;
 use super::super::error::StepError;
 use super::super::{Deps, Region};
 use super::target_nodes::{evidence, target_nodes_from};
-use super::{Planned, Step, StepId, nodetool_shown, planned_target_pods, ready_other_admin};
+use super::{Planned, Step, StepId, no_ready_pod, nodetool_shown, planned_target_pods, ready_other_admin};
 use crate::expansion::plan::ExpansionPlan;
 
 pub(crate) struct Verify;
@@ -68,11 +68,6 @@ async fn side_views(
         Region::Source => (&ctx.deps.source, &ctx.plan.source),
         Region::Target => (&ctx.deps.target, &ctx.plan.target),
     };
-    let no_pod = || StepError::NoReadyPod {
-        context: cluster.context().to_owned(),
-        namespace: spec.namespace.clone(),
-        selector: spec.selector.clone(),
-    };
     let pods: Vec<CassandraPod> =
         cluster.list_cassandra_pods(&spec.namespace, &spec.selector).await?.into_iter().filter(|p| p.ready).collect();
     let reads = pods.iter().map(|p| async move { ctx.deps.admins.admin(region, &p.name).status().await });
@@ -90,7 +85,7 @@ async fn side_views(
     let view = match (views.iter().flatten().next(), first_error) {
         (Some(v), _) => v.clone(),
         (None, Some(e)) => return Err(e.into()),
-        (None, None) => return Err(no_pod()),
+        (None, None) => return Err(no_ready_pod(&**cluster, &spec.namespace, &spec.selector)),
     };
     Ok((pods, views, view))
 }
